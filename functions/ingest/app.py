@@ -1,0 +1,34 @@
+"""Ingest Lambda: S3 ObjectCreated under to-process/ -> one Pending (or Invalid) job item per file."""
+
+import os
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bbq import wiring
+from bbq.settings import Settings
+from bbq.core.clock import SystemClock
+from bbq.core.ingest import ingest_object
+from bbq.core.ports import ObjectRef
+from bbq.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_source(data_class=S3Event)
+def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, list[dict[str, object]]]:
+    settings = Settings.from_env(os.environ)
+    store, objects = wiring.jobs(settings), wiring.objects()
+    outcomes = []
+    for record in event.records:
+        s3 = record.s3
+        ref = ObjectRef(s3.bucket.name, s3.get_object.key, s3.get_object.etag, s3.get_object.size,
+                        s3.get_object.version_id)  # Powertools has already URL-decoded the key
+        outcome = ingest_object(ref, objects=objects, store=store, config=settings.pipeline(), clock=SystemClock())
+        if outcome.created:
+            metrics.add_metric(name=f"Jobs{outcome.status}", unit=MetricUnit.Count, value=1)
+        outcomes.append({"key": outcome.key, "jobId": outcome.job_id, "status": outcome.status,
+                         "created": outcome.created, "reason": outcome.reason})
+    return {"outcomes": outcomes}

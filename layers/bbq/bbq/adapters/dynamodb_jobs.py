@@ -1,0 +1,134 @@
+"""DynamoDB adapter for the JobStore port. The item layout is documented in the README ("The jobs table")."""
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from bbq.core.clock import iso
+from bbq.core.jobs import Job, RecordCounts
+from bbq.core.states import JobStatus
+
+STATUS_INDEX = "StatusIndex"  # partition key Status, sort key CreatedAt
+
+_COUNTERS = {
+    "total": "TotalRecordCount",
+    "processed": "ProcessedRecordCount",
+    "success": "SuccessRecordCount",
+    "error": "ErrorRecordCount",
+}
+_serialize = TypeSerializer().serialize
+_deserialize = TypeDeserializer().deserialize
+
+
+class DynamoJobs:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._ddb = client
+        self._table = table_name
+
+    def create(self, job: Job) -> bool:
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=_to_item(job),
+                ConditionExpression="attribute_not_exists(JobId)",
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def get(self, job_id: str) -> Job | None:
+        item = self._ddb.get_item(TableName=self._table, Key={"JobId": {"S": job_id}}, ConsistentRead=True)
+        return _from_item(item["Item"]) if "Item" in item else None
+
+    def list_by_status(self, statuses: Iterable[JobStatus]) -> list[Job]:
+        paginator = self._ddb.get_paginator("query")
+        jobs: list[Job] = []
+        for status in statuses:
+            pages = paginator.paginate(
+                TableName=self._table,
+                IndexName=STATUS_INDEX,
+                KeyConditionExpression="#s = :s",
+                ExpressionAttributeNames={"#s": "Status"},
+                ExpressionAttributeValues={":s": {"S": status.value}},
+            )
+            jobs.extend(_from_item(item) for page in pages for item in page["Items"])
+        return sorted(jobs, key=lambda job: (job.created_at, job.job_id))
+
+    def save_transition(self, job: Job, expected: JobStatus) -> bool:
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=_to_item(job),
+                ConditionExpression="#s = :expected",
+                ExpressionAttributeNames={"#s": "Status"},
+                ExpressionAttributeValues={":expected": {"S": expected.value}},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _to_item(job: Job) -> dict[str, Any]:
+    plain: dict[str, Any] = {
+        "JobId": job.job_id,
+        "Status": job.status.value,
+        "ModelId": job.model_id,
+        "InputUri": job.input_uri,
+        "OutputUri": job.output_uri,
+        "SourceBucket": job.source_bucket,
+        "SourceKeys": list(job.source_keys),
+        "RecordCount": job.record_count,
+        "SizeBytes": job.size_bytes,
+        "CreatedAt": iso(job.created_at),
+        "UpdatedAt": iso(job.updated_at),
+        "Message": job.message,
+        "Attempt": job.attempt,
+        "JobName": job.job_name,
+        "JobArn": job.job_arn,
+        "SubmittedAt": iso(job.submitted_at) if job.submitted_at else None,
+        "EndedAt": iso(job.ended_at) if job.ended_at else None,
+    }
+    plain.update({attr: getattr(job.counts, field) for field, attr in _COUNTERS.items()})
+    return {name: _serialize(value) for name, value in plain.items() if value is not None}
+
+
+def _from_item(item: dict[str, Any]) -> Job:
+    plain = {name: _deserialize(value) for name, value in item.items()}
+
+    def moment(name: str) -> datetime | None:
+        return datetime.fromisoformat(plain[name]) if name in plain else None
+
+    def number(name: str) -> int | None:
+        return int(plain[name]) if name in plain else None
+
+    return Job(
+        job_id=plain["JobId"],
+        status=JobStatus(plain["Status"]),
+        model_id=plain["ModelId"],
+        input_uri=plain["InputUri"],
+        output_uri=plain["OutputUri"],
+        source_bucket=plain["SourceBucket"],
+        source_keys=tuple(plain["SourceKeys"]),
+        record_count=int(plain["RecordCount"]),
+        size_bytes=int(plain["SizeBytes"]),
+        created_at=moment("CreatedAt"),  # type: ignore[arg-type]
+        updated_at=moment("UpdatedAt"),  # type: ignore[arg-type]
+        message=plain.get("Message", ""),
+        attempt=int(plain.get("Attempt", 1)),
+        job_name=plain.get("JobName"),
+        job_arn=plain.get("JobArn"),
+        submitted_at=moment("SubmittedAt"),
+        ended_at=moment("EndedAt"),
+        counts=RecordCounts(**{field: number(attr) for field, attr in _COUNTERS.items()}),
+    )

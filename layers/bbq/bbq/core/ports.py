@@ -1,0 +1,80 @@
+"""The ports the core talks through. Adapters implement them against AWS; tests use in-memory fakes."""
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from bbq.core.jobs import Job, JobSnapshot
+from bbq.core.states import JobStatus
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    bucket: str
+    key: str
+    etag: str
+    size: int
+    version_id: str | None = None  # set when the bucket is versioned
+
+    @property
+    def version(self) -> str:
+        """What identifies this upload of the key: the version id, or the ETag when unversioned."""
+        return self.version_id or self.etag
+
+
+@dataclass(frozen=True)
+class SubmitRequest:
+    job_name: str
+    client_token: str
+    model_id: str
+    role_arn: str
+    input_uri: str
+    output_uri: str
+    timeout_hours: int
+    tags: Mapping[str, str]
+
+
+class JobStore(Protocol):
+    """The jobs table."""
+
+    def create(self, job: Job) -> bool:
+        """Stores a new job; False when a job with that JobId exists already (nothing is changed)."""
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def list_by_status(self, statuses: Iterable[JobStatus]) -> list[Job]:
+        """Jobs in any of these statuses, oldest first."""
+
+    def save_transition(self, job: Job, expected: JobStatus) -> bool:
+        """Writes ``job`` only if the stored status is still ``expected``; False if another run moved it."""
+
+
+class BatchService(Protocol):
+    """Bedrock batch inference."""
+
+    def submit(self, request: SubmitRequest) -> str:
+        """Creates the job and returns its ARN. Raises SlotUnavailable, Throttled or RequestRejected."""
+
+    def describe(self, job_arn: str) -> JobSnapshot:
+        """Raises JobNotFound or Throttled."""
+
+
+class ObjectStore(Protocol):
+    """S3."""
+
+    def head(self, bucket: str, key: str) -> ObjectRef:
+        """Raises ObjectMissing."""
+
+    def iter_lines(self, ref: ObjectRef) -> Iterator[bytes]:
+        """Streams the object's lines (raises ObjectMissing if that version is gone)."""
+
+    def put_json(self, bucket: str, key: str, body: Mapping[str, object]) -> None: ...
+
+
+class QuotaProvider(Protocol):
+    def concurrent_jobs(self, model_id: str) -> int: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...

@@ -1,0 +1,51 @@
+"""Job statuses: Bedrock's own enum plus bbq's two queue-side states (Pending, Invalid)."""
+
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    PENDING = "Pending"  # bbq: accepted, waiting for a free slot
+    INVALID = "Invalid"  # bbq: rejected at ingest, never sent to Bedrock
+    SUBMITTED = "Submitted"
+    VALIDATING = "Validating"
+    SCHEDULED = "Scheduled"
+    IN_PROGRESS = "InProgress"
+    STOPPING = "Stopping"
+    COMPLETED = "Completed"
+    PARTIALLY_COMPLETED = "PartiallyCompleted"
+    FAILED = "Failed"
+    STOPPED = "Stopped"
+    EXPIRED = "Expired"
+
+
+# Statuses that hold one of the model's concurrent-job slots in Bedrock.
+ACTIVE = frozenset(
+    {JobStatus.SUBMITTED, JobStatus.VALIDATING, JobStatus.SCHEDULED, JobStatus.IN_PROGRESS, JobStatus.STOPPING}
+)
+BEDROCK_TERMINAL = frozenset(
+    {JobStatus.COMPLETED, JobStatus.PARTIALLY_COMPLETED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.EXPIRED}
+)
+TERMINAL = BEDROCK_TERMINAL | {JobStatus.INVALID}
+# What GetModelInvocationJob can report.
+BEDROCK_STATUSES = ACTIVE | BEDROCK_TERMINAL
+
+
+def is_active(status: str) -> bool:
+    return status in ACTIVE
+
+
+def is_terminal(status: str) -> bool:
+    return status in TERMINAL
+
+
+def can_move(current: str, new: str) -> bool:
+    """Whether bbq may record ``new`` for a job now in ``current``.
+
+    Terminal states are final; Pending leaves only by submission or by a submission refused for good;
+    active jobs follow whatever Bedrock reports.
+    """
+    if current == new or current in TERMINAL:
+        return False
+    if current == JobStatus.PENDING:
+        return new in {JobStatus.SUBMITTED, JobStatus.FAILED}
+    return new in BEDROCK_STATUSES

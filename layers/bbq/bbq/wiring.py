@@ -1,0 +1,43 @@
+"""Builds the adapters a handler needs. boto3 clients are cached per process (Lambda reuses them between
+invocations); tests clear the cache with ``reset()`` after switching moto or the emulator on."""
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from bbq.adapters.bedrock_batch import BedrockBatch
+from bbq.adapters.dynamodb_jobs import DynamoJobs
+from bbq.adapters.s3_objects import S3Objects
+from bbq.core.quotas import FixedQuotas
+from bbq.settings import Settings
+
+# botocore's standard retry mode: exponential backoff with jitter on throttling and 5xx.
+# Bedrock creates are safe to retry because bbq always sends a deterministic clientRequestToken.
+_RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.client(service, config=_RETRIES)  # type: ignore[call-overload]
+
+
+def reset() -> None:
+    client.cache_clear()
+
+
+def jobs(settings: Settings) -> DynamoJobs:
+    return DynamoJobs(client("dynamodb"), settings.jobs_table)
+
+
+def objects() -> S3Objects:
+    return S3Objects(client("s3"))
+
+
+def batch() -> BedrockBatch:
+    return BedrockBatch(client("bedrock"))
+
+
+def quotas(settings: Settings) -> FixedQuotas:
+    return FixedQuotas(settings.max_concurrent_jobs)

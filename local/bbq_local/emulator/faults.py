@@ -1,0 +1,42 @@
+"""Fault injection: the ways the real service misbehaves, on demand and reproducibly (seeded)."""
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass
+class Faults:
+    # Per call (operation name, e.g. "CreateModelInvocationJob", or "*" for every call): probability 0..1.
+    throttle: dict[str, float] = field(default_factory=dict)
+    internal_error: dict[str, float] = field(default_factory=dict)
+    # Per record: probability that a record gets an error line (model-side failure, errorCode 500).
+    record_error_rate: float = 0.0
+    # Per record: probability that a record is silently left out of the output (a "missing record").
+    missing_record_rate: float = 0.0
+    # Jobs whose name contains one of these fail in InProgress; the next N created jobs fail likewise.
+    fail_jobs_named: list[str] = field(default_factory=list)
+    fail_next_jobs: int = 0
+    # Jobs whose name contains one of these (or the next N) never leave Scheduled and end Expired.
+    expire_jobs_named: list[str] = field(default_factory=list)
+    expire_next_jobs: int = 0
+    # Every phase of jobs created from now on takes this many times longer.
+    slowdown: float = 1.0
+    # Probability that a state-change event is not delivered (Bedrock's delivery is best effort).
+    drop_event_rate: float = 0.0
+    # The next N CreateModelInvocationJob calls create the job but answer 500 as if the response was lost.
+    lose_next_create_responses: int = 0
+
+    def update(self, changes: dict[str, Any]) -> None:
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown fault knob(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        for name, value in changes.items():
+            setattr(self, name, value)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def rate(table: dict[str, float], operation: str) -> float:
+        return table.get(operation, table.get("*", 0.0))

@@ -1,0 +1,179 @@
+"""What each model family accepts as modelInput and returns as modelOutput, as Bedrock batch writes it."""
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from bbq_local.emulator import text
+
+INVOKE_MODEL = "InvokeModel"
+CONVERSE = "Converse"
+_REGION_PREFIXES = ("us.", "eu.", "apac.", "jp.", "au.", "ca.", "us-gov.", "global.")
+
+
+class RecordError(Exception):
+    """The record's modelInput does not fit the model: Bedrock writes an error line, the job goes on."""
+
+
+@dataclass(frozen=True)
+class Invocation:
+    output: dict[str, Any]
+    input_tokens: int
+    output_tokens: int
+
+
+def base_model(model_id: str) -> str:
+    """The foundation model behind an id, a foundation-model ARN or a cross-Region inference profile id."""
+    name = model_id.rsplit("/", 1)[-1] if model_id.startswith("arn:") else model_id
+    for prefix in _REGION_PREFIXES:
+        if name.startswith(prefix):
+            return name[len(prefix) :]
+    return name
+
+
+def family(model_id: str) -> str | None:
+    """anthropic, nova, titan-embed, or None for a model this emulator does not serve."""
+    name = base_model(model_id)
+    if name.startswith("anthropic.claude"):
+        return "anthropic"
+    if name.startswith("amazon.nova") and "embed" not in name and "canvas" not in name and "reel" not in name:
+        return "nova"
+    if name.startswith("amazon.titan-embed-text"):
+        return "titan-embed"
+    return None
+
+
+def supports(model_id: str, invocation_type: str) -> bool:
+    fam = family(model_id)
+    if fam is None:
+        return False
+    return invocation_type == INVOKE_MODEL or fam in {"anthropic", "nova"}
+
+
+def invoke(model_id: str, invocation_type: str, model_input: Any) -> Invocation:
+    if not isinstance(model_input, dict):
+        raise RecordError("Malformed input request: #: expected type: JSONObject, please reformat your input")
+    if invocation_type == CONVERSE:
+        return _converse(model_input)
+    fam = family(model_id)
+    if fam == "anthropic":
+        return _anthropic(model_id, model_input)
+    if fam == "nova":
+        return _nova(model_input)
+    return _titan_embed(model_input)
+
+
+def _reply(prompt: str, max_tokens: int) -> tuple[str, int, bool]:
+    reply, cut = text.truncate_tokens(text.summarize(prompt) or "(no text to summarize)", max_tokens)
+    return reply, text.count_tokens(reply), cut
+
+
+def _require(model_input: dict[str, Any], key: str, kind: type) -> Any:
+    value = model_input.get(key)
+    if value is None:
+        raise RecordError(f"Malformed input request: #: required key [{key}] not found, please reformat your input")
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise RecordError(f"Malformed input request: #/{key}: expected type: {kind.__name__}")
+    return value
+
+
+def _texts(content: Any, block_type: str | None) -> list[str]:
+    """The text parts of a message's content (a string, or a list of content blocks)."""
+    if isinstance(content, str):
+        return [content]
+    if not isinstance(content, list):
+        raise RecordError("Malformed input request: #/messages/content: expected type: JSONArray")
+    parts = []
+    for block in content:
+        if not isinstance(block, dict):
+            raise RecordError("Malformed input request: #/messages/content: expected type: JSONObject")
+        if block_type is None or block.get("type") == block_type:
+            if isinstance(block.get("text"), str):
+                parts.append(block["text"])
+    return parts
+
+
+def _conversation(model_input: dict[str, Any], block_type: str | None) -> str:
+    messages = _require(model_input, "messages", list)
+    if not messages:
+        raise RecordError("Malformed input request: #/messages: expected minimum item count: 1")
+    parts: list[str] = []
+    for message in messages:
+        if not isinstance(message, dict) or message.get("role") not in {"user", "assistant"}:
+            raise RecordError("Malformed input request: #/messages: each message needs role user or assistant")
+        parts.extend(_texts(message.get("content", []), block_type))
+    return "\n".join(parts)
+
+
+def _system_text(model_input: dict[str, Any]) -> str:
+    system = model_input.get("system", "")
+    return system if isinstance(system, str) else "\n".join(_texts(system, None))
+
+
+def _message_id(prompt: str) -> str:
+    return hashlib.sha256(prompt.encode()).hexdigest()[:24]
+
+
+def _anthropic(model_id: str, model_input: dict[str, Any]) -> Invocation:
+    _require(model_input, "anthropic_version", str)
+    max_tokens = _require(model_input, "max_tokens", int)
+    prompt = _conversation(model_input, "text")
+    input_tokens = text.count_tokens(_system_text(model_input)) + text.count_tokens(prompt)
+    reply, output_tokens, cut = _reply(prompt, max_tokens)
+    output = {
+        "id": f"msg_bdrk_{_message_id(prompt)}",
+        "type": "message",
+        "role": "assistant",
+        "model": base_model(model_id).removeprefix("anthropic.").split(":")[0],
+        "content": [{"type": "text", "text": reply}],
+        "stop_reason": "max_tokens" if cut else "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+    }
+    return Invocation(output, input_tokens, output_tokens)
+
+
+def _max_tokens(model_input: dict[str, Any], default: int) -> int:
+    config = model_input.get("inferenceConfig", {})
+    value = config.get("maxTokens", default) if isinstance(config, dict) else default
+    if not isinstance(value, int) or value < 1:
+        raise RecordError("Malformed input request: #/inferenceConfig/maxTokens: expected a positive integer")
+    return value
+
+
+def _message_reply(model_input: dict[str, Any], default_max: int) -> tuple[dict[str, Any], int, int, str]:
+    prompt = _conversation(model_input, None)
+    input_tokens = text.count_tokens(_system_text(model_input)) + text.count_tokens(prompt)
+    reply, output_tokens, cut = _reply(prompt, _max_tokens(model_input, default_max))
+    body = {"output": {"message": {"role": "assistant", "content": [{"text": reply}]}},
+            "stopReason": "max_tokens" if cut else "end_turn"}
+    return body, input_tokens, output_tokens, prompt
+
+
+def _nova(model_input: dict[str, Any]) -> Invocation:
+    body, input_tokens, output_tokens, _ = _message_reply(model_input, 5000)
+    body["usage"] = {"inputTokens": input_tokens, "outputTokens": output_tokens,
+                     "totalTokens": input_tokens + output_tokens,
+                     "cacheReadInputTokenCount": 0, "cacheWriteInputTokenCount": 0}
+    return Invocation(body, input_tokens, output_tokens)
+
+
+def _converse(model_input: dict[str, Any]) -> Invocation:
+    body, input_tokens, output_tokens, prompt = _message_reply(model_input, 4096)
+    body["usage"] = {"inputTokens": input_tokens, "outputTokens": output_tokens,
+                     "totalTokens": input_tokens + output_tokens}
+    body["metrics"] = {"latencyMs": 200 + 3 * output_tokens}
+    return Invocation(body, input_tokens, output_tokens)
+
+
+def _titan_embed(model_input: dict[str, Any]) -> Invocation:
+    input_text = _require(model_input, "inputText", str)
+    dimensions = model_input.get("dimensions", 1024)
+    if dimensions not in (256, 512, 1024):
+        raise RecordError("Malformed input request: #/dimensions: 256, 512 or 1024 expected")
+    normalize = model_input.get("normalize", True)
+    if not isinstance(normalize, bool):
+        raise RecordError("Malformed input request: #/normalize: expected type: Boolean")
+    tokens = text.count_tokens(input_text)
+    output = {"embedding": text.embedding(input_text, dimensions, normalize), "inputTextTokenCount": tokens}
+    return Invocation(output, tokens, 0)
