@@ -7,11 +7,11 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bbq import wiring
-from bbq.settings import Settings
 from bbq.core.clock import SystemClock
 from bbq.core.ingest import ingest_object
 from bbq.core.ports import ObjectRef
 from bbq.observability import logger, metrics, tracer
+from bbq.settings import Settings
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -24,11 +24,19 @@ def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, list[dic
     outcomes = []
     for record in event.records:
         s3 = record.s3
-        ref = ObjectRef(s3.bucket.name, s3.get_object.key, s3.get_object.etag, s3.get_object.size,
-                        s3.get_object.version_id)  # Powertools has already URL-decoded the key
+        ref = ObjectRef(
+            s3.bucket.name, s3.get_object.key, s3.get_object.etag, s3.get_object.size, s3.get_object.version_id
+        )  # Powertools has already URL-decoded the key
         outcome = ingest_object(ref, objects=objects, store=store, config=settings.pipeline(), clock=SystemClock())
         if outcome.created:
             metrics.add_metric(name=f"Jobs{outcome.status}", unit=MetricUnit.Count, value=1)
-        outcomes.append({"key": outcome.key, "jobId": outcome.job_id, "status": outcome.status,
-                         "created": outcome.created, "reason": outcome.reason})
+        outcomes.append(
+            {
+                "key": outcome.key,
+                "jobId": outcome.job_id,
+                "status": outcome.status,
+                "created": outcome.created,
+                "reason": outcome.reason,
+            }
+        )
     return {"outcomes": outcomes}

@@ -8,10 +8,10 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bbq import wiring
-from bbq.settings import Settings
 from bbq.core.clock import SystemClock
 from bbq.core.scheduler import run_scheduler
 from bbq.observability import logger, metrics, tracer
+from bbq.settings import Settings
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -23,14 +23,30 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         # Strings on purpose: Bedrock's time fields are not ISO 8601.
         logger.info("Bedrock state change", job_arn=event.detail.get("batchJobArn"), status=event.detail.get("status"))
     settings = Settings.from_env(os.environ)
-    report = run_scheduler(store=wiring.jobs(settings), batch=wiring.batch(), quotas=wiring.quotas(settings),
-                           config=settings.pipeline(), clock=SystemClock())
+    report = run_scheduler(
+        store=wiring.jobs(settings),
+        batch=wiring.batch(),
+        quotas=wiring.quotas(settings),
+        config=settings.pipeline(),
+        clock=SystemClock(),
+    )
     metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=report.submitted)
     metrics.add_metric(name="JobsDeferred", unit=MetricUnit.Count, value=report.deferred)
     metrics.add_metric(name="JobsPending", unit=MetricUnit.Count, value=report.pending_left)
     for status, count in report.finished.items():
         metrics.add_metric(name=f"Jobs{status}", unit=MetricUnit.Count, value=count)
-    logger.info("scheduler run done", submitted=report.submitted, deferred=report.deferred,
-                pending=report.pending_left, active=report.active_per_model, finished=dict(report.finished))
-    return {"submitted": report.submitted, "deferred": report.deferred, "pendingLeft": report.pending_left,
-            "activePerModel": report.active_per_model, "finished": dict(report.finished)}
+    logger.info(
+        "scheduler run done",
+        submitted=report.submitted,
+        deferred=report.deferred,
+        pending=report.pending_left,
+        active=report.active_per_model,
+        finished=dict(report.finished),
+    )
+    return {
+        "submitted": report.submitted,
+        "deferred": report.deferred,
+        "pendingLeft": report.pending_left,
+        "activePerModel": report.active_per_model,
+        "finished": dict(report.finished),
+    }

@@ -182,7 +182,9 @@ class BedrockEmulator:
             if token in self._tokens:
                 seen, job_id = self._tokens[token]
                 if seen != fingerprint:
-                    raise ApiError("ConflictException", "The clientRequestToken was already used with a different request.")
+                    raise ApiError(
+                        "ConflictException", "The clientRequestToken was already used with a different request."
+                    )
                 return {"jobArn": self._jobs[job_id].arn}
             if any(job.name == body["jobName"] for job in self._jobs.values()):
                 raise ApiError("ConflictException", f"A job with the name {body['jobName']} already exists.")
@@ -213,7 +215,9 @@ class BedrockEmulator:
                 raise ApiError("ValidationException", "maxResults must be between 1 and 1000.")
             order = params.get("sortOrder", "Descending")
             if order not in {"Ascending", "Descending"} or params.get("sortBy", "CreationTime") != "CreationTime":
-                raise ApiError("ValidationException", "sortBy must be CreationTime and sortOrder Ascending or Descending.")
+                raise ApiError(
+                    "ValidationException", "sortBy must be CreationTime and sortOrder Ascending or Descending."
+                )
             jobs = [j for j in self._jobs.values() if self._matches(j, params)]
             jobs.sort(key=lambda j: (j.submit_time, j.job_id), reverse=order == "Descending")
             start = self._decode_token(params.get("nextToken"))
@@ -288,20 +292,28 @@ class BedrockEmulator:
 
         name = body.get("jobName", "")
         if not JOB_NAME.match(name) or len(name) > 63:
-            raise invalid(f"1 validation error detected: Value '{name}' at 'jobName' failed to satisfy constraint: "
-                          f"Member must satisfy regular expression pattern: [a-zA-Z0-9]{{1,63}}(-*[a-zA-Z0-9\\+\\-\\.]){{0,63}}")
+            raise invalid(
+                f"1 validation error detected: Value '{name}' at 'jobName' failed to satisfy constraint: "
+                f"Member must satisfy regular expression pattern: [a-zA-Z0-9]{{1,63}}(-*[a-zA-Z0-9\\+\\-\\.]){{0,63}}"
+            )
         token = body.get("clientRequestToken")
         if token is not None and not CLIENT_TOKEN.match(token):
-            raise invalid("Value at 'clientRequestToken' failed to satisfy constraint: Member must satisfy regular "
-                          "expression pattern: [a-zA-Z0-9]{1,256}(-*[a-zA-Z0-9]){0,256}")
+            raise invalid(
+                "Value at 'clientRequestToken' failed to satisfy constraint: Member must satisfy regular "
+                "expression pattern: [a-zA-Z0-9]{1,256}(-*[a-zA-Z0-9]){0,256}"
+            )
         if not ROLE_ARN.match(body.get("roleArn", "")):
-            raise invalid(f"Value '{body.get('roleArn')}' at 'roleArn' failed to satisfy constraint: must be an IAM role ARN")
+            raise invalid(
+                f"Value '{body.get('roleArn')}' at 'roleArn' failed to satisfy constraint: must be an IAM role ARN"
+            )
         invocation_type = body.get("modelInvocationType", models.INVOKE_MODEL)
         if invocation_type not in {models.INVOKE_MODEL, models.CONVERSE}:
             raise invalid(f"Value '{invocation_type}' at 'modelInvocationType' must be InvokeModel or Converse")
         if not models.supports(body.get("modelId", ""), invocation_type):
-            raise invalid(f"The provided model identifier {body.get('modelId')} is invalid or does not support "
-                          f"batch inference with {invocation_type}.")
+            raise invalid(
+                f"The provided model identifier {body.get('modelId')} is invalid or does not support "
+                f"batch inference with {invocation_type}."
+            )
         s3_in = body.get("inputDataConfig", {}).get("s3InputDataConfig", {})
         if not S3_URI.match(s3_in.get("s3Uri", "")):
             raise invalid("inputDataConfig.s3InputDataConfig.s3Uri must be an s3:// URI")
@@ -312,8 +324,10 @@ class BedrockEmulator:
             raise invalid("outputDataConfig.s3OutputDataConfig.s3Uri must be an s3:// URI")
         hours = body.get("timeoutDurationInHours", 168)
         if not isinstance(hours, int) or not 24 <= hours <= 168:
-            raise invalid(f"Value '{hours}' at 'timeoutDurationInHours' failed to satisfy constraint: "
-                          "Member must have value between 24 and 168")
+            raise invalid(
+                f"Value '{hours}' at 'timeoutDurationInHours' failed to satisfy constraint: "
+                "Member must have value between 24 and 168"
+            )
         if len(body.get("tags", [])) > 200:
             raise invalid("A job can have at most 200 tags.")
 
@@ -404,7 +418,9 @@ class BedrockEmulator:
                 return
             if at >= job.expiration and job.records_done_by(at) < (job.total or 0):
                 self._write_output(job, job.records_done_by(at))
-                self._finish(job, JobStatus.PARTIALLY_COMPLETED, at, "The job timed out before every record was processed.")
+                self._finish(
+                    job, JobStatus.PARTIALLY_COMPLETED, at, "The job timed out before every record was processed."
+                )
                 return
             self._write_output(job, job.total or 0)
             done = JobStatus.COMPLETED if job.processed == job.total else JobStatus.PARTIALLY_COMPLETED
@@ -444,8 +460,10 @@ class BedrockEmulator:
                 if problem:
                     return problem
                 if len(records) > limits.max_records_per_file:
-                    return (f"Input file {name} has {len(records)} records, above the limit of "
-                            f"{limits.max_records_per_file} records per file.")
+                    return (
+                        f"Input file {name} has {len(records)} records, above the limit of "
+                        f"{limits.max_records_per_file} records per file."
+                    )
                 job.files.append(InputFile(object_key, records))
             self._check_output_bucket(job)
         except self.s3.exceptions.NoSuchBucket:
@@ -456,8 +474,10 @@ class BedrockEmulator:
             return str(exc)
         count = sum(len(f.records) for f in job.files)
         if count < limits.min_records_per_job:
-            return (f"The job has {count} records, below the minimum of {limits.min_records_per_job} records "
-                    "per batch inference job.")
+            return (
+                f"The job has {count} records, below the minimum of {limits.min_records_per_job} records "
+                "per batch inference job."
+            )
         if count > limits.max_records_per_job:
             return f"The job has {count} records, above the limit of {limits.max_records_per_job} records per job."
         if total_bytes > limits.max_job_bytes:
@@ -493,8 +513,10 @@ class BedrockEmulator:
                 if rng.random() < self.faults.missing_record_rate:
                     results.append(RecordResult(index, None))
                     continue
-                line: dict[str, Any] = {"recordId": record.get("recordId") or _record_id(rng),
-                                        "modelInput": record["modelInput"]}
+                line: dict[str, Any] = {
+                    "recordId": record.get("recordId") or _record_id(rng),
+                    "modelInput": record["modelInput"],
+                }
                 if rng.random() < self.faults.record_error_rate:
                     line["error"] = {"errorCode": 500, "errorMessage": "Internal server error. (injected fault)"}
                     results.append(RecordResult(index, line))
@@ -548,17 +570,19 @@ class BedrockEmulator:
             # Bedrock's own time strings are not ISO 8601 (nanosecond precision): modelled on purpose.
             "creationTime": job.submit_time.strftime("%Y-%m-%dT%H:%M:%S.%f000Z"),
         }
-        self._outbox.append({
-            "version": "0",
-            "id": str(uuid.UUID(int=self._rng.getrandbits(128))),
-            "detail-type": EVENT_DETAIL_TYPE,
-            "source": EVENT_SOURCE,
-            "account": self.account_id,
-            "time": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": self.region,
-            "resources": [job.arn],
-            "detail": detail,
-        })
+        self._outbox.append(
+            {
+                "version": "0",
+                "id": str(uuid.UUID(int=self._rng.getrandbits(128))),
+                "detail-type": EVENT_DETAIL_TYPE,
+                "source": EVENT_SOURCE,
+                "account": self.account_id,
+                "time": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "region": self.region,
+                "resources": [job.arn],
+                "detail": detail,
+            }
+        )
 
     def _deliver(self) -> None:
         with self._lock:
@@ -570,13 +594,17 @@ class BedrockEmulator:
                 continue
             self.delivered_events.append(event)
             if self.events_client is not None:
-                self.events_client.put_events(Entries=[{
-                    "Source": event["source"],
-                    "DetailType": event["detail-type"],
-                    "Resources": event["resources"],
-                    "Detail": json.dumps(event["detail"]),
-                    "EventBusName": self.event_bus_name,
-                }])
+                self.events_client.put_events(
+                    Entries=[
+                        {
+                            "Source": event["source"],
+                            "DetailType": event["detail-type"],
+                            "Resources": event["resources"],
+                            "Detail": json.dumps(event["detail"]),
+                            "EventBusName": self.event_bus_name,
+                        }
+                    ]
+                )
             for callback in list(self._subscribers):
                 callback(event)
 

@@ -87,9 +87,8 @@ def _texts(content: Any, block_type: str | None) -> list[str]:
     for block in content:
         if not isinstance(block, dict):
             raise RecordError("Malformed input request: #/messages/content: expected type: JSONObject")
-        if block_type is None or block.get("type") == block_type:
-            if isinstance(block.get("text"), str):
-                parts.append(block["text"])
+        if (block_type is None or block.get("type") == block_type) and isinstance(block.get("text"), str):
+            parts.append(block["text"])
     return parts
 
 
@@ -145,23 +144,32 @@ def _message_reply(model_input: dict[str, Any], default_max: int) -> tuple[dict[
     prompt = _conversation(model_input, None)
     input_tokens = text.count_tokens(_system_text(model_input)) + text.count_tokens(prompt)
     reply, output_tokens, cut = _reply(prompt, _max_tokens(model_input, default_max))
-    body = {"output": {"message": {"role": "assistant", "content": [{"text": reply}]}},
-            "stopReason": "max_tokens" if cut else "end_turn"}
+    body = {
+        "output": {"message": {"role": "assistant", "content": [{"text": reply}]}},
+        "stopReason": "max_tokens" if cut else "end_turn",
+    }
     return body, input_tokens, output_tokens, prompt
 
 
 def _nova(model_input: dict[str, Any]) -> Invocation:
     body, input_tokens, output_tokens, _ = _message_reply(model_input, 5000)
-    body["usage"] = {"inputTokens": input_tokens, "outputTokens": output_tokens,
-                     "totalTokens": input_tokens + output_tokens,
-                     "cacheReadInputTokenCount": 0, "cacheWriteInputTokenCount": 0}
+    body["usage"] = {
+        "inputTokens": input_tokens,
+        "outputTokens": output_tokens,
+        "totalTokens": input_tokens + output_tokens,
+        "cacheReadInputTokenCount": 0,
+        "cacheWriteInputTokenCount": 0,
+    }
     return Invocation(body, input_tokens, output_tokens)
 
 
 def _converse(model_input: dict[str, Any]) -> Invocation:
     body, input_tokens, output_tokens, prompt = _message_reply(model_input, 4096)
-    body["usage"] = {"inputTokens": input_tokens, "outputTokens": output_tokens,
-                     "totalTokens": input_tokens + output_tokens}
+    body["usage"] = {
+        "inputTokens": input_tokens,
+        "outputTokens": output_tokens,
+        "totalTokens": input_tokens + output_tokens,
+    }
     body["metrics"] = {"latencyMs": 200 + 3 * output_tokens}
     return Invocation(body, input_tokens, output_tokens)
 

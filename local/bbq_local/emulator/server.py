@@ -20,7 +20,12 @@ from bbq_local.emulator.engine import ApiError, BedrockEmulator
 _MODEL = botocore.session.get_session().get_service_model("bedrock")
 _ERROR_STATUS = {
     shape.name: shape.metadata["error"]["httpStatusCode"]
-    for name in ("CreateModelInvocationJob", "GetModelInvocationJob", "ListModelInvocationJobs", "StopModelInvocationJob")
+    for name in (
+        "CreateModelInvocationJob",
+        "GetModelInvocationJob",
+        "ListModelInvocationJobs",
+        "StopModelInvocationJob",
+    )
     for shape in _MODEL.operation_model(name).error_shapes
 }
 ADMIN_PREFIX = "/_emulator"
@@ -117,7 +122,9 @@ class EmulatorServer:
         self._server: BaseWSGIServer = make_server(
             host, port, EmulatorApp(emulator), threaded=True, request_handler=handler
         )
-        self._thread = threading.Thread(target=self._server.serve_forever, name="bedrock-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="bedrock-emulator", daemon=True
+        )
 
     @property
     def url(self) -> str:

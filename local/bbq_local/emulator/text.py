@@ -10,8 +10,8 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[a-z']+")
 _STOPWORDS = frozenset(
-    "a an and are as at be but by for from has have i in is it of on or so that the this to was we were with you "
-    "your my me our can will would could please thank thanks yes no not do did just".split()
+    """a an and are as at be but by for from has have i in is it of on or so that the this to was we were with you
+    your my me our can will would could please thank thanks yes no not do did just""".split()  # noqa: SIM905
 )
 
 

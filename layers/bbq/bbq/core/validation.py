@@ -86,9 +86,7 @@ def _check_totals(summary: InputSummary, limits: InputLimits) -> None:
             f"{summary.record_count} records; Bedrock batch needs at least {limits.min_records} per job"
         )
     if summary.record_count > limits.max_records:
-        summary.add_problem(
-            f"{summary.record_count} records; Bedrock batch takes at most {limits.max_records} per job"
-        )
+        summary.add_problem(f"{summary.record_count} records; Bedrock batch takes at most {limits.max_records} per job")
     if summary.size_bytes > limits.max_file_bytes:
         summary.add_problem(
             f"{summary.size_bytes} bytes; Bedrock batch takes input files of at most {limits.max_file_bytes} bytes"

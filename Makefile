@@ -1,0 +1,40 @@
+# Everything a newcomer needs: `make demo`, `make test`. Each target sets up what it needs itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint validate build ci bench clean
+
+$(STAMP): requirements-dev.txt pyproject.toml layers/bbq/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet -e layers/bbq -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)  ## the whole pipeline locally, on the emulator
+	$(BIN)/bbq local demo
+
+test: $(STAMP)  ## every test
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)  ## ruff over the code
+	$(BIN)/ruff check .
+
+validate: $(STAMP)  ## the template's static checks
+	$(BIN)/sam validate --lint --region us-east-1
+	$(BIN)/cfn-lint template.yaml
+
+build: $(STAMP)  ## sam build (needs python3.13 on PATH; pyenv provides it on our machines)
+	PYENV_VERSION=$${PYENV_VERSION:-3.11.7:3.13.0} SAM_CLI_TELEMETRY=0 $(BIN)/sam build
+
+ci: test lint validate build
+
+bench: $(STAMP)  ## benchmarks that print figures
+	$(BIN)/python bench/emulator_bench.py
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache demo-output

@@ -1,0 +1,76 @@
+"""The ``bbq`` command. Today: ``bbq local emulator`` and ``bbq local demo``."""
+
+import argparse
+import contextlib
+import json
+import sys
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    from bbq_local.emulator.standalone import serve
+
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(
+            host=args.host,
+            port=args.port,
+            s3_endpoint_url=args.s3_endpoint_url,
+            events_endpoint_url=args.events_endpoint_url,
+            region=args.region,
+            quota=args.quota,
+            min_records=args.min_records,
+            time_scale=args.time_scale,
+            seed=args.seed,
+            faults=json.loads(args.faults) if args.faults else {},
+            verbose=args.verbose,
+        )
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from bbq_local.demo import run_demo
+
+    return run_demo(files=args.files, records=args.records, quota=args.quota, output_dir=args.output_dir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bbq", description="Bedrock Batch Queue tools.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    local = commands.add_parser("local", help="run bbq pieces on this machine").add_subparsers(
+        dest="what", required=True
+    )
+
+    emulator = local.add_parser("emulator", help="serve the Bedrock batch emulator over HTTP")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=5055)
+    emulator.add_argument("--s3-endpoint-url", help="S3 to read input from and write output to (e.g. a moto server)")
+    emulator.add_argument("--events-endpoint-url", help="EventBridge to put state-change events on (optional)")
+    emulator.add_argument("--region", default="us-east-1")
+    emulator.add_argument("--quota", type=int, default=10, help="concurrent jobs per model (default 10)")
+    emulator.add_argument("--min-records", type=int, default=100, help="minimum records per job (default 100)")
+    emulator.add_argument(
+        "--time-scale",
+        type=float,
+        default=100.0,
+        help="simulated seconds per wall second (default 100: a 150-record job ends in ~2.3 s)",
+    )
+    emulator.add_argument("--seed", type=int, default=0, help="seed for ids, output order and injected faults")
+    emulator.add_argument("--faults", help='fault knobs as JSON, e.g. \'{"throttle": {"*": 0.1}}\'')
+    emulator.add_argument("--verbose", action="store_true", help="log every HTTP request")
+    emulator.set_defaults(func=_emulator)
+
+    demo = local.add_parser("demo", help="run the whole pipeline locally on generated call transcripts")
+    demo.add_argument("--files", type=int, default=5)
+    demo.add_argument("--records", type=int, default=300)
+    demo.add_argument("--quota", type=int, default=2, help="concurrent jobs per model in the demo (default 2)")
+    demo.add_argument("--output-dir", default="demo-output")
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

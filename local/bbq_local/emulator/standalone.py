@@ -1,0 +1,68 @@
+"""The emulator as a process of its own: wall time, scaled, and a ticker so events fire between calls."""
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+
+from bbq_local.emulator.engine import BedrockEmulator
+from bbq_local.emulator.faults import Faults
+from bbq_local.emulator.limits import LimitTable, ModelLimits, Timing
+from bbq_local.emulator.server import EmulatorServer
+
+
+class ScaledClock:
+    """Wall time sped up: with scale 100, one real second is 100 simulated seconds."""
+
+    def __init__(self, scale: float) -> None:
+        if scale <= 0:
+            raise ValueError("the time scale must be positive")
+        self.scale = scale
+        self._start_wall = time.monotonic()
+        self._start = datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=(time.monotonic() - self._start_wall) * self.scale)
+
+
+def serve(
+    *,
+    host: str,
+    port: int,
+    s3_endpoint_url: str | None,
+    events_endpoint_url: str | None,
+    region: str,
+    quota: int,
+    min_records: int,
+    time_scale: float,
+    seed: int,
+    faults: dict[str, Any],
+    verbose: bool,
+    ready: threading.Event | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint_url, region_name=region)
+    events = (
+        boto3.client("events", endpoint_url=events_endpoint_url, region_name=region) if events_endpoint_url else None
+    )
+    emulator = BedrockEmulator(
+        s3_client=s3,
+        clock=ScaledClock(time_scale),
+        region=region,
+        limits=LimitTable(ModelLimits(concurrent_jobs=quota, min_records_per_job=min_records)),
+        timing=Timing(),
+        faults=Faults(**faults),
+        seed=seed,
+        events_client=events,
+    )
+    stop = stop or threading.Event()
+    with EmulatorServer(emulator, host, port, quiet=not verbose) as server:
+        print(f"Bedrock batch emulator listening on {server.url} (time x{time_scale:g}, quota {quota} per model)")
+        print(f"  export AWS_ENDPOINT_URL_BEDROCK={server.url}")
+        if ready:
+            ready.set()
+        # Advance a few times per simulated phase so state-change events go out without anyone polling.
+        while not stop.wait(0.1):
+            emulator.advance()
