@@ -1,6 +1,7 @@
 """Shared fixtures: fake AWS credentials (nothing ever reaches AWS), moto, the emulator on a manual clock."""
 
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,11 @@ from moto import mock_aws
 from bbq import wiring
 from bbq.core.clock import ManualClock
 from bbq_local.emulator import BedrockEmulator, EmulatorServer
+
+# Set before any test module imports a handler: Powertools reads these when bbq.observability is imported.
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "bbq")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "bbq-tests")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 REGION = "us-east-1"
 ROLE_ARN = "arn:aws:iam::123456789012:role/bbq-batch"

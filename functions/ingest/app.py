@@ -1,6 +1,7 @@
 """Ingest Lambda: S3 ObjectCreated under to-process/ -> one Pending (or Invalid) job item per file."""
 
 import os
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
@@ -23,11 +24,11 @@ def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, list[dic
     store, objects = wiring.jobs(settings), wiring.objects()
     outcomes = []
     for record in event.records:
-        s3 = record.s3
-        ref = ObjectRef(
-            s3.bucket.name, s3.get_object.key, s3.get_object.etag, s3.get_object.size, s3.get_object.version_id
-        )  # Powertools has already URL-decoded the key
+        obj = record.s3.get_object
+        # S3 URL-encodes keys in events (spaces as "+"); Powertools' S3Object.key hands them over raw.
+        ref = ObjectRef(record.s3.bucket.name, unquote_plus(obj.key), obj.etag, obj.size, obj.version_id)
         outcome = ingest_object(ref, objects=objects, store=store, config=settings.pipeline(), clock=SystemClock())
+        metrics.add_metric(name="FilesReceived", unit=MetricUnit.Count, value=1)
         if outcome.created:
             metrics.add_metric(name=f"Jobs{outcome.status}", unit=MetricUnit.Count, value=1)
         outcomes.append(

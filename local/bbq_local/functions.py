@@ -1,0 +1,70 @@
+"""Runs the real Lambda handlers in this process, under the environment the deployed functions carry."""
+
+import contextlib
+import importlib.util
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from bbq import wiring
+from bbq_local.stack import ROOT
+
+
+@dataclass
+class LocalContext:
+    """The attributes of Lambda's context object that Powertools reads."""
+
+    function_name: str
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+def load_handler(function_folder: str) -> Any:
+    """Imports functions/<folder>/app.py under a module name of its own (every handler is called app.py)."""
+    path = ROOT / "functions" / function_folder / "app.py"
+    spec = importlib.util.spec_from_file_location(f"bbq_function_{function_folder}", path)
+    assert spec and spec.loader
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.lambda_handler
+
+
+@contextlib.contextmanager
+def environment(variables: dict[str, Any]) -> Iterator[None]:
+    """Sets the function's variables for one invocation and restores the process's afterwards."""
+    saved = dict(os.environ)
+    os.environ.update({k: str(v) for k, v in variables.items()})
+    wiring.reset()  # clients pick up endpoint variables when created
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        wiring.reset()
+
+
+@dataclass
+class LocalFunction:
+    name: str
+    folder: str
+    variables: dict[str, Any]
+    handler: Any = None
+    invocations: int = 0
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        self.invocations += 1
+        with environment(self.variables):
+            if self.handler is None:  # imported under the function's variables, as Lambda's init phase is
+                self.handler = load_handler(self.folder)
+            return self.handler(event, LocalContext(self.name))

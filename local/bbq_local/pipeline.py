@@ -1,0 +1,223 @@
+"""The whole pipeline on this machine: the deployed template in moto, the handlers in-process, the emulator
+as Bedrock, and a manual clock. Wiring that moto cannot do (S3 -> Lambda, EventBridge -> Lambda) goes
+through SQS queues that ``step`` pumps into the handlers, with the template's own filters and patterns."""
+
+import json
+import logging
+import re
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
+
+from bbq.core.clock import ManualClock
+from bbq_local.emulator import BedrockEmulator, EmulatorServer, LimitTable, ModelLimits
+from bbq_local.functions import LocalFunction
+from bbq_local.stack import DeployedStack, deploy
+
+# moto says once per resource type it cannot create (bucket policy, invoke config); tests assert those instead.
+warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
+logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
+_RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours)\)")
+
+
+def schedule_seconds(expression: str) -> int:
+    match = _RATE.fullmatch(expression.strip())
+    if not match:
+        raise ValueError(f"the local pipeline understands rate(N minutes|hours) schedules, not {expression!r}")
+    return int(match.group(1)) * (60 if match.group(2).startswith("minute") else 3600)
+
+
+@dataclass
+class StepReport:
+    ingested: int = 0
+    scheduler_runs: int = 0
+    events: int = 0
+    results: list[Any] = field(default_factory=list)
+
+
+class LocalPipeline:
+    def __init__(
+        self,
+        *,
+        parameters: dict[str, str] | None = None,
+        quota: int = 2,
+        stack_name: str = "bbq-local",
+        clock: ManualClock | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.parameters = {
+            "MaxConcurrentJobs": str(quota),
+            "ScheduleExpression": "rate(5 minutes)",
+            **(parameters or {}),
+        }
+        self.clock = clock or ManualClock()
+        self.stack: DeployedStack = deploy(stack_name, self.parameters)
+        self.bucket = self.stack.outputs["BucketName"]
+        self.table = self.stack.outputs["JobsTableName"]
+        self.s3, self.sqs = boto3.client("s3"), boto3.client("sqs")
+        self.events = boto3.client("events")
+        self.uploads_queue = self._route_uploads_to_queue()
+        self.bedrock_queue, self.schedule_rule = self._route_rules_to_queue()
+        self.schedule_every = schedule_seconds(self.parameters["ScheduleExpression"])
+        self.emulator = BedrockEmulator(
+            s3_client=self.s3,
+            clock=self.clock,
+            seed=seed,
+            events_client=self.events,
+            limits=LimitTable(ModelLimits(concurrent_jobs=quota)),
+        )
+        self.server = EmulatorServer(self.emulator).start()
+        ingest_name = self.stack.outputs["IngestFunctionName"]
+        scheduler_name = self.stack.outputs["SchedulerFunctionName"]
+        endpoint = {"AWS_ENDPOINT_URL_BEDROCK": self.server.url, "POWERTOOLS_TRACE_DISABLED": "true"}
+        self.ingest = LocalFunction(ingest_name, "ingest", {**self.stack.function_environment(ingest_name), **endpoint})
+        self.scheduler = LocalFunction(
+            scheduler_name, "scheduler", {**self.stack.function_environment(scheduler_name), **endpoint}
+        )
+        self._next_schedule = self.clock.now()
+        self.max_active_seen: dict[str, int] = {}
+        self.emulator.subscribe(self._watch_quota)
+
+    def close(self) -> None:
+        self.server.stop()
+
+    # ---- wiring moto cannot run -----------------------------------------------------------------------
+
+    def _route_uploads_to_queue(self) -> str:
+        """The bucket's Lambda notification (from the translated template) as an SQS notification."""
+        notification = self.stack.translated["Resources"]["Bucket"]["Properties"]["NotificationConfiguration"]
+        queue_url, queue_arn = self._queue("bbq-local-uploads")
+        configs = [
+            {
+                "QueueArn": queue_arn,
+                "Events": [c["Event"]],
+                "Filter": {"Key": {"FilterRules": c["Filter"]["S3Key"]["Rules"]}},
+            }
+            for c in notification["LambdaConfigurations"]
+        ]
+        self.s3.put_bucket_notification_configuration(
+            Bucket=self.bucket, NotificationConfiguration={"QueueConfigurations": configs}
+        )
+        return queue_url
+
+    def _route_rules_to_queue(self) -> tuple[str, str]:
+        """Points the deployed Bedrock state-change rule (its real pattern) at a queue instead of Lambda."""
+        queue_url, queue_arn = self._queue("bbq-local-bedrock-events")
+        schedule_rule = ""
+        for rule in self.events.list_rules()["Rules"]:
+            targets = self.events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+            self.events.remove_targets(Rule=rule["Name"], Ids=[t["Id"] for t in targets])
+            if rule.get("EventPattern"):
+                self.events.put_targets(Rule=rule["Name"], Targets=[{"Id": "local-queue", "Arn": queue_arn}])
+            else:
+                schedule_rule = rule["Arn"]
+        return queue_url, schedule_rule
+
+    def _queue(self, name: str) -> tuple[str, str]:
+        url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return url, arn
+
+    def _drain(self, queue_url: str) -> list[dict[str, Any]]:
+        bodies = []
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return bodies
+            for message in messages:
+                bodies.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _watch_quota(self, event: dict[str, Any]) -> None:
+        active: dict[str, int] = {}
+        for job in self.emulator.jobs():
+            if job["status"] in {"Submitted", "Validating", "Scheduled", "InProgress", "Stopping"}:
+                active[job["modelId"]] = active.get(job["modelId"], 0) + 1
+        for model, count in active.items():
+            self.max_active_seen[model] = max(self.max_active_seen.get(model, 0), count)
+
+    # ---- running ----------------------------------------------------------------------------------------
+
+    def upload(self, key: str, body: bytes) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+
+    def deliver_uploads(self, transform: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None) -> int:
+        """Hands every queued S3 event to the ingest function (``transform`` can duplicate or alter them)."""
+        count = 0
+        for body in self._drain(self.uploads_queue):
+            if "Records" not in body:  # the test event S3 sends when a notification is configured
+                continue
+            for event in transform(body) if transform else [body]:
+                self.ingest.invoke(event)
+                count += 1
+        return count
+
+    def schedule_event(self) -> dict[str, Any]:
+        return {
+            "version": "0",
+            "id": "local",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": "us-east-1",
+            "resources": [self.schedule_rule],
+            "detail": {},
+        }
+
+    def step(self, seconds: float) -> StepReport:
+        """Moves time on and runs everything that time makes happen, in the order AWS would."""
+        report = StepReport()
+        report.ingested = self.deliver_uploads()
+        self.clock.advance(seconds)
+        self.emulator.advance()
+        events = self._drain(self.bedrock_queue)
+        report.events = len(events)
+        # Reserved concurrency 1: a burst of events is served by runs one after another; one run sees them all.
+        if events:
+            report.results.append(self.scheduler.invoke(events[-1]))
+            report.scheduler_runs += 1
+        if self.clock.now() >= self._next_schedule:
+            report.results.append(self.scheduler.invoke(self.schedule_event()))
+            report.scheduler_runs += 1
+            self._next_schedule = self.clock.now() + timedelta(seconds=self.schedule_every)
+        return report
+
+    def items(self) -> list[dict[str, Any]]:
+        deserialize = TypeDeserializer().deserialize
+        paginator = boto3.client("dynamodb").get_paginator("scan")  # a local status view; the scheduler never scans
+        items = [
+            {k: deserialize(v) for k, v in item.items()}
+            for page in paginator.paginate(TableName=self.table)
+            for item in page["Items"]
+        ]
+        return sorted(items, key=lambda item: (item["CreatedAt"], item["JobId"]))
+
+    def run_until_done(
+        self,
+        step_seconds: float = 30,
+        max_steps: int = 2000,
+        on_step: Callable[["LocalPipeline", StepReport], None] | None = None,
+    ) -> list[dict[str, Any]]:
+        for _ in range(max_steps):
+            report = self.step(step_seconds)
+            if on_step:
+                on_step(self, report)
+            items = self.items()
+            if items and all(item["Status"] in _TERMINAL for item in items) and not self._pending_uploads():
+                return items
+        raise RuntimeError(f"jobs not finished after {max_steps} steps: {[i['Status'] for i in self.items()]}")
+
+    def _pending_uploads(self) -> bool:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.uploads_queue, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) > 0
+
+
+_TERMINAL = {"Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired", "Invalid"}
