@@ -3,6 +3,7 @@
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from enum import Enum
 
 from bbq.core import naming, slots
 from bbq.core.config import PipelineConfig
@@ -33,12 +34,17 @@ def run_scheduler(
     still_active = [job for job in active if job.status in ACTIVE]
     counts = slots.active_per_model(still_active)
     pending = store.list_by_status([JobStatus.PENDING])
-    quota_for = {model: quotas.concurrent_jobs(model) for model in {job.model_id for job in pending}}
-    for model, jobs in slots.plan_submissions(pending, counts, quota_for).items():
-        for job in jobs:
-            if not _submit(job, batch, store, config, clock, report):
+    for model, queue in slots.queue_by_model(pending).items():
+        free = slots.free_slots(quotas.concurrent_jobs(model), counts[model])
+        for job in queue:
+            if free == 0:
+                break
+            outcome = _submit(job, batch, store, config, clock, report)
+            if outcome is _Outcome.NO_ROOM:
                 break  # Bedrock has no room for this model now; later runs retry the rest in order
-            counts[model] += 1
+            if outcome is _Outcome.SUBMITTED:
+                free -= 1
+                counts[model] += 1
     report.pending_left = len(pending) - report.submitted - report.rejected
     report.active_per_model = dict(counts)
     return report
@@ -77,10 +83,15 @@ def _reconcile(job: Job, batch: BatchService, store: JobStore, clock: Clock, rep
     return updated
 
 
+class _Outcome(Enum):
+    SUBMITTED = "submitted"
+    REJECTED = "rejected"  # failed for good; it took no slot
+    NO_ROOM = "no room"  # quota or throttling; the job stays Pending
+
+
 def _submit(
     job: Job, batch: BatchService, store: JobStore, config: PipelineConfig, clock: Clock, report: RunReport
-) -> bool:
-    """Submits one Pending job; False when Bedrock has no room now (the job stays Pending)."""
+) -> _Outcome:
     name = naming.job_name(config.job_name_prefix, job.job_id, job.attempt)
     request = SubmitRequest(
         job_name=name,
@@ -98,18 +109,18 @@ def _submit(
     except (SlotUnavailable, Throttled) as exc:
         report.deferred += 1
         log.info("no room in Bedrock now; job stays Pending", extra={"job_id": job.job_id, "reason": str(exc)})
-        return False
+        return _Outcome.NO_ROOM
     except RequestRejected as exc:
         failed = job.with_changes(status=JobStatus.FAILED, message=str(exc), updated_at=now, ended_at=now)
         if store.save_transition(failed, expected=JobStatus.PENDING):
             report.rejected += 1
             report.finished[JobStatus.FAILED.value] += 1
         log.error("Bedrock rejected the job", extra={"job_id": job.job_id, "error": str(exc)})
-        return True
+        return _Outcome.REJECTED
     submitted = job.with_changes(
         status=JobStatus.SUBMITTED, job_name=name, job_arn=arn, submitted_at=now, updated_at=now, message=""
     )
     if store.save_transition(submitted, expected=JobStatus.PENDING):
         report.submitted += 1
         log.info("job submitted", extra={"job_id": job.job_id, "job_arn": arn, "model_id": job.model_id})
-    return True
+    return _Outcome.SUBMITTED

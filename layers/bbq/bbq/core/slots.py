@@ -1,7 +1,7 @@
 """Slot arithmetic: how many jobs each model may start now under its concurrent-job quota."""
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 
 from bbq.core.jobs import Job
 
@@ -14,13 +14,9 @@ def active_per_model(active_jobs: Iterable[Job]) -> Counter[str]:
     return Counter(job.model_id for job in active_jobs)
 
 
-def plan_submissions(
-    pending: Sequence[Job], active_counts: Mapping[str, int], quota_for: Mapping[str, int]
-) -> dict[str, list[Job]]:
-    """The oldest Pending jobs of each model that fit in its free slots, oldest first."""
-    plan: dict[str, list[Job]] = {}
+def queue_by_model(pending: Iterable[Job]) -> dict[str, list[Job]]:
+    """Pending jobs per model, oldest first: the order in which they get free slots."""
+    queues: dict[str, list[Job]] = {}
     for job in sorted(pending, key=lambda j: (j.created_at, j.job_id)):
-        chosen = plan.setdefault(job.model_id, [])
-        if len(chosen) < free_slots(quota_for[job.model_id], active_counts.get(job.model_id, 0)):
-            chosen.append(job)
-    return {model: jobs for model, jobs in plan.items() if jobs}
+        queues.setdefault(job.model_id, []).append(job)
+    return queues

@@ -30,22 +30,5 @@ TERMINAL = BEDROCK_TERMINAL | {JobStatus.INVALID}
 BEDROCK_STATUSES = ACTIVE | BEDROCK_TERMINAL
 
 
-def is_active(status: str) -> bool:
-    return status in ACTIVE
-
-
 def is_terminal(status: str) -> bool:
     return status in TERMINAL
-
-
-def can_move(current: str, new: str) -> bool:
-    """Whether bbq may record ``new`` for a job now in ``current``.
-
-    Terminal states are final; Pending leaves only by submission or by a submission refused for good;
-    active jobs follow whatever Bedrock reports.
-    """
-    if current == new or current in TERMINAL:
-        return False
-    if current == JobStatus.PENDING:
-        return new in {JobStatus.SUBMITTED, JobStatus.FAILED}
-    return new in BEDROCK_STATUSES

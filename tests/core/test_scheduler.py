@@ -1,0 +1,149 @@
+"""The scheduler run against fakes: reconcile, then fill free slots; every Bedrock answer handled."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bbq.core.clock import ManualClock
+from bbq.core.config import PipelineConfig
+from bbq.core.errors import JobNotFound, RequestRejected, SlotUnavailable, Throttled
+from bbq.core.jobs import Job, JobSnapshot, RecordCounts
+from bbq.core.naming import job_name
+from bbq.core.quotas import FixedQuotas
+from bbq.core.scheduler import run_scheduler
+from bbq.core.states import JobStatus
+from tests.conftest import CLAUDE, ROLE_ARN
+from tests.core.fakes import FakeBatch, InMemoryJobs
+
+CONFIG = PipelineConfig(default_model_id=CLAUDE, role_arn=ROLE_ARN, job_name_prefix="bbq-test", timeout_hours=48)
+NOVA = "amazon.nova-lite-v1:0"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+def add(
+    store: InMemoryJobs, clock: ManualClock, job_id: str, status: JobStatus = JobStatus.PENDING, model: str = CLAUDE
+) -> Job:
+    created = clock.advance(1)
+    arn = (
+        None if status == JobStatus.PENDING else f"arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/{job_id}"
+    )
+    job = Job(
+        job_id,
+        status,
+        model,
+        f"s3://b/to-process/{job_id}.jsonl",
+        f"s3://b/processed/{job_id}/",
+        "b",
+        (f"to-process/{job_id}.jsonl",),
+        150,
+        1000,
+        created,
+        created,
+        job_arn=arn,
+    )
+    store.create(job)
+    return job
+
+
+def run(store: InMemoryJobs, batch: FakeBatch, clock: ManualClock, quota: int = 2, **per_model: int):
+    return run_scheduler(store=store, batch=batch, quotas=FixedQuotas(quota, per_model), config=CONFIG, clock=clock)
+
+
+def test_fills_free_slots_with_the_oldest_pending_jobs(clock: ManualClock) -> None:
+    store, batch = InMemoryJobs(), FakeBatch()
+    for job_id in ("p1", "p2", "p3"):
+        add(store, clock, job_id)
+    report = run(store, batch, clock)
+    assert [r.job_name for r in batch.submitted] == [job_name("bbq-test", "p1", 1), job_name("bbq-test", "p2", 1)]
+    request = batch.submitted[0]
+    assert (request.client_token, request.role_arn, request.timeout_hours) == ("p1a1", ROLE_ARN, 48)
+    assert (request.input_uri, request.output_uri) == ("s3://b/to-process/p1.jsonl", "s3://b/processed/p1/")
+    assert request.tags == {"bbq:job-id": "p1"}
+    p1 = store.items["p1"]
+    assert p1.status == JobStatus.SUBMITTED and p1.job_arn and p1.submitted_at == clock.now()
+    assert store.items["p3"].status == JobStatus.PENDING
+    assert (report.submitted, report.pending_left, report.active_per_model) == (2, 1, {CLAUDE: 2})
+
+
+def test_active_jobs_count_against_the_quota_per_model(clock: ManualClock) -> None:
+    store, batch = InMemoryJobs(), FakeBatch()
+    active = add(store, clock, "a1", JobStatus.IN_PROGRESS)
+    batch.snapshots[active.job_arn] = JobSnapshot(JobStatus.IN_PROGRESS, "", RecordCounts(150, 10, 10, 0), None)
+    add(store, clock, "p1")
+    add(store, clock, "p2")
+    add(store, clock, "n1", model=NOVA)
+    run(store, batch, clock, 2, **{NOVA: 1})
+    assert sorted(r.job_name.split("-")[2] for r in batch.submitted) == ["n1", "p1"]
+    assert store.items["a1"].counts == RecordCounts(150, 10, 10, 0)
+
+
+def test_reconcile_records_terminal_status_counters_and_end_time(clock: ManualClock) -> None:
+    store, batch = InMemoryJobs(), FakeBatch()
+    job = add(store, clock, "a1", JobStatus.IN_PROGRESS)
+    ended = datetime(2026, 1, 2, tzinfo=UTC)
+    batch.snapshots[job.job_arn] = JobSnapshot(
+        JobStatus.PARTIALLY_COMPLETED, "Some records were not processed.", RecordCounts(150, 140, 138, 2), ended
+    )
+    report = run(store, batch, clock)
+    saved = store.items["a1"]
+    assert (saved.status, saved.message, saved.ended_at) == (
+        JobStatus.PARTIALLY_COMPLETED,
+        "Some records were not processed.",
+        ended,
+    )
+    assert saved.counts.error == 2 and report.finished == {"PartiallyCompleted": 1}
+
+
+def test_a_job_bedrock_forgot_fails_with_a_clear_message(clock: ManualClock) -> None:
+    store, batch = InMemoryJobs(), FakeBatch()
+    job = add(store, clock, "a1", JobStatus.SCHEDULED)
+    batch.describe_errors[job.job_arn] = JobNotFound("gone")
+    run(store, batch, clock)
+    assert store.items["a1"].status == JobStatus.FAILED
+    assert "Bedrock no longer knows job" in store.items["a1"].message
+
+
+def test_throttled_refresh_keeps_the_job_and_its_slot(clock: ManualClock) -> None:
+    store, batch = InMemoryJobs(), FakeBatch()
+    job = add(store, clock, "a1", JobStatus.IN_PROGRESS)
+    batch.describe_errors[job.job_arn] = Throttled("slow down")
+    add(store, clock, "p1")
+    report = run(store, batch, clock, quota=1)
+    assert store.items["a1"].status == JobStatus.IN_PROGRESS and batch.submitted == []
+    assert report.refreshed == 0
+
+
+@pytest.mark.parametrize("error", [SlotUnavailable("quota reached"), Throttled("rate exceeded")])
+def test_no_room_in_bedrock_leaves_jobs_pending_in_order(clock: ManualClock, error: Exception) -> None:
+    store, batch = InMemoryJobs(), FakeBatch()
+    add(store, clock, "p1")
+    add(store, clock, "p2")
+    batch.submit_errors[job_name("bbq-test", "p1", 1)] = error
+    report = run(store, batch, clock)
+    assert batch.submitted == [], "p2 must not overtake p1 while Bedrock has no room"
+    assert {j.status for j in store.items.values()} == {JobStatus.PENDING}
+    assert (report.deferred, report.pending_left) == (1, 2)
+
+
+def test_a_rejected_job_fails_with_bedrocks_message_and_the_next_one_goes(clock: ManualClock) -> None:
+    store, batch = InMemoryJobs(), FakeBatch()
+    add(store, clock, "p1")
+    add(store, clock, "p2")
+    batch.submit_errors[job_name("bbq-test", "p1", 1)] = RequestRejected("ValidationException: bad model")
+    report = run(store, batch, clock, quota=1)
+    assert store.items["p1"].status == JobStatus.FAILED
+    assert store.items["p1"].message == "ValidationException: bad model"
+    assert store.items["p2"].status == JobStatus.SUBMITTED
+    assert (report.rejected, report.submitted) == (1, 1)
+
+
+def test_a_job_moved_by_another_run_is_not_counted_twice(clock: ManualClock) -> None:
+    store, batch = InMemoryJobs(), FakeBatch()
+    add(store, clock, "p1")
+    store.lost_races.add("p1")
+    report = run(store, batch, clock)
+    assert report.submitted == 0 and len(batch.submitted) == 1  # Bedrock saw the same idempotent request
