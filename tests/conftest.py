@@ -18,6 +18,7 @@ from bbq_local.emulator import BedrockEmulator, EmulatorServer
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "bbq")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "bbq-tests")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 REGION = "us-east-1"
 ROLE_ARN = "arn:aws:iam::123456789012:role/bbq-batch"

@@ -21,7 +21,7 @@ from bbq_local.stack import DeployedStack, deploy
 
 # moto says once per resource type it cannot create (bucket policy, invoke config); tests assert those instead.
 warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
-logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
+logging.getLogger("moto").setLevel(logging.ERROR)
 _RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours)\)")
 
 

@@ -4,10 +4,10 @@ import hashlib
 import math
 import random
 import re
-from collections import Counter
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_SPEAKER = re.compile(r"^[A-Z][\w .'()-]{0,40}:\s+")
 _WORD = re.compile(r"[a-z']+")
 _STOPWORDS = frozenset(
     """a an and are as at be but by for from has have i in is it of on or so that the this to was we were with you
@@ -31,15 +31,19 @@ def truncate_tokens(text: str, limit: int) -> tuple[str, bool]:
 
 
 def summarize(text: str, sentences: int = 3) -> str:
-    """Extractive summary: the sentences that carry the text's most frequent content words, in order."""
-    parts = [p.strip() for p in _SENTENCE.split(text) if p.strip()]
-    if len(parts) <= sentences:
-        return " ".join(parts)
-    freq = Counter(w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS)
+    """Extractive summary: the sentences with the most distinct content words, in their order.
 
-    def score(sentence: str) -> float:
-        words = [w for w in _WORD.findall(sentence.lower()) if w not in _STOPWORDS]
-        return sum(freq[w] for w in words) / (len(words) + 1)
+    An instruction followed by a blank line ("Summarize this call:\n\n<transcript>") is left out, and so are
+    speaker labels ("Agent (Dana): "), so the summary reads as prose about the material.
+    """
+    _, _, material = text.rpartition("\n\n")
+    parts = [_SPEAKER.sub("", p).strip() for line in material.splitlines() for p in _SENTENCE.split(line)]
+    parts = [p for p in parts if p]
+
+    def score(sentence: str) -> int:
+        if sentence.endswith("?"):  # questions ask; they do not tell
+            return 0
+        return len({w for w in _WORD.findall(sentence.lower()) if len(w) > 3 and w not in _STOPWORDS})
 
     best = sorted(range(len(parts)), key=lambda i: (-score(parts[i]), i))[:sentences]
     return " ".join(parts[i] for i in sorted(best))
