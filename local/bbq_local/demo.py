@@ -90,7 +90,6 @@ def run_demo(*, files: int, records: int, quota: int, output_dir: str) -> int:
     with mock_aws():
         print("bbq demo: deploying template.yaml into moto (translated by aws-sam-translator) ...")
         pipeline = LocalPipeline(quota=quota, parameters={"LogLevel": "WARNING"})
-        pipeline.started_at = pipeline.clock.now()
         try:
             print(f"  bucket {pipeline.bucket}, table {pipeline.table}, Bedrock emulator at {pipeline.server.url}")
             print(

@@ -79,7 +79,7 @@ class LocalPipeline:
         self.scheduler = LocalFunction(
             scheduler_name, "scheduler", {**self.stack.function_environment(scheduler_name), **endpoint}
         )
-        self._next_schedule = self.clock.now()
+        self.started_at = self._next_schedule = self.clock.now()
         self.max_active_seen: dict[str, int] = {}
         self.emulator.subscribe(self._watch_quota)
 

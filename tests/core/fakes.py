@@ -65,11 +65,6 @@ class FakeObjects:
         self.files = dict(files or {})
         self.reports: dict[tuple[str, str], dict[str, object]] = {}
 
-    def head(self, bucket: str, key: str) -> ObjectRef:
-        if (bucket, key) not in self.files:
-            raise ObjectMissing(key)
-        return ObjectRef(bucket, key, "etag", len(self.files[bucket, key]))
-
     def iter_lines(self, ref: ObjectRef) -> Iterator[bytes]:
         if (ref.bucket, ref.key) not in self.files:
             raise ObjectMissing(ref.key)

@@ -16,13 +16,6 @@ class S3Objects:
     def __init__(self, client: Any) -> None:
         self._s3 = client
 
-    def head(self, bucket: str, key: str) -> ObjectRef:
-        try:
-            head = self._s3.head_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            raise _translate(exc, bucket, key) from exc
-        return ObjectRef(bucket, key, head["ETag"].strip('"'), head["ContentLength"], head.get("VersionId"))
-
     def iter_lines(self, ref: ObjectRef) -> Iterator[bytes]:
         # Pin the exact upload the event named: a newer overwrite is its own event and its own job.
         pin = {"VersionId": ref.version_id} if ref.version_id else {"IfMatch": f'"{ref.etag}"'}

@@ -4,10 +4,11 @@ import logging
 from dataclasses import dataclass
 
 from bbq.core import naming
+from bbq.core.clock import Clock
 from bbq.core.config import PipelineConfig
 from bbq.core.errors import ObjectMissing
 from bbq.core.jobs import Job
-from bbq.core.ports import Clock, JobStore, ObjectRef, ObjectStore
+from bbq.core.ports import JobStore, ObjectRef, ObjectStore
 from bbq.core.states import JobStatus
 from bbq.core.validation import InputSummary, validate_jsonl
 

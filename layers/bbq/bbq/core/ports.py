@@ -2,7 +2,6 @@
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
 from bbq.core.jobs import Job, JobSnapshot
@@ -63,9 +62,6 @@ class BatchService(Protocol):
 class ObjectStore(Protocol):
     """S3."""
 
-    def head(self, bucket: str, key: str) -> ObjectRef:
-        """Raises ObjectMissing."""
-
     def iter_lines(self, ref: ObjectRef) -> Iterator[bytes]:
         """Streams the object's lines (raises ObjectMissing if that version is gone)."""
 
@@ -74,7 +70,3 @@ class ObjectStore(Protocol):
 
 class QuotaProvider(Protocol):
     def concurrent_jobs(self, model_id: str) -> int: ...
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...

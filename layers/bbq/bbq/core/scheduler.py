@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from bbq.core import naming, slots
+from bbq.core.clock import Clock
 from bbq.core.config import PipelineConfig
 from bbq.core.errors import JobNotFound, RequestRejected, SlotUnavailable, Throttled
 from bbq.core.jobs import Job, JobSnapshot
-from bbq.core.ports import BatchService, Clock, JobStore, QuotaProvider, SubmitRequest
+from bbq.core.ports import BatchService, JobStore, QuotaProvider, SubmitRequest
 from bbq.core.states import ACTIVE, JobStatus, is_terminal
 
 log = logging.getLogger(__name__)
