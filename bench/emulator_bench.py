@@ -6,34 +6,16 @@ S3 HeadObject (the baseline: another local AWS stand-in on the same machine). Us
 import argparse
 import logging
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 import boto3
 from moto.server import ThreadedMotoServer
 
+from bbq_local.emulator.standalone import free_port, launch, wait_healthy
+
 os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
 logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
 TERMINAL = {"Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_healthy(url: str) -> None:
-    for _ in range(200):
-        try:
-            with urllib.request.urlopen(f"{url}/_emulator/health"):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("the emulator did not start")
 
 
 def calls_per_second(call, seconds: float) -> float:
@@ -61,23 +43,7 @@ def main() -> None:
 
     s3.put_object(Bucket="bench", Key="in/calls.jsonl", Body=jsonl_file(1, args.records))
     emulator_port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bbq_local.cli",
-            "local",
-            "emulator",
-            "--port",
-            str(emulator_port),
-            "--s3-endpoint-url",
-            s3_url,
-            "--time-scale",
-            str(args.time_scale),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = launch(emulator_port, s3_url, "--time-scale", str(args.time_scale))
     url = f"http://127.0.0.1:{emulator_port}"
     try:
         wait_healthy(url)

@@ -1,11 +1,6 @@
 """`bbq local emulator` as its own process, on wall time scaled, against a moto S3 server."""
 
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,14 +8,9 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from bbq_local.emulator.standalone import free_port, launch, wait_healthy
 from tests.conftest import REGION, put_records
 from tests.emulator.helpers import TERMINAL, create
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until(check: Any, seconds: float) -> Any:
@@ -48,37 +38,10 @@ def test_standalone_emulator_runs_a_job_to_completion(moto_s3: str) -> None:
     s3.create_bucket(Bucket="data")
     uri = put_records(s3, "data", "in/calls.jsonl", 150)
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bbq_local.cli",
-            "local",
-            "emulator",
-            "--port",
-            str(port),
-            "--s3-endpoint-url",
-            moto_s3,
-            "--time-scale",
-            "100",
-            "--quota",
-            "3",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=os.environ.copy(),
-    )
+    process = launch(port, moto_s3, "--time-scale", "100", "--quota", "3")
     url = f"http://127.0.0.1:{port}"
     try:
-
-        def healthy() -> bool:
-            try:
-                with urllib.request.urlopen(f"{url}/_emulator/health") as response:
-                    return response.status == 200
-            except OSError:
-                return False
-
-        wait_until(healthy, 30)
+        wait_healthy(url)
         bedrock = boto3.client("bedrock", region_name=REGION, endpoint_url=url)
         arn = create(bedrock, uri)
 

@@ -140,36 +140,31 @@ def _max_tokens(model_input: dict[str, Any], default: int) -> int:
     return value
 
 
-def _message_reply(model_input: dict[str, Any], default_max: int) -> tuple[dict[str, Any], int, int, str]:
+def _message_reply(model_input: dict[str, Any], default_max: int) -> tuple[dict[str, Any], int, int]:
+    """The response body Nova and Converse share: output message, stop reason and usage."""
     prompt = _conversation(model_input, None)
     input_tokens = text.count_tokens(_system_text(model_input)) + text.count_tokens(prompt)
     reply, output_tokens, cut = _reply(prompt, _max_tokens(model_input, default_max))
     body = {
         "output": {"message": {"role": "assistant", "content": [{"text": reply}]}},
         "stopReason": "max_tokens" if cut else "end_turn",
+        "usage": {
+            "inputTokens": input_tokens,
+            "outputTokens": output_tokens,
+            "totalTokens": input_tokens + output_tokens,
+        },
     }
-    return body, input_tokens, output_tokens, prompt
+    return body, input_tokens, output_tokens
 
 
 def _nova(model_input: dict[str, Any]) -> Invocation:
-    body, input_tokens, output_tokens, _ = _message_reply(model_input, 5000)
-    body["usage"] = {
-        "inputTokens": input_tokens,
-        "outputTokens": output_tokens,
-        "totalTokens": input_tokens + output_tokens,
-        "cacheReadInputTokenCount": 0,
-        "cacheWriteInputTokenCount": 0,
-    }
+    body, input_tokens, output_tokens = _message_reply(model_input, 5000)
+    body["usage"].update(cacheReadInputTokenCount=0, cacheWriteInputTokenCount=0)
     return Invocation(body, input_tokens, output_tokens)
 
 
 def _converse(model_input: dict[str, Any]) -> Invocation:
-    body, input_tokens, output_tokens, prompt = _message_reply(model_input, 4096)
-    body["usage"] = {
-        "inputTokens": input_tokens,
-        "outputTokens": output_tokens,
-        "totalTokens": input_tokens + output_tokens,
-    }
+    body, input_tokens, output_tokens = _message_reply(model_input, 4096)
     body["metrics"] = {"latencyMs": 200 + 3 * output_tokens}
     return Invocation(body, input_tokens, output_tokens)
 

@@ -1,7 +1,12 @@
 """The emulator as a process of its own: wall time, scaled, and a ticker so events fire between calls."""
 
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -66,3 +71,38 @@ def serve(
         # Advance a few times per simulated phase so state-change events go out without anyone polling.
         while not stop.wait(0.1):
             emulator.advance()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def launch(port: int, s3_endpoint_url: str, *flags: str) -> subprocess.Popen[bytes]:
+    """Starts ``bbq local emulator`` as a process of its own (for tests and benchmarks)."""
+    command = [
+        sys.executable,
+        "-m",
+        "bbq_local.cli",
+        "local",
+        "emulator",
+        "--port",
+        str(port),
+        "--s3-endpoint-url",
+        s3_endpoint_url,
+        *flags,
+    ]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
+
+
+def wait_healthy(url: str, seconds: float = 30) -> None:
+    """Polls the admin health route of a starting emulator (a real process: wall time is the point)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_emulator/health"):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"the emulator at {url} did not answer within {seconds} s")
