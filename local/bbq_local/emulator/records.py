@@ -1,0 +1,42 @@
+"""Running the model over a job's records: deterministic per seed and job, with the record-level faults."""
+
+import random
+import string
+from typing import Any
+
+from bbq_local.emulator import models
+from bbq_local.emulator.faults import Faults
+from bbq_local.emulator.job import EmulatedJob, RecordResult
+
+
+def run_records(job: EmulatedJob, faults: Faults, seed: int) -> list[RecordResult]:
+    """Runs the model over every record (deterministically); results are revealed as time passes."""
+    invocation_type = job.request.get("modelInvocationType", models.INVOKE_MODEL)
+    rng = random.Random(f"{seed}:{job.job_id}")
+    results = []
+    for index, input_file in enumerate(job.files):
+        for record in input_file.records:
+            if rng.random() < faults.missing_record_rate:
+                results.append(RecordResult(index, None))
+                continue
+            line: dict[str, Any] = {
+                "recordId": record.get("recordId") or _record_id(rng),
+                "modelInput": record["modelInput"],
+            }
+            if rng.random() < faults.record_error_rate:
+                line["error"] = {"errorCode": 500, "errorMessage": "Internal server error. (injected fault)"}
+                results.append(RecordResult(index, line))
+                continue
+            try:
+                result = models.invoke(job.model_id, invocation_type, record["modelInput"])
+            except models.RecordError as exc:
+                line["error"] = {"errorCode": 400, "errorMessage": str(exc)}
+                results.append(RecordResult(index, line))
+            else:
+                line["modelOutput"] = result.output
+                results.append(RecordResult(index, line, result.input_tokens, result.output_tokens))
+    return results
+
+
+def _record_id(rng: random.Random) -> str:
+    return "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(11))
