@@ -105,7 +105,9 @@ def test_quota_counts_every_slot_holding_status_per_model(bedrock: Any, data: st
     create(bedrock, data, name="q2")
     exc = error_of(lambda: create(bedrock, data, name="q3"))
     assert_error(exc, "ServiceQuotaExceededException", "CreateModelInvocationJob")
-    # another model has its own quota
+    # the same model under another name shares the quota; another model has its own
+    profile = error_of(lambda: create(bedrock, data, name="q3", modelId=f"us.{CLAUDE}"))
+    assert_error(profile, "ServiceQuotaExceededException", "CreateModelInvocationJob")
     create(bedrock, data, name="nova1", modelId="amazon.nova-lite-v1:0")
     run_to_end(bedrock, clock, first)
     create(bedrock, data, name="q3")  # a finished job frees its slot
@@ -174,6 +176,11 @@ def test_list_filters_sorts_and_paginates(bedrock: Any, data: str, clock: Any) -
 
     assert_error(
         error_of(lambda: bedrock.list_model_invocation_jobs(nextToken="not-a-token")),
+        "ValidationException",
+        "ListModelInvocationJobs",
+    )
+    assert_error(
+        error_of(lambda: bedrock.list_model_invocation_jobs(statusEquals="Running")),
         "ValidationException",
         "ListModelInvocationJobs",
     )

@@ -117,3 +117,24 @@ def test_throttling_and_server_errors_are_ridden_out(pipeline: LocalPipeline, mo
     items = pipeline.run_until_done(step_seconds=30)
     assert [i["Status"] for i in items] == ["Completed"] * 4
     assert len(pipeline.emulator.jobs()) == 4, "retried creates made no extra jobs"
+
+
+def test_a_job_created_earlier_under_the_same_name_is_adopted_not_failed(pipeline: LocalPipeline) -> None:
+    """A create that went through while its answer was lost, retried after the token's window: same name."""
+    drop(pipeline, {"to-process/a.jsonl": 100})
+    pipeline.deliver_uploads()
+    (item,) = pipeline.items()
+    name = f"{pipeline.scheduler.variables['JOB_NAME_PREFIX']}-{item['JobId']}-a1"
+    arn = pipeline.emulator.create_model_invocation_job(
+        {
+            "jobName": name,
+            "clientRequestToken": "an-older-token",
+            "roleArn": pipeline.stack.outputs["BatchRoleArn"],
+            "modelId": CLAUDE,
+            "inputDataConfig": {"s3InputDataConfig": {"s3Uri": item["InputUri"]}},
+            "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": item["OutputUri"]}},
+        }
+    )["jobArn"]
+    (item,) = pipeline.run_until_done()
+    assert (item["Status"], item["JobArn"]) == ("Completed", arn)
+    assert len(pipeline.emulator.jobs()) == 1

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from bbq.core.clock import Clock
-from bbq.core.states import ACTIVE, BEDROCK_TERMINAL, JobStatus
+from bbq.core.states import ACTIVE, BEDROCK_STATUSES, BEDROCK_TERMINAL, JobStatus
 from bbq_local.emulator import events, models
 from bbq_local.emulator.events import Event
 from bbq_local.emulator.faults import Faults
@@ -95,7 +95,11 @@ class BedrockEmulator:
             if any(job.name == body["jobName"] for job in self._jobs.values()):
                 raise ApiError("ConflictException", f"A job with the name {body['jobName']} already exists.")
             limits = self.limits.for_model(body["modelId"])
-            active = sum(1 for j in self._jobs.values() if j.model_id == body["modelId"] and j.status in ACTIVE)
+            # The quota is per model, however it is named (id, ARN or cross-Region profile).
+            model = models.base_model(body["modelId"])
+            active = sum(
+                1 for j in self._jobs.values() if models.base_model(j.model_id) == model and j.status in ACTIVE
+            )
             if active >= limits.concurrent_jobs:
                 raise ApiError(
                     "ServiceQuotaExceededException",
@@ -119,6 +123,9 @@ class BedrockEmulator:
             max_results = int(params.get("maxResults", 1000))
             if not 1 <= max_results <= 1000:
                 raise ApiError("ValidationException", "maxResults must be between 1 and 1000.")
+            status = params.get("statusEquals")
+            if status is not None and status not in {s.value for s in BEDROCK_STATUSES}:
+                raise ApiError("ValidationException", f"Value '{status}' at 'statusEquals' is not a job status.")
             order = params.get("sortOrder", "Descending")
             if order not in {"Ascending", "Descending"} or params.get("sortBy", "CreationTime") != "CreationTime":
                 raise ApiError(

@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bbq_local.emulator.models import base_model
+
 
 @dataclass(frozen=True)
 class ModelLimits:
@@ -20,7 +22,8 @@ class LimitTable:
     per_model: dict[str, ModelLimits] = field(default_factory=dict)
 
     def for_model(self, model_id: str) -> ModelLimits:
-        return self.per_model.get(model_id, self.default)
+        """Limits set for this id, else for the model behind it (an ARN or a cross-Region profile), else the default."""
+        return self.per_model.get(model_id) or self.per_model.get(base_model(model_id)) or self.default
 
     def set(self, model_id: str | None, **changes: Any) -> None:
         """Changes the default limits (model_id None) or one model's."""

@@ -31,6 +31,10 @@ class BedrockBatch:
             )
         except ClientError as exc:
             code, message = _error(exc)
+            if code == "ConflictException" and (existing := self._find_by_name(request.job_name)):
+                # Our own earlier create went through but its answer was lost, and the token's idempotency
+                # window has passed: the job exists, so adopt it rather than fail the file.
+                return existing
             if code == "ServiceQuotaExceededException":
                 raise SlotUnavailable(message) from exc
             if code == "ThrottlingException":
@@ -39,6 +43,14 @@ class BedrockBatch:
                 raise RequestRejected(f"{code}: {message}") from exc
             raise
         return response["jobArn"]
+
+    def _find_by_name(self, job_name: str) -> str | None:
+        pages = self._bedrock.get_paginator("list_model_invocation_jobs").paginate(nameContains=job_name)
+        for page in pages:
+            for job in page["invocationJobSummaries"]:
+                if job["jobName"] == job_name:
+                    return str(job["jobArn"])
+        return None
 
     def describe(self, job_arn: str) -> JobSnapshot:
         try:
