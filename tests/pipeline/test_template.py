@@ -97,6 +97,8 @@ def test_iam_gives_each_function_only_its_own_calls(resources: dict[str, Any]) -
         "bedrock:GetModelInvocationJob",
         "bedrock:TagResource",
     }
+    listing = next(s for s in scheduler if "bedrock:ListModelInvocationJobs" in actions(s))
+    assert actions(listing) == {"bedrock:ListModelInvocationJobs"}
     pass_role = next(s for s in scheduler if "iam:PassRole" in actions(s))
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
     assert not any(a.startswith("s3:") for s in scheduler for a in actions(s))
