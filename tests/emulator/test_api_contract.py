@@ -25,6 +25,12 @@ def error_of(call: Any) -> ClientError:
     return caught.value
 
 
+def expect_error(call: Any, code: str, operation: str) -> ClientError:
+    exc = error_of(call)
+    assert_error(exc, code, operation)
+    return exc
+
+
 def assert_error(exc: ClientError, code: str, operation: str) -> None:
     assert exc.response["Error"]["Code"] == code
     shape = next(s for s in BEDROCK_MODEL.operation_model(operation).error_shapes if s.name == code)
@@ -114,13 +120,13 @@ def test_quota_counts_every_slot_holding_status_per_model(bedrock: Any, data: st
 
 
 def test_unknown_jobs_are_not_found(bedrock: Any) -> None:
-    assert_error(
-        error_of(lambda: bedrock.get_model_invocation_job(jobIdentifier="abcdefabcdef")),
+    expect_error(
+        lambda: bedrock.get_model_invocation_job(jobIdentifier="abcdefabcdef"),
         "ResourceNotFoundException",
         "GetModelInvocationJob",
     )
-    assert_error(
-        error_of(lambda: bedrock.stop_model_invocation_job(jobIdentifier="abcdefabcdef")),
+    expect_error(
+        lambda: bedrock.stop_model_invocation_job(jobIdentifier="abcdefabcdef"),
         "ResourceNotFoundException",
         "StopModelInvocationJob",
     )
@@ -128,9 +134,9 @@ def test_unknown_jobs_are_not_found(bedrock: Any) -> None:
 
 def test_throttling_and_internal_errors_are_raised_as_botocore_errors(bedrock: Any, data: str, emulator: Any) -> None:
     emulator.faults.update({"throttle": {"ListModelInvocationJobs": 1.0}})
-    assert_error(error_of(bedrock.list_model_invocation_jobs), "ThrottlingException", "ListModelInvocationJobs")
+    expect_error(bedrock.list_model_invocation_jobs, "ThrottlingException", "ListModelInvocationJobs")
     emulator.faults.update({"throttle": {}, "internal_error": {"*": 1.0}})
-    assert_error(error_of(lambda: create(bedrock, data)), "InternalServerException", "CreateModelInvocationJob")
+    expect_error(lambda: create(bedrock, data), "InternalServerException", "CreateModelInvocationJob")
 
 
 def test_botocore_retries_ride_out_throttling(
@@ -174,13 +180,13 @@ def test_list_filters_sorts_and_paginates(bedrock: Any, data: str, clock: Any) -
     assert [len(p["invocationJobSummaries"]) for p in pages] == [3, 3, 1]
     assert [j["jobArn"] for p in pages for j in p["invocationJobSummaries"]] == arns[::-1]
 
-    assert_error(
-        error_of(lambda: bedrock.list_model_invocation_jobs(nextToken="not-a-token")),
+    expect_error(
+        lambda: bedrock.list_model_invocation_jobs(nextToken="not-a-token"),
         "ValidationException",
         "ListModelInvocationJobs",
     )
-    assert_error(
-        error_of(lambda: bedrock.list_model_invocation_jobs(statusEquals="Running")),
+    expect_error(
+        lambda: bedrock.list_model_invocation_jobs(statusEquals="Running"),
         "ValidationException",
         "ListModelInvocationJobs",
     )
