@@ -58,7 +58,6 @@ class BedrockEmulator:
         events_client: Any = None,
         event_bus_name: str = "default",
     ) -> None:
-        self.s3 = s3_client
         self.storage = JobStorage(s3_client, seed)
         self.clock = clock
         self.account_id = account_id
