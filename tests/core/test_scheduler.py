@@ -6,7 +6,7 @@ import pytest
 
 from bbq.core.clock import ManualClock
 from bbq.core.config import PipelineConfig
-from bbq.core.errors import JobNotFound, RequestRejected, SlotUnavailable, Throttled
+from bbq.core.errors import JobNotFound, RequestRejected, ServiceBusy, SlotUnavailable
 from bbq.core.jobs import Job, JobSnapshot, RecordCounts
 from bbq.core.naming import job_name
 from bbq.core.quotas import FixedQuotas
@@ -110,14 +110,14 @@ def test_a_job_bedrock_forgot_fails_with_a_clear_message(clock: ManualClock) -> 
 def test_throttled_refresh_keeps_the_job_and_its_slot(clock: ManualClock) -> None:
     store, batch = InMemoryJobs(), FakeBatch()
     job = add(store, clock, "a1", JobStatus.IN_PROGRESS)
-    batch.describe_errors[job.job_arn] = Throttled("slow down")
+    batch.describe_errors[job.job_arn] = ServiceBusy("slow down")
     add(store, clock, "p1")
     report = run(store, batch, clock, quota=1)
     assert store.items["a1"].status == JobStatus.IN_PROGRESS and batch.submitted == []
     assert report.refreshed == 0
 
 
-@pytest.mark.parametrize("error", [SlotUnavailable("quota reached"), Throttled("rate exceeded")])
+@pytest.mark.parametrize("error", [SlotUnavailable("quota reached"), ServiceBusy("rate exceeded")])
 def test_no_room_in_bedrock_leaves_jobs_pending_in_order(clock: ManualClock, error: Exception) -> None:
     store, batch = InMemoryJobs(), FakeBatch()
     add(store, clock, "p1")

@@ -112,8 +112,16 @@ def test_a_model_bedrock_refuses_fails_the_job_with_bedrocks_message(
 
 def test_throttling_and_server_errors_are_ridden_out(pipeline: LocalPipeline, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
-    pipeline.emulator.faults.update({"throttle": {"*": 0.3}, "internal_error": {"*": 0.1}})
     drop(pipeline, {f"to-process/f{i}.jsonl": 100 for i in range(4)})
+    # First Bedrock refuses every create, past all of botocore's retries: the runs go on, the jobs wait.
+    pipeline.emulator.faults.update({"throttle": {"CreateModelInvocationJob": 1.0}})
+    runs: list[dict[str, Any]] = []
+    for _ in range(12):
+        runs.extend(pipeline.step(30).results)
+    assert {i["Status"] for i in pipeline.items()} == {"Pending"} and pipeline.emulator.jobs() == []
+    assert sum(run["deferred"] for run in runs) > 0
+    # Then it is merely unreliable: retries ride most of it out, later runs the rest.
+    pipeline.emulator.faults.update({"throttle": {"*": 0.5}, "internal_error": {"*": 0.2}})
     items = pipeline.run_until_done(step_seconds=30)
     assert [i["Status"] for i in items] == ["Completed"] * 4
     assert len(pipeline.emulator.jobs()) == 4, "retried creates made no extra jobs"

@@ -4,11 +4,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bbq.core.errors import JobNotFound, RequestRejected, SlotUnavailable, Throttled
+from bbq.core.errors import JobNotFound, RequestRejected, ServiceBusy, SlotUnavailable
 from bbq.core.jobs import JobSnapshot, RecordCounts
 from bbq.core.ports import SubmitRequest
 from bbq.core.states import JobStatus
 
+# Errors that go away by waiting: the job keeps its place and a later run asks again.
+_TRANSIENT = {"ThrottlingException", "InternalServerException", "ServiceUnavailableException"}
 # Errors that will not go away by asking again: the job fails with Bedrock's own message.
 _REJECTIONS = {"ValidationException", "AccessDeniedException", "ResourceNotFoundException", "ConflictException"}
 
@@ -37,8 +39,8 @@ class BedrockBatch:
                 return existing
             if code == "ServiceQuotaExceededException":
                 raise SlotUnavailable(message) from exc
-            if code == "ThrottlingException":
-                raise Throttled(message) from exc
+            if code in _TRANSIENT:
+                raise ServiceBusy(f"{code}: {message}") from exc
             if code in _REJECTIONS:
                 raise RequestRejected(f"{code}: {message}") from exc
             raise
@@ -46,10 +48,16 @@ class BedrockBatch:
 
     def _find_by_name(self, job_name: str) -> str | None:
         pages = self._bedrock.get_paginator("list_model_invocation_jobs").paginate(nameContains=job_name)
-        for page in pages:
-            for job in page["invocationJobSummaries"]:
-                if job["jobName"] == job_name:
-                    return str(job["jobArn"])
+        try:
+            for page in pages:
+                for job in page["invocationJobSummaries"]:
+                    if job["jobName"] == job_name:
+                        return str(job["jobArn"])
+        except ClientError as exc:
+            code, message = _error(exc)
+            if code in _TRANSIENT:
+                raise ServiceBusy(f"{code}: {message}") from exc
+            raise
         return None
 
     def describe(self, job_arn: str) -> JobSnapshot:
@@ -57,8 +65,8 @@ class BedrockBatch:
             job = self._bedrock.get_model_invocation_job(jobIdentifier=job_arn)
         except ClientError as exc:
             code, message = _error(exc)
-            if code == "ThrottlingException":
-                raise Throttled(message) from exc
+            if code in _TRANSIENT:
+                raise ServiceBusy(f"{code}: {message}") from exc
             if code in {"ResourceNotFoundException", "ValidationException"}:
                 raise JobNotFound(message) from exc
             raise

@@ -9,8 +9,8 @@ class SlotUnavailable(BbqError):
     """Bedrock refused a job for lack of capacity (quota reached); retry on a later run."""
 
 
-class Throttled(BbqError):
-    """The service asked us to slow down; retry on a later run."""
+class ServiceBusy(BbqError):
+    """Throttled, or a server error that outlived botocore's retries: transient, so retry on a later run."""
 
 
 class RequestRejected(BbqError):

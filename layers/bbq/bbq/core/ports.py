@@ -53,10 +53,10 @@ class BatchService(Protocol):
     """Bedrock batch inference."""
 
     def submit(self, request: SubmitRequest) -> str:
-        """Creates the job and returns its ARN. Raises SlotUnavailable, Throttled or RequestRejected."""
+        """Creates the job and returns its ARN. Raises SlotUnavailable, ServiceBusy or RequestRejected."""
 
     def describe(self, job_arn: str) -> JobSnapshot:
-        """Raises JobNotFound or Throttled."""
+        """Raises JobNotFound or ServiceBusy."""
 
 
 class ObjectStore(Protocol):

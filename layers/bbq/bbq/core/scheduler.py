@@ -8,7 +8,7 @@ from enum import Enum
 from bbq.core import naming, slots
 from bbq.core.clock import Clock
 from bbq.core.config import PipelineConfig
-from bbq.core.errors import JobNotFound, RequestRejected, SlotUnavailable, Throttled
+from bbq.core.errors import JobNotFound, RequestRejected, ServiceBusy, SlotUnavailable
 from bbq.core.jobs import Job, JobSnapshot
 from bbq.core.ports import BatchService, JobStore, QuotaProvider, SubmitRequest
 from bbq.core.states import ACTIVE, JobStatus, is_terminal
@@ -55,7 +55,7 @@ def _reconcile(job: Job, batch: BatchService, store: JobStore, clock: Clock, rep
     assert job.job_arn, f"active job {job.job_id} has no job ARN"
     try:
         snapshot = batch.describe(job.job_arn)
-    except Throttled:
+    except ServiceBusy:
         log.warning("throttled while refreshing; trying again next run", extra={"job_id": job.job_id})
         return job
     except JobNotFound:
@@ -107,7 +107,7 @@ def _submit(
     now = clock.now()
     try:
         arn = batch.submit(request)
-    except (SlotUnavailable, Throttled) as exc:
+    except (SlotUnavailable, ServiceBusy) as exc:
         report.deferred += 1
         log.info("no room in Bedrock now; job stays Pending", extra={"job_id": job.job_id, "reason": str(exc)})
         return _Outcome.NO_ROOM
