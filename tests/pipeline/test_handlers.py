@@ -3,6 +3,7 @@
 import json
 from typing import Any
 
+import boto3
 import pytest
 from pydantic import ValidationError
 
@@ -76,3 +77,12 @@ def test_settings_name_what_is_missing() -> None:
         Settings.from_env({"JOBS_TABLE": "t", "MODEL_ID": "m", "BATCH_ROLE_ARN": "not-an-arn"})
     text = str(caught.value)
     assert "BATCH_ROLE_ARN" in text and "JOB_NAME_PREFIX" in text
+
+
+def test_an_existing_role_replaces_the_stacks_batch_role(make_pipeline: Any) -> None:
+    role = "arn:aws:iam::123456789012:role/team-bedrock-batch"
+    pipeline = make_pipeline(parameters={"RoleArn": role})
+    assert pipeline.stack.outputs["BatchRoleArn"] == role
+    assert pipeline.scheduler.variables["BATCH_ROLE_ARN"] == role
+    resources = boto3.client("cloudformation").list_stack_resources(StackName=pipeline.stack.name)
+    assert "BatchRole" not in {r["LogicalResourceId"] for r in resources["StackResourceSummaries"]}
