@@ -70,5 +70,10 @@ class FakeObjects:
             raise ObjectMissing(ref.key)
         yield from self.files[ref.bucket, ref.key].splitlines(keepends=True)
 
+    def copy(self, ref: ObjectRef, key: str) -> None:
+        if (ref.bucket, ref.key) not in self.files:
+            raise ObjectMissing(ref.key)
+        self.files[ref.bucket, key] = self.files[ref.bucket, ref.key]
+
     def put_json(self, bucket: str, key: str, body: Mapping[str, object]) -> None:
         self.reports[bucket, key] = json.loads(json.dumps(body))

@@ -23,7 +23,8 @@ def test_a_good_file_is_queued_pending() -> None:
     assert outcome.created and outcome.status == JobStatus.PENDING
     job = store.items[outcome.job_id]
     assert (job.record_count, job.model_id, job.message) == (150, CLAUDE, "")
-    assert job.input_uri == "s3://bucket/to-process/a b.jsonl"
+    assert job.input_uri == f"s3://bucket/staged/{job.job_id}/a b.jsonl", "Bedrock reads a frozen copy"
+    assert objects.files["bucket", f"staged/{job.job_id}/a b.jsonl"] == objects.files["bucket", "to-process/a b.jsonl"]
     assert job.output_uri == "s3://bucket/processed/a b/"
     assert job.source_keys == ("to-process/a b.jsonl",)
     assert objects.reports == {}
@@ -41,6 +42,7 @@ def test_a_bad_file_is_invalid_with_a_report_next_to_it() -> None:
     assert report["problems"] == ["3 records; Bedrock batch needs at least 100 per job"]
     assert "upload the corrected file" in report["whatToDo"]
     assert ("bucket", "to-process/small.jsonl") in objects.files, "the original file is kept"
+    assert not any(key.startswith("staged/") for _, key in objects.files), "nothing is staged for Bedrock"
 
 
 def test_duplicate_events_create_nothing_and_new_versions_are_new_jobs() -> None:

@@ -146,3 +146,19 @@ def test_a_job_created_earlier_under_the_same_name_is_adopted_not_failed(pipelin
     (item,) = pipeline.run_until_done()
     assert (item["Status"], item["JobArn"]) == ("Completed", arn)
     assert len(pipeline.emulator.jobs()) == 1
+
+
+def test_an_overwrite_before_submission_cannot_change_what_runs(pipeline: LocalPipeline) -> None:
+    key = "to-process/calls.jsonl"
+    first = [claude_record(i) for i in range(100)]
+    second = [claude_record(i) for i in range(500, 620)]
+    pipeline.upload(key, jsonl(first))
+    pipeline.deliver_uploads()
+    pipeline.upload(key, jsonl(second))  # the same key again, before any slot was free
+    items = pipeline.run_until_done()
+    assert sorted(i["RecordCount"] for i in items) == [100, 120] and {i["Status"] for i in items} == {"Completed"}
+    for item, records in zip(items, (first, second), strict=True):
+        staged = item["InputUri"].removeprefix(f"s3://{pipeline.bucket}/")
+        assert staged.startswith(f"staged/{item['JobId']}/")
+        job_output = f"processed/calls/{item['JobArn'].rsplit('/', 1)[1]}/"
+        assert {line["recordId"] for line in outputs_under(pipeline, job_output)} == {r["recordId"] for r in records}

@@ -110,8 +110,9 @@ def test_the_batch_role_is_created_only_without_a_role_arn_and_trusts_bedrock(re
     (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "bedrock.amazonaws.com"}
     assert "aws:SourceAccount" in trust["Condition"]["StringEquals"]
-    granted = {a for s in statements(resources, "BatchRole") for a in actions(s)}
-    assert granted == {"s3:ListBucket", "s3:GetObject", "s3:PutObject"}
+    granted = {a: s["Resource"]["Fn::Sub"][0] for s in statements(resources, "BatchRole") for a in actions(s)}
+    assert set(granted) == {"s3:ListBucket", "s3:GetObject", "s3:PutObject"}
+    assert granted["s3:GetObject"].endswith("/staged/*") and granted["s3:PutObject"].endswith("/processed/*")
 
 
 def test_storage_is_private_versioned_and_recoverable(resources: dict[str, Any]) -> None:

@@ -25,6 +25,19 @@ class S3Objects:
             raise _translate(exc, ref.bucket, ref.key) from exc
         yield from body.iter_lines(keepends=True)
 
+    def copy(self, ref: ObjectRef, key: str) -> None:
+        source: dict[str, str] = {"Bucket": ref.bucket, "Key": ref.key}
+        condition = {}
+        if ref.version_id:
+            source["VersionId"] = ref.version_id
+        else:
+            condition = {"CopySourceIfMatch": f'"{ref.etag}"'}
+        try:
+            # Managed copy: multipart above 8 MB, so files past CopyObject's 5 GB limit copy too.
+            self._s3.copy(source, ref.bucket, key, ExtraArgs=condition or None)
+        except ClientError as exc:
+            raise _translate(exc, ref.bucket, ref.key) from exc
+
     def put_json(self, bucket: str, key: str, body: Mapping[str, object]) -> None:
         self._s3.put_object(
             Bucket=bucket, Key=key, Body=json.dumps(body, indent=2).encode(), ContentType="application/json"

@@ -45,8 +45,14 @@ def ingest_object(
         log.warning("object gone before ingest; nothing queued", extra={"job_id": job_id, "key": ref.key})
         return IngestOutcome(ref.key, job_id, None, created=False, reason="object no longer exists")
     job = _new_job(job_id, ref, summary, config, clock)
-    if not summary.valid:
-        objects.put_json(ref.bucket, naming.error_report_key(ref.key), _error_report(job, summary))
+    try:
+        if summary.valid:
+            objects.copy(ref, naming.staged_key(job_id, ref.key))
+        else:
+            objects.put_json(ref.bucket, naming.error_report_key(ref.key), _error_report(job, summary))
+    except ObjectMissing:
+        log.warning("object overwritten during ingest; its new version is its own job", extra={"job_id": job_id})
+        return IngestOutcome(ref.key, job_id, None, created=False, reason="object no longer exists")
     created = store.create(job)
     log.info(
         "job queued" if summary.valid else "input rejected",
@@ -61,7 +67,7 @@ def _new_job(job_id: str, ref: ObjectRef, summary: InputSummary, config: Pipelin
         job_id=job_id,
         status=JobStatus.PENDING if summary.valid else JobStatus.INVALID,
         model_id=config.default_model_id,
-        input_uri=naming.s3_uri(ref.bucket, ref.key),
+        input_uri=naming.s3_uri(ref.bucket, naming.staged_key(job_id, ref.key)),
         output_uri=naming.output_uri_for(ref.bucket, ref.key),
         source_bucket=ref.bucket,
         source_keys=(ref.key,),

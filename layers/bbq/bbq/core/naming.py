@@ -6,6 +6,7 @@ import posixpath
 
 INPUT_PREFIX = "to-process/"
 OUTPUT_PREFIX = "processed/"
+STAGED_PREFIX = "staged/"
 ERROR_REPORT_SUFFIX = ".error.json"
 
 # Bedrock: jobName [a-zA-Z0-9]{1,63}(-*[a-zA-Z0-9\+\-\.]){0,63}, at most 63 characters.
@@ -38,6 +39,14 @@ def output_uri_for(bucket: str, source_key: str) -> str:
     relative = source_key.removeprefix(INPUT_PREFIX)
     stem, _ = posixpath.splitext(relative)
     return f"s3://{bucket}/{OUTPUT_PREFIX}{stem}/"
+
+
+def staged_key(job_id: str, source_key: str) -> str:
+    """The frozen copy of a validated upload that Bedrock reads: an overwrite of the original cannot change it.
+
+    The file name is kept because Bedrock names its output after it (``<file>.jsonl.out``).
+    """
+    return f"{STAGED_PREFIX}{job_id}/{posixpath.basename(source_key)}"
 
 
 def error_report_key(source_key: str) -> str:

@@ -65,6 +65,9 @@ class ObjectStore(Protocol):
     def iter_lines(self, ref: ObjectRef) -> Iterator[bytes]:
         """Streams the object's lines (raises ObjectMissing if that version is gone)."""
 
+    def copy(self, ref: ObjectRef, key: str) -> None:
+        """Copies exactly the upload ``ref`` names to ``key`` in the same bucket (raises ObjectMissing)."""
+
     def put_json(self, bucket: str, key: str, body: Mapping[str, object]) -> None: ...
 
 
