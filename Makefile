@@ -21,8 +21,11 @@ demo: $(STAMP)  ## the whole pipeline locally, on the emulator
 test: $(STAMP)  ## every test
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)  ## ruff over the code
+lint: $(STAMP)  ## ruff and mypy over the code (each handler on its own: every one is called app.py)
 	$(BIN)/ruff check .
+	$(BIN)/mypy layers/bbq/bbq local/bbq_local tests bench
+	$(BIN)/mypy functions/ingest/app.py
+	$(BIN)/mypy functions/scheduler/app.py
 
 validate: $(STAMP)  ## the template's static checks
 	$(BIN)/sam validate --lint --region us-east-1

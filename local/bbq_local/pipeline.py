@@ -92,7 +92,7 @@ class LocalPipeline:
         """The bucket's Lambda notification (from the translated template) as an SQS notification."""
         notification = self.stack.translated["Resources"]["Bucket"]["Properties"]["NotificationConfiguration"]
         queue_url, queue_arn = self._queue("bbq-local-uploads")
-        configs = [
+        configs: list[Any] = [
             {
                 "QueueArn": queue_arn,
                 "Events": [c["Event"]],
@@ -124,7 +124,7 @@ class LocalPipeline:
         return url, arn
 
     def _drain(self, queue_url: str) -> list[dict[str, Any]]:
-        bodies = []
+        bodies: list[dict[str, Any]] = []
         while True:
             messages = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
             if not messages:

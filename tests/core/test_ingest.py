@@ -40,7 +40,7 @@ def test_a_bad_file_is_invalid_with_a_report_next_to_it() -> None:
     assert job.ended_at is not None
     report = objects.reports["bucket", "to-process/small.jsonl.error.json"]
     assert report["problems"] == ["3 records; Bedrock batch needs at least 100 per job"]
-    assert "upload the corrected file" in report["whatToDo"]
+    assert "upload the corrected file" in str(report["whatToDo"])
     assert ("bucket", "to-process/small.jsonl") in objects.files, "the original file is kept"
     assert not any(key.startswith("staged/") for _, key in objects.files), "nothing is staged for Bedrock"
 

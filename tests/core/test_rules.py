@@ -20,7 +20,7 @@ def shape_pattern(name: str) -> re.Pattern[str]:
 
 
 def test_bedrock_statuses_are_exactly_the_service_enum() -> None:
-    assert {s.value for s in BEDROCK_STATUSES} == set(MODEL.shape_for("ModelInvocationJobStatus").enum)
+    assert {s.value for s in BEDROCK_STATUSES} == set(MODEL.shape_for("ModelInvocationJobStatus").enum)  # type: ignore[attr-defined]
     assert not ACTIVE & TERMINAL and JobStatus.PENDING not in ACTIVE | TERMINAL
     assert is_terminal("Invalid") and is_terminal("Expired") and not is_terminal("Stopping")
 

@@ -49,6 +49,11 @@ def add(
     return job
 
 
+def arn_of(job: Job) -> str:
+    assert job.job_arn, "active jobs carry their ARN"
+    return job.job_arn
+
+
 def run(store: InMemoryJobs, batch: FakeBatch, clock: ManualClock, quota: int = 2, **per_model: int):
     return run_scheduler(store=store, batch=batch, quotas=FixedQuotas(quota, per_model), config=CONFIG, clock=clock)
 
@@ -72,7 +77,7 @@ def test_fills_free_slots_with_the_oldest_pending_jobs(clock: ManualClock) -> No
 def test_active_jobs_count_against_the_quota_per_model(clock: ManualClock) -> None:
     store, batch = InMemoryJobs(), FakeBatch()
     active = add(store, clock, "a1", JobStatus.IN_PROGRESS)
-    batch.snapshots[active.job_arn] = JobSnapshot(JobStatus.IN_PROGRESS, "", RecordCounts(150, 10, 10, 0), None)
+    batch.snapshots[arn_of(active)] = JobSnapshot(JobStatus.IN_PROGRESS, "", RecordCounts(150, 10, 10, 0), None)
     add(store, clock, "p1")
     add(store, clock, "p2")
     add(store, clock, "n1", model=NOVA)
@@ -85,7 +90,7 @@ def test_reconcile_records_terminal_status_counters_and_end_time(clock: ManualCl
     store, batch = InMemoryJobs(), FakeBatch()
     job = add(store, clock, "a1", JobStatus.IN_PROGRESS)
     ended = datetime(2026, 1, 2, tzinfo=UTC)
-    batch.snapshots[job.job_arn] = JobSnapshot(
+    batch.snapshots[arn_of(job)] = JobSnapshot(
         JobStatus.PARTIALLY_COMPLETED, "Some records were not processed.", RecordCounts(150, 140, 138, 2), ended
     )
     report = run(store, batch, clock)
@@ -101,7 +106,7 @@ def test_reconcile_records_terminal_status_counters_and_end_time(clock: ManualCl
 def test_a_job_bedrock_forgot_fails_with_a_clear_message(clock: ManualClock) -> None:
     store, batch = InMemoryJobs(), FakeBatch()
     job = add(store, clock, "a1", JobStatus.SCHEDULED)
-    batch.describe_errors[job.job_arn] = JobNotFound("gone")
+    batch.describe_errors[arn_of(job)] = JobNotFound("gone")
     run(store, batch, clock)
     assert store.items["a1"].status == JobStatus.FAILED
     assert "Bedrock no longer knows job" in store.items["a1"].message
@@ -110,7 +115,7 @@ def test_a_job_bedrock_forgot_fails_with_a_clear_message(clock: ManualClock) -> 
 def test_throttled_refresh_keeps_the_job_and_its_slot(clock: ManualClock) -> None:
     store, batch = InMemoryJobs(), FakeBatch()
     job = add(store, clock, "a1", JobStatus.IN_PROGRESS)
-    batch.describe_errors[job.job_arn] = ServiceBusy("slow down")
+    batch.describe_errors[arn_of(job)] = ServiceBusy("slow down")
     add(store, clock, "p1")
     report = run(store, batch, clock, quota=1)
     assert store.items["a1"].status == JobStatus.IN_PROGRESS and batch.submitted == []

@@ -27,7 +27,8 @@ def output_keys(s3: Any, prefix: str = "out/") -> list[str]:
 def test_a_job_runs_through_every_status_and_reports_progress(bedrock: Any, s3: Any, bucket: str, clock: Any) -> None:
     arn = create(bedrock, put_records(s3, bucket, "in/calls.jsonl", 150))
     job_id = arn.rsplit("/", 1)[1]
-    seen, progress = [], []
+    seen: list[str] = []
+    progress: list[int] = []
     while True:
         job = bedrock.get_model_invocation_job(jobIdentifier=arn)
         if not seen or seen[-1] != job["status"]:

@@ -52,7 +52,7 @@ def test_a_job_survives_the_round_trip_and_writes_are_conditional(pipeline: Loca
     done = job.with_changes(status=JobStatus.COMPLETED)
     assert jobs.save_transition(done, expected=JobStatus.IN_PROGRESS)
     assert not jobs.save_transition(job, expected=JobStatus.IN_PROGRESS), "another run moved it already"
-    assert jobs.get("j1").status == JobStatus.COMPLETED
+    assert jobs.get("j1") == done
 
 
 def test_reading_pins_the_upload_the_event_named(pipeline: LocalPipeline) -> None:

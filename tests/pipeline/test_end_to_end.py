@@ -27,7 +27,7 @@ def drop(pipeline: LocalPipeline, files: dict[str, int]) -> dict[str, set[str]]:
 
 
 def outputs_under(pipeline: LocalPipeline, prefix: str) -> list[dict[str, Any]]:
-    lines = []
+    lines: list[dict[str, Any]] = []
     pages = pipeline.s3.get_paginator("list_objects_v2").paginate(Bucket=pipeline.bucket, Prefix=prefix)
     for obj in (o for page in pages for o in page.get("Contents", [])):
         if obj["Key"].endswith(".jsonl.out"):

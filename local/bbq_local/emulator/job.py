@@ -18,6 +18,13 @@ class RecordResult:
     output_tokens: int = 0
 
 
+def tally(results: list[RecordResult]) -> tuple[int, int, int]:
+    """processed, success and error counts of these results (records that went missing count for nothing)."""
+    written = [r.line for r in results if r.line is not None]
+    errors = sum(1 for line in written if "error" in line)
+    return len(written), len(written) - errors, errors
+
+
 @dataclass
 class InputFile:
     key: str
@@ -81,9 +88,7 @@ class EmulatedJob:
         """processed, success and error counts as of ``now``."""
         if self.status != JobStatus.IN_PROGRESS:
             return self.processed, self.success, self.error
-        done = [r for r in self.results[: self.records_done_by(now)] if r.line is not None]
-        errors = sum(1 for r in done if "error" in r.line)  # type: ignore[operator]
-        return len(done), len(done) - errors, errors
+        return tally(self.results[: self.records_done_by(now)])
 
     def describe(self, now: datetime) -> dict[str, Any]:
         processed, success, error = self.counters(now)

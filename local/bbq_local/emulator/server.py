@@ -84,7 +84,9 @@ class EmulatorApp:
 
     @staticmethod
     def _list_params(request: Request) -> dict[str, Any]:
-        query = {k: v[-1] for k, v in parse_qs(request.query_string.decode(), keep_blank_values=True).items()}
+        query: dict[str, Any] = {
+            k: v[-1] for k, v in parse_qs(request.query_string.decode(), keep_blank_values=True).items()
+        }
         for name in ("submitTimeAfter", "submitTimeBefore"):
             if name in query:
                 query[name] = parse_timestamp(query[name])

@@ -5,7 +5,7 @@ import posixpath
 import random
 from typing import Any
 
-from bbq_local.emulator.job import EmulatedJob, InputFile
+from bbq_local.emulator.job import EmulatedJob, InputFile, tally
 
 
 class JobStorage:
@@ -88,8 +88,7 @@ class JobStorage:
             body = "".join(line + "\n" for line in lines).encode()
             self.s3.put_object(Bucket=out_bucket, Key=f"{base}/{input_file.name}.out", Body=body)
         written = [r for r in done if r.line is not None]
-        errors = sum(1 for r in written if "error" in r.line)  # type: ignore[operator]
-        job.processed, job.success, job.error = len(written), len(written) - errors, errors
+        job.processed, job.success, job.error = tally(done)
         manifest = {
             "totalRecordCount": job.total,
             "processedRecordCount": job.processed,
