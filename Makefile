@@ -39,6 +39,7 @@ ci: test lint validate build
 bench: $(STAMP)  ## benchmarks that print figures
 	$(BIN)/python bench/emulator_bench.py
 	$(BIN)/python bench/pipeline_bench.py
+	$(BIN)/python bench/ingest_bench.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache demo-output
