@@ -43,10 +43,8 @@ def main() -> None:
     print(f"{'baseline: json.loads every line':34}{base:9.2f}{size_mb / base:8.0f}")
     print(f"{'bbq validate_jsonl':34}{ours:9.2f}{size_mb / ours:8.0f}")
     print(f"ratio bbq/baseline: {ours / base:.2f}x time")
-    print(
-        f"at this rate one ingest ({INGEST_TIMEOUT_S} s timeout) checks up to ~{size_mb / ours * INGEST_TIMEOUT_S / 1000:.0f} GB "
-        "(before S3 read time)"
-    )
+    capacity_gb = size_mb / ours * INGEST_TIMEOUT_S / 1000
+    print(f"at this rate one ingest ({INGEST_TIMEOUT_S} s timeout) checks ~{capacity_gb:.0f} GB, before S3 read time")
 
 
 if __name__ == "__main__":
