@@ -6,6 +6,7 @@ Usage: python bench/ingest_bench.py
 import argparse
 import json
 import time
+from collections.abc import Callable
 
 from bbq.core.validation import InputLimits, validate_jsonl
 from bbq_local.transcripts import jsonl_file
@@ -13,11 +14,11 @@ from bbq_local.transcripts import jsonl_file
 INGEST_TIMEOUT_S = 900  # the ingest function's timeout in template.yaml
 
 
-def best_of(runs: int, work: object) -> float:
+def best_of(runs: int, work: Callable[[], None]) -> float:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        work()  # type: ignore[operator]
+        work()
         times.append(time.perf_counter() - start)
     return min(times)
 
