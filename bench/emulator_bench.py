@@ -11,11 +11,11 @@ import time
 import boto3
 from moto.server import ThreadedMotoServer
 
+from bbq.core.states import BEDROCK_TERMINAL
 from bbq_local.emulator.standalone import free_port, launch, wait_healthy
 
 os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
 logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
-TERMINAL = {"Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired"}
 
 
 def calls_per_second(call, seconds: float) -> float:
@@ -56,7 +56,7 @@ def main() -> None:
             inputDataConfig={"s3InputDataConfig": {"s3Uri": "s3://bench/in/calls.jsonl"}},
             outputDataConfig={"s3OutputDataConfig": {"s3Uri": "s3://bench/out/"}},
         )["jobArn"]
-        while (status := bedrock.get_model_invocation_job(jobIdentifier=arn)["status"]) not in TERMINAL:
+        while (status := bedrock.get_model_invocation_job(jobIdentifier=arn)["status"]) not in BEDROCK_TERMINAL:
             time.sleep(0.02)
         to_terminal = time.perf_counter() - start
         emulator_rate = calls_per_second(lambda: bedrock.get_model_invocation_job(jobIdentifier=arn), args.seconds)

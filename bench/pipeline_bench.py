@@ -24,8 +24,6 @@ os.environ.pop("AWS_ENDPOINT_URL_BEDROCK", None)
 from bbq_local import transcripts  # noqa: E402
 from bbq_local.pipeline import LocalPipeline  # noqa: E402
 
-ACTIVE = {"Submitted", "Validating", "Scheduled", "InProgress", "Stopping"}
-
 
 def run(*, files: int, records: int, quota: int, events: bool, step: int) -> dict[str, float]:
     with mock_aws():
@@ -41,7 +39,7 @@ def run(*, files: int, records: int, quota: int, events: bool, step: int) -> dic
             samples: list[int] = []
 
             def sample(p: LocalPipeline, _report: object) -> None:
-                samples.append(sum(1 for j in p.emulator.jobs() if j["status"] in ACTIVE))
+                samples.append(sum(p.active_in_bedrock().values()))
 
             pipeline.run_until_done(step_seconds=step, on_step=sample, max_steps=100_000)
             makespan = (pipeline.clock.now() - start).total_seconds()

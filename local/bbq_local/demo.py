@@ -62,11 +62,7 @@ def _summary_line(pipeline: Any, items: list[dict[str, Any]]) -> str:
     counts = Counter(item["Status"] for item in items)
     elapsed = pipeline.clock.now() - pipeline.started_at
     states = "  ".join(f"{s} {counts[s]}" for s in STATUS_ORDER if counts[s])
-    active = sum(
-        1
-        for j in pipeline.emulator.jobs()
-        if j["status"] in {"Submitted", "Validating", "Scheduled", "InProgress", "Stopping"}
-    )
+    active = sum(pipeline.active_in_bedrock().values())
     return f"  [+{str(elapsed).split('.')[0]:>8} simulated]  {states}   (Bedrock slots in use: {active})"
 
 

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -15,6 +16,7 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer
 
 from bbq.core.clock import ManualClock
+from bbq.core.states import ACTIVE, TERMINAL
 from bbq_local.emulator import BedrockEmulator, EmulatorServer, LimitTable, ModelLimits
 from bbq_local.functions import LocalFunction
 from bbq_local.stack import DeployedStack, deploy
@@ -133,12 +135,12 @@ class LocalPipeline:
                 bodies.append(json.loads(message["Body"]))
                 self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
+    def active_in_bedrock(self) -> Counter[str]:
+        """Jobs holding a Bedrock slot right now, per model (bbq's and anyone else's)."""
+        return Counter(job["modelId"] for job in self.emulator.jobs() if job["status"] in ACTIVE)
+
     def _watch_quota(self, event: dict[str, Any]) -> None:
-        active: dict[str, int] = {}
-        for job in self.emulator.jobs():
-            if job["status"] in {"Submitted", "Validating", "Scheduled", "InProgress", "Stopping"}:
-                active[job["modelId"]] = active.get(job["modelId"], 0) + 1
-        for model, count in active.items():
+        for model, count in self.active_in_bedrock().items():
             self.max_active_seen[model] = max(self.max_active_seen.get(model, 0), count)
 
     # ---- running ----------------------------------------------------------------------------------------
@@ -209,7 +211,7 @@ class LocalPipeline:
             if on_step:
                 on_step(self, report)
             items = self.items()
-            if items and all(item["Status"] in _TERMINAL for item in items) and not self._pending_uploads():
+            if items and all(item["Status"] in TERMINAL for item in items) and not self._pending_uploads():
                 return items
         raise RuntimeError(f"jobs not finished after {max_steps} steps: {[i['Status'] for i in self.items()]}")
 
@@ -218,6 +220,3 @@ class LocalPipeline:
             QueueUrl=self.uploads_queue, AttributeNames=["ApproximateNumberOfMessages"]
         )["Attributes"]
         return int(attributes["ApproximateNumberOfMessages"]) > 0
-
-
-_TERMINAL = {"Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired", "Invalid"}

@@ -6,11 +6,12 @@ from typing import Any
 import botocore.session
 
 from bbq.core.clock import ManualClock
+from bbq.core.states import BEDROCK_TERMINAL
 from bbq_local.emulator import BedrockEmulator
 from tests.conftest import CLAUDE, ROLE_ARN
 
 BEDROCK_MODEL = botocore.session.get_session().get_service_model("bedrock")
-TERMINAL = {"Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired"}
+TERMINAL = BEDROCK_TERMINAL  # what GetModelInvocationJob can report as final
 
 
 def create(bedrock: Any, input_uri: str, name: str = "job-1", **overrides: Any) -> str:

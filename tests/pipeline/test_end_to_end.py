@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 from botocore.retries.standard import ExponentialBackoff
 
+from bbq.core.states import TERMINAL
 from bbq_local.pipeline import LocalPipeline
 from tests.conftest import CLAUDE, claude_record, jsonl
-
-TERMINAL = {"Completed", "PartiallyCompleted", "Failed", "Stopped", "Expired", "Invalid"}
 
 
 def drop(pipeline: LocalPipeline, files: dict[str, int]) -> dict[str, set[str]]:
