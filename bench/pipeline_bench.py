@@ -38,7 +38,7 @@ def run(*, files: int, records: int, quota: int, events: bool, step: int) -> dic
             start, wall = pipeline.clock.now(), time.perf_counter()
             samples: list[int] = []
 
-            def sample(p: LocalPipeline, _report: object) -> None:
+            def sample(p: LocalPipeline, _runs: object) -> None:
                 samples.append(sum(p.active_in_bedrock().values()))
 
             pipeline.run_until_done(step_seconds=step, on_step=sample, max_steps=100_000)

@@ -103,7 +103,7 @@ def run_demo(*, files: int, records: int, quota: int, output_dir: str) -> int:
             )
             last = ""
 
-            def show(p: Any, _report: Any) -> None:
+            def show(p: Any, _runs: Any) -> None:
                 nonlocal last
                 line = _summary_line(p, p.items())
                 if line.split("]", 1)[1] != last:

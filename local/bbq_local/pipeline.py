@@ -8,7 +8,6 @@ import re
 import warnings
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -32,14 +31,6 @@ def schedule_seconds(expression: str) -> int:
     if not match:
         raise ValueError(f"the local pipeline understands rate(N minutes|hours) schedules, not {expression!r}")
     return int(match.group(1)) * (60 if match.group(2).startswith("minute") else 3600)
-
-
-@dataclass
-class StepReport:
-    ingested: int = 0
-    scheduler_runs: int = 0
-    events: int = 0
-    results: list[Any] = field(default_factory=list)
 
 
 class LocalPipeline:
@@ -172,23 +163,21 @@ class LocalPipeline:
             "detail": {},
         }
 
-    def step(self, seconds: float) -> StepReport:
-        """Moves time on and runs everything that time makes happen, in the order AWS would."""
-        report = StepReport()
-        report.ingested = self.deliver_uploads()
+    def step(self, seconds: float) -> list[dict[str, Any]]:
+        """Moves time on and runs everything that time makes happen, in the order AWS would; what each
+        scheduler run in this step returned."""
+        self.deliver_uploads()
         self.clock.advance(seconds)
         self.emulator.advance()
         events = self._drain(self.bedrock_queue)
-        report.events = len(events)
+        runs = []
         # Reserved concurrency 1: a burst of events is served by runs one after another; one run sees them all.
         if events:
-            report.results.append(self.scheduler.invoke(events[-1]))
-            report.scheduler_runs += 1
+            runs.append(self.scheduler.invoke(events[-1]))
         if self.clock.now() >= self._next_schedule:
-            report.results.append(self.scheduler.invoke(self.schedule_event()))
-            report.scheduler_runs += 1
+            runs.append(self.scheduler.invoke(self.schedule_event()))
             self._next_schedule = self.clock.now() + timedelta(seconds=self.schedule_every)
-        return report
+        return runs
 
     def items(self) -> list[dict[str, Any]]:
         deserialize = TypeDeserializer().deserialize
@@ -204,12 +193,12 @@ class LocalPipeline:
         self,
         step_seconds: float = 30,
         max_steps: int = 2000,
-        on_step: Callable[["LocalPipeline", StepReport], None] | None = None,
+        on_step: Callable[["LocalPipeline", list[dict[str, Any]]], None] | None = None,
     ) -> list[dict[str, Any]]:
         for _ in range(max_steps):
-            report = self.step(step_seconds)
+            runs = self.step(step_seconds)
             if on_step:
-                on_step(self, report)
+                on_step(self, runs)
             items = self.items()
             if items and all(item["Status"] in TERMINAL for item in items) and not self._pending_uploads():
                 return items

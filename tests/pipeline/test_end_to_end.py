@@ -116,7 +116,7 @@ def test_throttling_and_server_errors_are_ridden_out(pipeline: LocalPipeline, mo
     pipeline.emulator.faults.update({"throttle": {"CreateModelInvocationJob": 1.0}})
     runs: list[dict[str, Any]] = []
     for _ in range(12):
-        runs.extend(pipeline.step(30).results)
+        runs.extend(pipeline.step(30))
     assert {i["Status"] for i in pipeline.items()} == {"Pending"} and pipeline.emulator.jobs() == []
     assert sum(run["deferred"] for run in runs) > 0
     # Then it is merely unreliable: retries ride most of it out, later runs the rest.
