@@ -39,8 +39,7 @@ class BedrockBatch:
                 return existing
             if code == "ServiceQuotaExceededException":
                 raise SlotUnavailable(message) from exc
-            if code in _TRANSIENT:
-                raise ServiceBusy(f"{code}: {message}") from exc
+            _raise_if_transient(exc)
             if code in _REJECTIONS:
                 raise RequestRejected(f"{code}: {message}") from exc
             raise
@@ -54,9 +53,7 @@ class BedrockBatch:
                     if job["jobName"] == job_name:
                         return str(job["jobArn"])
         except ClientError as exc:
-            code, message = _error(exc)
-            if code in _TRANSIENT:
-                raise ServiceBusy(f"{code}: {message}") from exc
+            _raise_if_transient(exc)
             raise
         return None
 
@@ -65,8 +62,7 @@ class BedrockBatch:
             job = self._bedrock.get_model_invocation_job(jobIdentifier=job_arn)
         except ClientError as exc:
             code, message = _error(exc)
-            if code in _TRANSIENT:
-                raise ServiceBusy(f"{code}: {message}") from exc
+            _raise_if_transient(exc)
             if code in {"ResourceNotFoundException", "ValidationException"}:
                 raise JobNotFound(message) from exc
             raise
@@ -81,6 +77,12 @@ class BedrockBatch:
             ),
             ended_at=job.get("endTime"),
         )
+
+
+def _raise_if_transient(exc: ClientError) -> None:
+    code, message = _error(exc)
+    if code in _TRANSIENT:
+        raise ServiceBusy(f"{code}: {message}") from exc
 
 
 def _error(exc: ClientError) -> tuple[str, str]:

@@ -36,15 +36,14 @@ def run_scheduler(
     counts = slots.active_per_model(still_active)
     pending = store.list_by_status([JobStatus.PENDING])
     for model, queue in slots.queue_by_model(pending).items():
-        free = slots.free_slots(quotas.concurrent_jobs(model), counts[model])
+        quota = quotas.concurrent_jobs(model)
         for job in queue:
-            if free == 0:
+            if slots.free_slots(quota, counts[model]) == 0:
                 break
             outcome = _submit(job, batch, store, config, clock, report)
             if outcome is _Outcome.NO_ROOM:
                 break  # Bedrock has no room for this model now; later runs retry the rest in order
             if outcome is _Outcome.SUBMITTED:
-                free -= 1
                 counts[model] += 1
     report.pending_left = len(pending) - report.submitted - report.rejected
     report.active_per_model = dict(counts)
@@ -56,7 +55,7 @@ def _reconcile(job: Job, batch: BatchService, store: JobStore, clock: Clock, rep
     try:
         snapshot = batch.describe(job.job_arn)
     except ServiceBusy:
-        log.warning("throttled while refreshing; trying again next run", extra={"job_id": job.job_id})
+        log.warning("Bedrock busy while refreshing; trying again next run", extra={"job_id": job.job_id})
         return job
     except JobNotFound:
         snapshot = JobSnapshot(JobStatus.FAILED, f"Bedrock no longer knows job {job.job_arn}", job.counts, None)
