@@ -1,27 +1,14 @@
 """`bbq local emulator` as its own process, on wall time scaled, against a moto S3 server."""
 
-import time
 from collections.abc import Iterator
-from typing import Any
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from bbq_local.emulator.standalone import free_port, launch, wait_healthy
+from bbq_local.emulator.standalone import free_port, launch, wait_healthy, wait_until
 from tests.conftest import REGION, put_records
 from tests.emulator.helpers import TERMINAL, create
-
-
-def wait_until(check: Any, seconds: float) -> Any:
-    """Polls a real process (wall time is the point of standalone mode); bounded, never a performance assert."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"not reached within {seconds} s")
 
 
 @pytest.fixture

@@ -7,15 +7,18 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 
 from bbq_local.emulator.engine import BedrockEmulator
 from bbq_local.emulator.faults import Faults
-from bbq_local.emulator.limits import LimitTable, ModelLimits, Timing
+from bbq_local.emulator.limits import LimitTable, ModelLimits
 from bbq_local.emulator.server import EmulatorServer
+
+T = TypeVar("T")
 
 
 class ScaledClock:
@@ -45,8 +48,6 @@ def serve(
     seed: int,
     faults: dict[str, Any],
     verbose: bool,
-    ready: threading.Event | None = None,
-    stop: threading.Event | None = None,
 ) -> None:
     s3 = boto3.client("s3", endpoint_url=s3_endpoint_url, region_name=region)
     events = (
@@ -57,17 +58,14 @@ def serve(
         clock=ScaledClock(time_scale),
         region=region,
         limits=LimitTable(ModelLimits(concurrent_jobs=quota, min_records_per_job=min_records)),
-        timing=Timing(),
         faults=Faults(**faults),
         seed=seed,
         events_client=events,
     )
-    stop = stop or threading.Event()
+    stop = threading.Event()  # set by nothing: the process runs until it is interrupted
     with EmulatorServer(emulator, host, port, quiet=not verbose) as server:
         print(f"Bedrock batch emulator listening on {server.url} (time x{time_scale:g}, quota {quota} per model)")
         print(f"  export AWS_ENDPOINT_URL_BEDROCK={server.url}")
-        if ready:
-            ready.set()
         # Advance a few times per simulated phase so state-change events go out without anyone polling.
         while not stop.wait(0.1):
             emulator.advance()
@@ -96,13 +94,25 @@ def launch(port: int, s3_endpoint_url: str, *flags: str) -> subprocess.Popen[byt
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
 
 
-def wait_healthy(url: str, seconds: float = 30) -> None:
-    """Polls the admin health route of a starting emulator (a real process: wall time is the point)."""
+def wait_until(check: Callable[[], T | None], seconds: float) -> T:
+    """Polls a real process until ``check`` returns something (wall time is the point); bounded."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise TimeoutError(f"not reached within {seconds} s")
+
+
+def wait_healthy(url: str, seconds: float = 30) -> None:
+    """Waits for a starting emulator's admin health route to answer."""
+
+    def healthy() -> bool:
         try:
             with urllib.request.urlopen(f"{url}/_emulator/health"):
-                return
+                return True
         except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"the emulator at {url} did not answer within {seconds} s")
+            return False
+
+    wait_until(healthy, seconds)
