@@ -6,16 +6,22 @@ from typing import Any
 import botocore.session
 
 from bbq.core.clock import ManualClock
-from bbq.core.states import BEDROCK_TERMINAL
 from bbq_local.emulator import BedrockEmulator
 from tests.conftest import CLAUDE, ROLE_ARN
 
 BEDROCK_MODEL = botocore.session.get_session().get_service_model("bedrock")
-TERMINAL = BEDROCK_TERMINAL  # what GetModelInvocationJob can report as final
+# What GetModelInvocationJob can report as final: the model's statuses less those that hold a quota slot.
+TERMINAL = set(BEDROCK_MODEL.shape_for("ModelInvocationJobStatus").enum) - {
+    "Submitted",
+    "Validating",
+    "Scheduled",
+    "InProgress",
+    "Stopping",
+}
 
 
-def create(bedrock: Any, input_uri: str, name: str = "job-1", **overrides: Any) -> str:
-    request = {
+def create_request(input_uri: str, name: str = "job-1", **overrides: Any) -> dict[str, Any]:
+    return {
         "jobName": name,
         "roleArn": ROLE_ARN,
         "modelId": CLAUDE,
@@ -23,7 +29,10 @@ def create(bedrock: Any, input_uri: str, name: str = "job-1", **overrides: Any) 
         "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": "s3://data/out/"}},
         **overrides,
     }
-    return bedrock.create_model_invocation_job(**request)["jobArn"]
+
+
+def create(bedrock: Any, input_uri: str, name: str = "job-1", **overrides: Any) -> str:
+    return bedrock.create_model_invocation_job(**create_request(input_uri, name, **overrides))["jobArn"]
 
 
 def run_to_end(bedrock: Any, clock: ManualClock, arn: str, step: float = 15, limit: int = 10_000) -> list[str]:

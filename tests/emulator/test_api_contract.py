@@ -1,5 +1,7 @@
 """The four calls over HTTP through boto3: shapes, errors, idempotency, quota, listing and pagination."""
 
+import json
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -9,8 +11,16 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.retries.standard import ExponentialBackoff
 
+from bbq_local.emulator import ApiError
 from tests.conftest import CLAUDE, put_records
-from tests.emulator.helpers import BEDROCK_MODEL, assert_matches_shape, create, output_shape, run_to_end
+from tests.emulator.helpers import (
+    BEDROCK_MODEL,
+    assert_matches_shape,
+    create,
+    create_request,
+    output_shape,
+    run_to_end,
+)
 
 
 @pytest.fixture
@@ -69,9 +79,19 @@ def test_list_and_stop_responses_follow_the_service_model(bedrock: Any, data: st
         ({"timeoutDurationInHours": 23}, "timeoutDurationInHours"),
         ({"timeoutDurationInHours": 169}, "timeoutDurationInHours"),
         ({"roleArn": "arn:aws:iam::123456789012:user/someone"}, "roleArn"),
-        ({"modelId": "meta.llama-nonexistent-v9"}, "model identifier"),
-        ({"modelId": "amazon.titan-embed-text-v2:0", "modelInvocationType": "Converse"}, "Converse"),
+        ({"modelId": "meta.llama2-13b-chat-v1"}, "not supported for the requested model"),
+        ({"modelId": "anthropic.claude-v2:1"}, "not supported for the requested model"),
+        ({"modelId": "amazon.titan-embed-text-v2:0", "modelInvocationType": "Converse"}, "not supported"),
+        ({"modelInvocationType": "Chat"}, "modelInvocationType"),
+        ({"clientRequestToken": "under_score"}, "clientRequestToken"),
+        ({"tags": [{"key": "bad\u0000key", "value": "v"}]}, "tags.1.member.key"),
         ({"outputDataConfig": {"s3OutputDataConfig": {"s3Uri": "https://data/out/"}}}, "s3Uri"),
+        # S3 stores these keys happily; Bedrock's S3Uri pattern refuses them
+        ({"inputDataConfig": {"s3InputDataConfig": {"s3Uri": "s3://data/in/calls tuesday.jsonl"}}}, "s3Uri"),
+        ({"inputDataConfig": {"s3InputDataConfig": {"s3Uri": "s3://data/in//calls.jsonl"}}}, "s3Uri"),
+        ({"inputDataConfig": {"s3InputDataConfig": {"s3Uri": "s3://data/in/r\u00e9sum\u00e9.jsonl"}}}, "s3Uri"),
+        ({"outputDataConfig": {"s3OutputDataConfig": {"s3Uri": "s3://data/out/a+b=c,d/"}}}, "s3Uri"),
+        ({"inputDataConfig": {"s3InputDataConfig": {"s3Uri": "s3://data/" + "a" * 1020}}}, "length"),
     ],
 )
 def test_create_validates_like_bedrock(emulator_url: str, data: str, overrides: dict[str, Any], fragment: str) -> None:
@@ -87,21 +107,131 @@ def test_create_validates_like_bedrock(emulator_url: str, data: str, overrides: 
     assert fragment in exc.response["Error"]["Message"]
 
 
-def test_job_names_are_unique_per_account(bedrock: Any, data: str) -> None:
+def test_every_constraint_the_service_model_states_is_enforced(emulator: Any, data: str) -> None:
+    """Walks the input shapes of the four calls in botocore's model: each length, range, enum and pattern."""
+    valid: dict[str, dict[str, Any]] = {
+        "CreateModelInvocationJob": create_request(data, "valid"),
+        "GetModelInvocationJob": {"jobIdentifier": "abcdefabcdef"},
+        "ListModelInvocationJobs": {},
+        "StopModelInvocationJob": {"jobIdentifier": "abcdefabcdef"},
+    }
+    calls = {
+        "CreateModelInvocationJob": emulator.create_model_invocation_job,
+        "GetModelInvocationJob": lambda body: emulator.get_model_invocation_job(body["jobIdentifier"]),
+        "ListModelInvocationJobs": emulator.list_model_invocation_jobs,
+        "StopModelInvocationJob": lambda body: emulator.stop_model_invocation_job(body["jobIdentifier"]),
+    }
+    checked = 0
+    for operation, base in valid.items():
+        for path, bad in violations(BEDROCK_MODEL.operation_model(operation).input_shape):
+            request = json.loads(json.dumps(base))
+            place_at(request, path, bad)
+            with pytest.raises(ApiError) as caught:
+                calls[operation](request)
+            assert caught.value.code == "ValidationException", (operation, path)
+            assert f"at '{'.'.join(path)}'" in caught.value.message, (operation, path, caught.value.message)
+            checked += 1
+    assert checked >= 25, "every constrained member of the four calls was tried"
+
+
+def violations(shape: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """(path, value) pairs, each breaking one constraint the model states for a member reachable by structures."""
+    if shape.type_name == "structure":
+        for name, member in shape.members.items():
+            yield from violations(member, (*path, name))
+        return
+    meta = shape.metadata
+    if shape.type_name == "string":
+        if "pattern" in meta:
+            yield path, "\u0000 not allowed"
+        if getattr(shape, "enum", None):
+            yield path, "NotAnEnumValue"
+        if "max" in meta:
+            yield path, "a" * (meta["max"] + 1)
+        if meta.get("min", 0) > 0:
+            yield path, ""
+    elif shape.type_name == "integer":
+        if "max" in meta:
+            yield path, meta["max"] + 1
+        if "min" in meta:
+            yield path, meta["min"] - 1
+    elif shape.type_name == "list" and "max" in meta:
+        yield path, [shape.member.metadata.get("min", 1) * "x"] * (meta["max"] + 1)
+
+
+def place_at(request: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for name in path[:-1]:
+        request = request.setdefault(name, {})
+    request[path[-1]] = value
+
+
+@pytest.mark.parametrize("answer", ["ConflictException", "ValidationException"])
+def test_a_job_name_in_use_gets_the_error_the_knob_chooses(bedrock: Any, data: str, emulator: Any, answer: str) -> None:
+    emulator.faults.update({"name_in_use_error": answer})
     create(bedrock, data, name="same-name")
     exc = error_of(lambda: create(bedrock, data, name="same-name"))
+    assert_error(exc, answer, "CreateModelInvocationJob")
+
+
+def test_a_repeated_token_returns_the_original_job_without_error(bedrock: Any, data: str) -> None:
+    first = create(bedrock, data, name="idem", clientRequestToken="token-1")
+    again = create(bedrock, data, name="idem", clientRequestToken="token-1")
+    # The API reference: a matching token makes Bedrock ignore the request, without an error.
+    ignored = create(bedrock, data, name="other-name", clientRequestToken="token-1", timeoutDurationInHours=24)
+    assert first == again == ignored
+    assert len(bedrock.list_model_invocation_jobs()["invocationJobSummaries"]) == 1
+
+
+def test_tokens_can_be_set_to_expire(bedrock: Any, data: str, emulator: Any, clock: Any) -> None:
+    emulator.faults.update({"token_ttl_seconds": 3600})
+    first = create(bedrock, data, name="idem", clientRequestToken="token-1")
+    clock.advance(3599)
+    assert create(bedrock, data, name="idem", clientRequestToken="token-1") == first
+    clock.advance(2)
+    exc = error_of(lambda: create(bedrock, data, name="idem", clientRequestToken="token-1"))
     assert_error(exc, "ConflictException", "CreateModelInvocationJob")
 
 
-def test_client_request_token_makes_create_idempotent(bedrock: Any, data: str) -> None:
-    first = create(bedrock, data, name="idem", clientRequestToken="token-1")
-    again = create(bedrock, data, name="idem", clientRequestToken="token-1")
-    assert first == again
-    assert len(bedrock.list_model_invocation_jobs()["invocationJobSummaries"]) == 1
-    mismatch = error_of(
-        lambda: create(bedrock, data, name="idem", clientRequestToken="token-1", timeoutDurationInHours=24)
-    )
-    assert_error(mismatch, "ConflictException", "CreateModelInvocationJob")
+@pytest.mark.parametrize(
+    ("refusal", "code", "fragment"),
+    [
+        ("access", "AccessDeniedException", "don't have access to the model"),
+        ("marketplace", "AccessDeniedException", "aws-marketplace:Subscribe"),
+        ("use-case-form", "ResourceNotFoundException", "use case details"),
+    ],
+)
+def test_models_the_account_may_not_use_yet_are_refused(
+    bedrock: Any, data: str, emulator: Any, refusal: str, code: str, fragment: str
+) -> None:
+    emulator.faults.update({"denied_models": {CLAUDE: refusal}})
+    for model in (CLAUDE, f"us.{CLAUDE}", f"arn:aws:bedrock:us-east-1::foundation-model/{CLAUDE}"):
+        exc = expect_error(lambda m=model: create(bedrock, data, modelId=m), code, "CreateModelInvocationJob")
+        assert fragment in exc.response["Error"]["Message"]
+    create(bedrock, data, modelId="amazon.nova-lite-v1:0")  # other models are unaffected
+
+
+@pytest.mark.parametrize(
+    "model_id",
+    [
+        "us.anthropic.claude-3-5-haiku-20241022-v1:0",
+        "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "arn:aws:bedrock:us-east-1:123456789012:inference-profile/eu.anthropic.claude-3-7-sonnet-20250219-v1:0",
+        "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0",
+        "meta.llama3-1-70b-instruct-v1:0",
+        "us.meta.llama4-maverick-17b-instruct-v1:0",
+        "mistral.mistral-large-2407-v1:0",
+        "amazon.titan-embed-text-v2:0",
+    ],
+)
+def test_batch_models_are_served_by_id_profile_or_arn(bedrock: Any, data: str, model_id: str) -> None:
+    arn = create(bedrock, data, modelId=model_id)
+    assert bedrock.get_model_invocation_job(jobIdentifier=arn)["modelId"] == model_id
+
+
+def test_a_malformed_job_identifier_is_a_validation_error_not_a_missing_job(bedrock: Any) -> None:
+    for call in (bedrock.get_model_invocation_job, bedrock.stop_model_invocation_job):
+        exc = error_of(lambda c=call: c(jobIdentifier="NOT-A-JOB-ID"))
+        assert exc.response["Error"]["Code"] == "ValidationException"
 
 
 def test_quota_counts_every_slot_holding_status_per_model(bedrock: Any, data: str, emulator: Any, clock: Any) -> None:

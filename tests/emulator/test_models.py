@@ -89,6 +89,31 @@ def test_converse_jobs_return_converse_responses(bedrock: Any, s3: Any, clock: A
     assert output["metrics"]["latencyMs"] > 0
 
 
+def test_llama_generations(bedrock: Any, s3: Any, clock: Any) -> None:
+    def llama(i: int) -> dict[str, Any]:
+        return {"prompt": f"Summarize this call: {TRANSCRIPT}", "max_gen_len": 4 if i == 0 else 256}
+
+    lines = run_records(bedrock, s3, clock, "us.meta.llama3-3-70b-instruct-v1:0", records(llama))
+    short, full = lines[0]["modelOutput"], lines[1]["modelOutput"]
+    assert set(full) == {"generation", "prompt_token_count", "generation_token_count", "stop_reason"}
+    assert "outage" in full["generation"] and full["stop_reason"] == "stop"
+    assert (short["stop_reason"], short["generation_token_count"]) == ("length", 4)
+
+
+def test_mistral_chat_and_text_completions(bedrock: Any, s3: Any, clock: Any) -> None:
+    def mistral(i: int) -> dict[str, Any]:
+        if i == 0:
+            return {"prompt": f"<s>[INST] Summarize: {TRANSCRIPT} [/INST]", "max_tokens": 200}
+        return {"messages": [{"role": "user", "content": TRANSCRIPT}], "max_tokens": 200}
+
+    lines = run_records(bedrock, s3, clock, "mistral.mistral-large-2407-v1:0", records(mistral))
+    completion, chat = lines[0]["modelOutput"], lines[1]["modelOutput"]
+    assert completion["outputs"][0]["stop_reason"] == "stop" and completion["outputs"][0]["text"]
+    (choice,) = chat["choices"]
+    assert choice["message"]["role"] == "assistant" and "outage" in choice["message"]["content"]
+    assert chat["usage"]["total_tokens"] == chat["usage"]["prompt_tokens"] + chat["usage"]["completion_tokens"]
+
+
 @pytest.mark.parametrize(
     ("model_id", "bad_input"),
     [

@@ -6,19 +6,16 @@ transition happens at the simulated moment it was due, so tests drive whole job 
 """
 
 import base64
-import json
 import random
-import re
 import string
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
-from bbq.core.clock import Clock
-from bbq.core.states import ACTIVE, BEDROCK_STATUSES, BEDROCK_TERMINAL, JobStatus
-from bbq_local.emulator import events, models
+from bbq_local.emulator import api, events, models
+from bbq_local.emulator.api import SLOT_HOLDING, TERMINAL, ApiError, Status
 from bbq_local.emulator.events import Event
 from bbq_local.emulator.faults import Faults
 from bbq_local.emulator.job import EmulatedJob
@@ -26,19 +23,11 @@ from bbq_local.emulator.limits import LimitTable, ModelLimits, Timing
 from bbq_local.emulator.records import run_records
 from bbq_local.emulator.storage import JobStorage
 
-JOB_NAME = re.compile(r"^[a-zA-Z0-9]{1,63}(-*[a-zA-Z0-9\+\-\.]){0,63}$")
-CLIENT_TOKEN = re.compile(r"^[a-zA-Z0-9]{1,256}(-*[a-zA-Z0-9]){0,256}$")
-ROLE_ARN = re.compile(r"^arn:aws(-[^:]+)?:iam::([0-9]{12})?:role/.+$")
-S3_URI = re.compile(r"^s3://[a-z0-9][\.\-a-z0-9]{1,61}[a-z0-9](/.*)?$")
+__all__ = ["ApiError", "BedrockEmulator", "Clock"]
 
 
-class ApiError(Exception):
-    """An error the service answers with; ``code`` is the botocore error shape name."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class Clock(Protocol):
+    def now(self) -> datetime: ...
 
 
 class BedrockEmulator:
@@ -70,7 +59,8 @@ class BedrockEmulator:
         self._rng = random.Random(seed)
         self._seed = seed
         self._jobs: dict[str, EmulatedJob] = {}
-        self._tokens: dict[str, tuple[str, str]] = {}  # token -> (request fingerprint, job id)
+        self._tokens: dict[str, tuple[str, datetime]] = {}  # token -> (job id, when it was first used)
+        self.refused_for_quota = 0  # creates answered ServiceQuotaExceeded: a client that counts slots right gets none
         self._subscribers: list[Callable[[Event], None]] = []
         self._outbox: list[Event] = []
         self._lock = threading.RLock()
@@ -81,32 +71,32 @@ class BedrockEmulator:
 
     def create_model_invocation_job(self, body: dict[str, Any]) -> dict[str, Any]:
         with self._call("CreateModelInvocationJob"):
-            self._validate_create(body)
+            api.validate("CreateModelInvocationJob", body)
+            now = self.clock.now()
             token = body.get("clientRequestToken") or str(uuid.uuid4())
-            fingerprint = json.dumps({k: v for k, v in body.items() if k != "clientRequestToken"}, sort_keys=True)
-            if token in self._tokens:
-                seen, job_id = self._tokens[token]
-                if seen != fingerprint:
-                    raise ApiError(
-                        "ConflictException", "The clientRequestToken was already used with a different request."
-                    )
-                return {"jobArn": self._jobs[job_id].arn}
+            known = self._remembered(token, now)
+            if known is not None:
+                # The API reference: "If this token matches a previous request, Amazon Bedrock ignores the
+                # request, but does not return an error."
+                return {"jobArn": self._jobs[known].arn}
+            self._check_model(body)
             if any(job.name == body["jobName"] for job in self._jobs.values()):
-                raise ApiError("ConflictException", f"A job with the name {body['jobName']} already exists.")
+                raise self._name_in_use(body["jobName"])
             limits = self.limits.for_model(body["modelId"])
             # The quota is per model, however it is named (id, ARN or cross-Region profile).
             model = models.base_model(body["modelId"])
             active = sum(
-                1 for j in self._jobs.values() if models.base_model(j.model_id) == model and j.status in ACTIVE
+                1 for j in self._jobs.values() if models.base_model(j.model_id) == model and j.status in SLOT_HOLDING
             )
             if active >= limits.concurrent_jobs:
+                self.refused_for_quota += 1
                 raise ApiError(
                     "ServiceQuotaExceededException",
                     f"You have reached the maximum number of batch inference jobs ({limits.concurrent_jobs}) "
                     f"submitted or in progress for model {body['modelId']}.",
                 )
             job = self._new_job({**body, "clientRequestToken": token}, limits)
-            self._tokens[token] = (fingerprint, job.job_id)
+            self._tokens[token] = (job.job_id, now)
             self._emit(job)
             if self.faults.lose_next_create_responses > 0:
                 self.faults.lose_next_create_responses -= 1
@@ -115,21 +105,14 @@ class BedrockEmulator:
 
     def get_model_invocation_job(self, identifier: str) -> dict[str, Any]:
         with self._call("GetModelInvocationJob"):
+            api.validate("GetModelInvocationJob", {"jobIdentifier": identifier})
             return self._find(identifier).describe(self.clock.now())
 
     def list_model_invocation_jobs(self, params: dict[str, Any]) -> dict[str, Any]:
         with self._call("ListModelInvocationJobs"):
+            api.validate("ListModelInvocationJobs", params)
             max_results = int(params.get("maxResults", 1000))
-            if not 1 <= max_results <= 1000:
-                raise ApiError("ValidationException", "maxResults must be between 1 and 1000.")
-            status = params.get("statusEquals")
-            if status is not None and status not in {s.value for s in BEDROCK_STATUSES}:
-                raise ApiError("ValidationException", f"Value '{status}' at 'statusEquals' is not a job status.")
             order = params.get("sortOrder", "Descending")
-            if order not in {"Ascending", "Descending"} or params.get("sortBy", "CreationTime") != "CreationTime":
-                raise ApiError(
-                    "ValidationException", "sortBy must be CreationTime and sortOrder Ascending or Descending."
-                )
             jobs = [j for j in self._jobs.values() if self._matches(j, params)]
             jobs.sort(key=lambda j: (j.submit_time, j.job_id), reverse=order == "Descending")
             start = self._decode_token(params.get("nextToken"))
@@ -142,15 +125,16 @@ class BedrockEmulator:
 
     def stop_model_invocation_job(self, identifier: str) -> dict[str, Any]:
         with self._call("StopModelInvocationJob"):
+            api.validate("StopModelInvocationJob", {"jobIdentifier": identifier})
             job = self._find(identifier)
-            if job.status == JobStatus.STOPPING:
+            if job.status == Status.STOPPING:
                 raise ApiError("ConflictException", f"Job {job.arn} is already stopping.")
-            if job.status not in ACTIVE:
+            if job.status not in SLOT_HOLDING:
                 raise ApiError("ValidationException", f"Job {job.arn} is {job.status.value} and cannot be stopped.")
             now = self.clock.now()
             job.processed, job.success, job.error = job.counters(now)
-            job.stopped_after = job.records_done_by(now) if job.status == JobStatus.IN_PROGRESS else 0
-            self._move(job, JobStatus.STOPPING, now, due=now + job.phase(job.timing.stopping))
+            job.stopped_after = job.records_done_by(now) if job.status == Status.IN_PROGRESS else 0
+            self._move(job, Status.STOPPING, now, due=now + job.phase(job.timing.stopping))
             return {}
 
     # ---- driving time and events --------------------------------------------------------------------
@@ -198,50 +182,33 @@ class BedrockEmulator:
         if self._rng.random() < Faults.rate(self.faults.internal_error, operation):
             raise ApiError("InternalServerException", "An internal server error occurred. Retry your request.")
 
-    def _validate_create(self, body: dict[str, Any]) -> None:
-        def invalid(message: str) -> ApiError:
-            return ApiError("ValidationException", message)
+    def _remembered(self, token: str, now: datetime) -> str | None:
+        """The job an earlier request with this token made, while the token is remembered (a knob: the real
+        service's window is undocumented)."""
+        if token not in self._tokens:
+            return None
+        job_id, seen = self._tokens[token]
+        ttl = self.faults.token_ttl_seconds
+        if ttl is not None and now - seen > timedelta(seconds=ttl):
+            del self._tokens[token]
+            return None
+        return job_id
 
-        name = body.get("jobName", "")
-        if not JOB_NAME.match(name) or len(name) > 63:
-            raise invalid(
-                f"1 validation error detected: Value '{name}' at 'jobName' failed to satisfy constraint: "
-                f"Member must satisfy regular expression pattern: [a-zA-Z0-9]{{1,63}}(-*[a-zA-Z0-9\\+\\-\\.]){{0,63}}"
-            )
-        token = body.get("clientRequestToken")
-        if token is not None and not CLIENT_TOKEN.match(token):
-            raise invalid(
-                "Value at 'clientRequestToken' failed to satisfy constraint: Member must satisfy regular "
-                "expression pattern: [a-zA-Z0-9]{1,256}(-*[a-zA-Z0-9]){0,256}"
-            )
-        if not ROLE_ARN.match(body.get("roleArn", "")):
-            raise invalid(
-                f"Value '{body.get('roleArn')}' at 'roleArn' failed to satisfy constraint: must be an IAM role ARN"
-            )
+    def _name_in_use(self, name: str) -> ApiError:
+        """Which error a taken job name gets is undocumented; sibling job APIs answer ValidationException."""
+        if self.faults.name_in_use_error == "ValidationException":
+            return ApiError("ValidationException", "The provided job name is currently in use.")
+        return ApiError("ConflictException", f"A job with the name {name} already exists.")
+
+    def _check_model(self, body: dict[str, Any]) -> None:
+        model_id = body["modelId"]
+        refusal = self.faults.denied_models.get(models.base_model(model_id))
+        if refusal is not None:
+            code, message = models.ACCESS_REFUSALS[refusal]
+            raise ApiError(code, message)
         invocation_type = body.get("modelInvocationType", models.INVOKE_MODEL)
-        if invocation_type not in {models.INVOKE_MODEL, models.CONVERSE}:
-            raise invalid(f"Value '{invocation_type}' at 'modelInvocationType' must be InvokeModel or Converse")
-        if not models.supports(body.get("modelId", ""), invocation_type):
-            raise invalid(
-                f"The provided model identifier {body.get('modelId')} is invalid or does not support "
-                f"batch inference with {invocation_type}."
-            )
-        s3_in = body.get("inputDataConfig", {}).get("s3InputDataConfig", {})
-        if not S3_URI.match(s3_in.get("s3Uri", "")):
-            raise invalid("inputDataConfig.s3InputDataConfig.s3Uri must be an s3:// URI")
-        if s3_in.get("s3InputFormat", "JSONL") != "JSONL":
-            raise invalid("s3InputFormat must be JSONL")
-        s3_out = body.get("outputDataConfig", {}).get("s3OutputDataConfig", {})
-        if not S3_URI.match(s3_out.get("s3Uri", "")):
-            raise invalid("outputDataConfig.s3OutputDataConfig.s3Uri must be an s3:// URI")
-        hours = body.get("timeoutDurationInHours", 168)
-        if not isinstance(hours, int) or not 24 <= hours <= 168:
-            raise invalid(
-                f"Value '{hours}' at 'timeoutDurationInHours' failed to satisfy constraint: "
-                "Member must have value between 24 and 168"
-            )
-        if len(body.get("tags", [])) > 200:
-            raise invalid("A job can have at most 200 tags.")
+        if not models.supports(model_id, invocation_type):
+            raise ApiError("ValidationException", "Batch inference is not supported for the requested model.")
 
     def _new_job(self, body: dict[str, Any], limits: ModelLimits) -> EmulatedJob:
         job_id = "".join(self._rng.choice(string.ascii_lowercase + string.digits) for _ in range(12))
@@ -293,60 +260,60 @@ class BedrockEmulator:
             return 0
         try:
             return int(base64.urlsafe_b64decode(token.encode()).decode())
-        except ValueError as exc:
+        except (ValueError, UnicodeDecodeError) as exc:
             raise ApiError("ValidationException", "The nextToken is not valid.") from exc
 
     # ---- the job lifecycle --------------------------------------------------------------------------
 
     def _advance_all(self, now: datetime) -> None:
         for job in self._jobs.values():
-            while job.status not in BEDROCK_TERMINAL and job.due is not None and job.due <= now:
+            while job.status not in TERMINAL and job.due is not None and job.due <= now:
                 self._step(job, job.due)
 
     def _step(self, job: EmulatedJob, at: datetime) -> None:
         """Ends the job's current phase at ``at`` (the moment it was due)."""
-        if job.status == JobStatus.SUBMITTED:
-            self._move(job, JobStatus.VALIDATING, at, due=at + job.phase(job.timing.validating))
-        elif job.status == JobStatus.VALIDATING:
+        if job.status == Status.SUBMITTED:
+            self._move(job, Status.VALIDATING, at, due=at + job.phase(job.timing.validating))
+        elif job.status == Status.VALIDATING:
             problem = self.storage.load_input(job)
             if problem:
-                self._finish(job, JobStatus.FAILED, at, problem)
+                self._finish(job, Status.FAILED, at, problem)
             elif job.doom == "expire":
-                self._move(job, JobStatus.SCHEDULED, at, due=job.expiration)
+                self._move(job, Status.SCHEDULED, at, due=job.expiration)
             else:
-                self._move(job, JobStatus.SCHEDULED, at, due=at + job.phase(job.timing.scheduled))
-        elif job.status == JobStatus.SCHEDULED:
+                self._move(job, Status.SCHEDULED, at, due=at + job.phase(job.timing.scheduled))
+        elif job.status == Status.SCHEDULED:
             if at >= job.expiration:
-                self._finish(job, JobStatus.EXPIRED, job.expiration, "The job expired before it could start.")
+                self._finish(job, Status.EXPIRED, job.expiration, "The job expired before it could start.")
                 return
             job.started = at
             job.total = sum(len(f.records) for f in job.files)
             job.results = run_records(job, self.faults, self._seed)
             duration = job.total / job.timing.records_per_second
-            self._move(job, JobStatus.IN_PROGRESS, at, due=min(at + job.phase(duration), job.expiration))
-        elif job.status == JobStatus.IN_PROGRESS:
+            self._move(job, Status.IN_PROGRESS, at, due=min(at + job.phase(duration), job.expiration))
+        elif job.status == Status.IN_PROGRESS:
             if job.doom == "fail":
-                self._finish(job, JobStatus.FAILED, at, "The job failed because of an internal error. (injected fault)")
+                self._finish(job, Status.FAILED, at, "The job failed because of an internal error. (injected fault)")
                 return
             if at >= job.expiration and job.records_done_by(at) < (job.total or 0):
                 self.storage.write_output(job, job.records_done_by(at))
                 self._finish(
-                    job, JobStatus.PARTIALLY_COMPLETED, at, "The job timed out before every record was processed."
+                    job, Status.PARTIALLY_COMPLETED, at, "The job timed out before every record was processed."
                 )
                 return
             self.storage.write_output(job, job.total or 0)
-            done = JobStatus.COMPLETED if job.processed == job.total else JobStatus.PARTIALLY_COMPLETED
-            self._finish(job, done, at, None if done == JobStatus.COMPLETED else "Some records were not processed.")
-        elif job.status == JobStatus.STOPPING:
+            done = Status.COMPLETED if job.processed == job.total else Status.PARTIALLY_COMPLETED
+            self._finish(job, done, at, None if done == Status.COMPLETED else "Some records were not processed.")
+        elif job.status == Status.STOPPING:
             if job.started is not None:
                 self.storage.write_output(job, job.stopped_after)
-            self._finish(job, JobStatus.STOPPED, at, "The job was stopped.")
+            self._finish(job, Status.STOPPED, at, "The job was stopped.")
 
-    def _move(self, job: EmulatedJob, status: JobStatus, at: datetime, *, due: datetime | None) -> None:
+    def _move(self, job: EmulatedJob, status: Status, at: datetime, *, due: datetime | None) -> None:
         job.status, job.last_modified, job.due = status, at, due
         self._emit(job)
 
-    def _finish(self, job: EmulatedJob, status: JobStatus, at: datetime, message: str | None) -> None:
+    def _finish(self, job: EmulatedJob, status: Status, at: datetime, message: str | None) -> None:
         job.message, job.end_time = message, at
         self._move(job, status, at, due=None)
 

@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC
 from typing import Any
 
-from bbq.core.states import JobStatus
+from bbq_local.emulator.api import Status
 from bbq_local.emulator.job import EmulatedJob
 
 EVENT_SOURCE = "aws.bedrock"
@@ -31,7 +31,7 @@ def state_change(job: EmulatedJob, *, account_id: str, region: str, event_id: uu
             "batchJobArn": job.arn,
             "batchModelId": job.model_id,
             "status": job.status.value,
-            "failureMessage": (job.message or "") if job.status == JobStatus.FAILED else "",
+            "failureMessage": (job.message or "") if job.status == Status.FAILED else "",
             # Bedrock's own time strings are not ISO 8601 (nanosecond precision): modelled on purpose.
             "creationTime": job.submit_time.strftime("%Y-%m-%dT%H:%M:%S.%f000Z"),
         },

@@ -3,6 +3,8 @@
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from bbq_local.emulator.models import ACCESS_REFUSALS
+
 
 @dataclass
 class Faults:
@@ -25,12 +27,24 @@ class Faults:
     drop_event_rate: float = 0.0
     # The next N CreateModelInvocationJob calls create the job but answer 500 as if the response was lost.
     lose_next_create_responses: int = 0
+    # Behaviours AWS does not document, one knob each so clients can be tested under every plausible answer:
+    # how long a clientRequestToken is remembered (None: for ever), and which error a job name in use gets.
+    token_ttl_seconds: float | None = None
+    name_in_use_error: str = "ConflictException"  # or "ValidationException" (as Bedrock's sibling job APIs)
+    # Models (by base model id) the account may not use yet, with the refusal: "access" (model access not
+    # granted, or not in this Region), "marketplace" (subscription missing) or "use-case-form" (Anthropic).
+    denied_models: dict[str, str] = field(default_factory=dict)
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name for f in fields(self)}
         unknown = set(changes) - known
         if unknown:
             raise ValueError(f"unknown fault knob(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        if changes.get("name_in_use_error", "ConflictException") not in {"ConflictException", "ValidationException"}:
+            raise ValueError("name_in_use_error is ConflictException or ValidationException")
+        unknown_refusals = set(changes.get("denied_models", {}).values()) - set(ACCESS_REFUSALS)
+        if unknown_refusals:
+            raise ValueError(f"denied_models refusals are {', '.join(ACCESS_REFUSALS)}, not {unknown_refusals}")
         for name, value in changes.items():
             setattr(self, name, value)
 

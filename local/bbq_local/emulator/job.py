@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bbq.core.states import JobStatus
 from bbq_local.emulator import models
+from bbq_local.emulator.api import Status
 from bbq_local.emulator.limits import ModelLimits, Timing
 
 
@@ -45,7 +45,7 @@ class EmulatedJob:
     timing: Timing
     slowdown: float
     doom: str | None  # "fail" or "expire": an injected fault decided at creation
-    status: JobStatus = JobStatus.SUBMITTED
+    status: Status = Status.SUBMITTED
     message: str | None = None
     last_modified: datetime | None = None
     end_time: datetime | None = None
@@ -86,7 +86,7 @@ class EmulatedJob:
 
     def counters(self, now: datetime) -> tuple[int | None, int | None, int | None]:
         """processed, success and error counts as of ``now``."""
-        if self.status != JobStatus.IN_PROGRESS:
+        if self.status != Status.IN_PROGRESS:
             return self.processed, self.success, self.error
         return tally(self.results[: self.records_done_by(now)])
 

@@ -1,6 +1,7 @@
 """What each model family accepts as modelInput and returns as modelOutput, as Bedrock batch writes it."""
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,35 @@ from bbq_local.emulator import text
 INVOKE_MODEL = "InvokeModel"
 CONVERSE = "Converse"
 _REGION_PREFIXES = ("us.", "eu.", "apac.", "jp.", "au.", "ca.", "us-gov.", "global.")
+
+
+# What Bedrock answers an account that may not use a model yet (texts as AWS words them).
+ACCESS_REFUSALS = {
+    "access": ("AccessDeniedException", "You don't have access to the model with the specified model ID."),
+    "marketplace": (
+        "AccessDeniedException",
+        "Model access is denied due to IAM user or service role is not authorized to perform the required AWS "
+        "Marketplace actions (aws-marketplace:ViewSubscriptions, aws-marketplace:Subscribe) to enable access to "
+        "this model. Refer to the Amazon Bedrock documentation for further details. Your AWS Marketplace "
+        "subscription for this model cannot be completed at this time. If you recently fixed this issue, try "
+        "again after 15 minutes.",
+    ),
+    "use-case-form": (
+        "ResourceNotFoundException",
+        "Model use case details have not been submitted for this account. Fill out the Anthropic use case "
+        "details form before using the model. If you have already filled out the form, try again in 15 minutes.",
+    ),
+}
+# Model families with batch inference ("Supported Regions and models for batch inference"): Claude 3 and later,
+# Nova text models, Titan text embeddings, Llama 3 and later, Mistral Large and Small. Claude 2 and Instant,
+# Llama 2 and the other Mistral models have no batch quota, so Bedrock refuses them.
+_FAMILIES = (
+    ("anthropic", re.compile(r"anthropic\.claude-(3|(opus|sonnet|haiku)-\d)")),
+    ("nova", re.compile(r"amazon\.nova-(micro|lite|pro|premier)")),
+    ("titan-embed", re.compile(r"amazon\.titan-embed-text")),
+    ("llama", re.compile(r"meta\.llama[34]")),
+    ("mistral", re.compile(r"mistral\.mistral-(large|small)")),
+)
 
 
 class RecordError(Exception):
@@ -32,22 +62,16 @@ def base_model(model_id: str) -> str:
 
 
 def family(model_id: str) -> str | None:
-    """anthropic, nova, titan-embed, or None for a model this emulator does not serve."""
+    """The model family that serves this id, or None for a model without batch inference."""
     name = base_model(model_id)
-    if name.startswith("anthropic.claude"):
-        return "anthropic"
-    if name.startswith("amazon.nova") and "embed" not in name and "canvas" not in name and "reel" not in name:
-        return "nova"
-    if name.startswith("amazon.titan-embed-text"):
-        return "titan-embed"
-    return None
+    return next((fam for fam, rule in _FAMILIES if rule.match(name)), None)
 
 
 def supports(model_id: str, invocation_type: str) -> bool:
     fam = family(model_id)
     if fam is None:
         return False
-    return invocation_type == INVOKE_MODEL or fam in {"anthropic", "nova"}
+    return invocation_type == INVOKE_MODEL or fam != "titan-embed"
 
 
 def invoke(model_id: str, invocation_type: str, model_input: Any) -> Invocation:
@@ -55,12 +79,8 @@ def invoke(model_id: str, invocation_type: str, model_input: Any) -> Invocation:
         raise RecordError("Malformed input request: #: expected type: JSONObject, please reformat your input")
     if invocation_type == CONVERSE:
         return _converse(model_input)
-    fam = family(model_id)
-    if fam == "anthropic":
-        return _anthropic(model_id, model_input)
-    if fam == "nova":
-        return _nova(model_input)
-    return _titan_embed(model_input)
+    serve = {"anthropic": _anthropic, "nova": _nova, "llama": _llama, "mistral": _mistral}.get(family(model_id) or "")
+    return serve(model_id, model_input) if serve else _titan_embed(model_id, model_input)
 
 
 def _reply(prompt: str, max_tokens: int) -> tuple[str, int, bool]:
@@ -157,7 +177,7 @@ def _message_reply(model_input: dict[str, Any], default_max: int) -> tuple[dict[
     return body, input_tokens, output_tokens
 
 
-def _nova(model_input: dict[str, Any]) -> Invocation:
+def _nova(model_id: str, model_input: dict[str, Any]) -> Invocation:
     body, input_tokens, output_tokens = _message_reply(model_input, 5000)
     body["usage"].update(cacheReadInputTokenCount=0, cacheWriteInputTokenCount=0)
     return Invocation(body, input_tokens, output_tokens)
@@ -169,7 +189,7 @@ def _converse(model_input: dict[str, Any]) -> Invocation:
     return Invocation(body, input_tokens, output_tokens)
 
 
-def _titan_embed(model_input: dict[str, Any]) -> Invocation:
+def _titan_embed(model_id: str, model_input: dict[str, Any]) -> Invocation:
     input_text = _require(model_input, "inputText", str)
     dimensions = model_input.get("dimensions", 1024)
     if dimensions not in (256, 512, 1024):
@@ -180,3 +200,57 @@ def _titan_embed(model_input: dict[str, Any]) -> Invocation:
     tokens = text.count_tokens(input_text)
     output = {"embedding": text.embedding(input_text, dimensions, normalize), "inputTextTokenCount": tokens}
     return Invocation(output, tokens, 0)
+
+
+def _stop(cut: bool, stopped: str, limited: str) -> str:
+    return limited if cut else stopped
+
+
+def _llama(model_id: str, model_input: dict[str, Any]) -> Invocation:
+    """Meta Llama's native body: prompt and max_gen_len in; generation, token counts and stop_reason out."""
+    prompt = _require(model_input, "prompt", str)
+    max_gen_len = model_input.get("max_gen_len", 512)
+    if not isinstance(max_gen_len, int) or isinstance(max_gen_len, bool) or max_gen_len < 1:
+        raise RecordError("Malformed input request: #/max_gen_len: expected a positive integer")
+    input_tokens = text.count_tokens(prompt)
+    reply, output_tokens, cut = _reply(prompt, max_gen_len)
+    output = {
+        "generation": reply,
+        "prompt_token_count": input_tokens,
+        "generation_token_count": output_tokens,
+        "stop_reason": _stop(cut, "stop", "length"),
+    }
+    return Invocation(output, input_tokens, output_tokens)
+
+
+def _mistral(model_id: str, model_input: dict[str, Any]) -> Invocation:
+    """Mistral's native bodies: a chat request (messages) gets choices; a text completion (prompt) gets outputs."""
+    max_tokens = model_input.get("max_tokens", 8192)
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+        raise RecordError("Malformed input request: #/max_tokens: expected a positive integer")
+    if "messages" not in model_input:
+        prompt = _require(model_input, "prompt", str)
+        reply, output_tokens, cut = _reply(prompt, max_tokens)
+        output: dict[str, Any] = {"outputs": [{"text": reply, "stop_reason": _stop(cut, "stop", "length")}]}
+        return Invocation(output, text.count_tokens(prompt), output_tokens)
+    prompt = _conversation(model_input, None)
+    input_tokens = text.count_tokens(prompt)
+    reply, output_tokens, cut = _reply(prompt, max_tokens)
+    output = {
+        "id": _message_id(prompt),
+        "object": "chat.completion",
+        "model": base_model(model_id).removeprefix("mistral."),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": reply},
+                "finish_reason": _stop(cut, "stop", "length"),
+            }
+        ],
+        "usage": {
+            "prompt_tokens": input_tokens,
+            "completion_tokens": output_tokens,
+            "total_tokens": input_tokens + output_tokens,
+        },
+    }
+    return Invocation(output, input_tokens, output_tokens)

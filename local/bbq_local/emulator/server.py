@@ -10,24 +10,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import botocore.session
 from botocore.utils import parse_timestamp
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from bbq_local.emulator.engine import ApiError, BedrockEmulator
+from bbq_local.emulator.api import ERROR_STATUS, SERVICE, ApiError
+from bbq_local.emulator.engine import BedrockEmulator
 
-_MODEL = botocore.session.get_session().get_service_model("bedrock")
-_ERROR_STATUS = {
-    shape.name: shape.metadata["error"]["httpStatusCode"]
-    for name in (
-        "CreateModelInvocationJob",
-        "GetModelInvocationJob",
-        "ListModelInvocationJobs",
-        "StopModelInvocationJob",
-    )
-    for shape in _MODEL.operation_model(name).error_shapes
-}
+_LIST_QUERY = SERVICE.operation_model("ListModelInvocationJobs").input_shape.members
 ADMIN_PREFIX = "/_emulator"
 
 
@@ -46,7 +36,7 @@ def _respond(body: dict[str, Any], status: int = 200, headers: dict[str, str] | 
 
 
 def _error(code: str, message: str) -> Response:
-    return _respond({"message": message}, _ERROR_STATUS.get(code, 400), {"x-amzn-ErrorType": f"{code}:"})
+    return _respond({"message": message}, ERROR_STATUS.get(code, 400), {"x-amzn-ErrorType": f"{code}:"})
 
 
 class EmulatorApp:
@@ -87,9 +77,12 @@ class EmulatorApp:
         query: dict[str, Any] = {
             k: v[-1] for k, v in parse_qs(request.query_string.decode(), keep_blank_values=True).items()
         }
-        for name in ("submitTimeAfter", "submitTimeBefore"):
-            if name in query:
-                query[name] = parse_timestamp(query[name])
+        for name, value in query.items():
+            kind = _LIST_QUERY[name].type_name if name in _LIST_QUERY else "string"
+            if kind == "timestamp":
+                query[name] = parse_timestamp(value)
+            elif kind == "integer":
+                query[name] = int(value)
         return query
 
     def _admin(self, method: str, segments: list[str], request: Request) -> Response:
