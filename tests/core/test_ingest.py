@@ -1,5 +1,6 @@
 """Ingest: a good file becomes one Pending job, a bad one an Invalid job with a report; never two jobs."""
 
+from bbq.core import naming
 from bbq.core.clock import ManualClock
 from bbq.core.config import PipelineConfig
 from bbq.core.ingest import ingest_object
@@ -23,9 +24,10 @@ def test_a_good_file_is_queued_pending() -> None:
     assert outcome.created and outcome.status == JobStatus.PENDING
     job = store.items[outcome.job_id]
     assert (job.record_count, job.model_id, job.message) == (150, CLAUDE, "")
-    assert job.input_uri == f"s3://bucket/staged/{job.job_id}/a b.jsonl", "Bedrock reads a frozen copy"
-    assert objects.files["bucket", f"staged/{job.job_id}/a b.jsonl"] == objects.files["bucket", "to-process/a b.jsonl"]
-    assert job.output_uri == "s3://bucket/processed/a b/"
+    assert job.input_uri == f"s3://bucket/{naming.staged_key(job.job_id, 'to-process/a b.jsonl')}", "a frozen copy"
+    assert job.input_uri.startswith(f"s3://bucket/staged/{job.job_id}/a-b-"), "named after the upload, safely"
+    assert objects.files["bucket", job.input_uri.removeprefix("s3://bucket/")] == objects.files["bucket", "to-process/a b.jsonl"]
+    assert job.output_uri == "s3://bucket/processed/a-b-c8687a08aa/", "a safe name, tagged by the key's hash"
     assert job.source_keys == ("to-process/a b.jsonl",)
     assert objects.reports == {}
 
@@ -39,6 +41,7 @@ def test_a_bad_file_is_invalid_with_a_report_next_to_it() -> None:
     assert job.message == "Input rejected: 3 records; Bedrock batch needs at least 100 per job"
     assert job.ended_at is not None
     report = objects.reports["bucket", "to-process/small.jsonl.error.json"]
+    assert store.items[outcome.job_id].report_uri == "s3://bucket/to-process/small.jsonl.error.json"
     assert report["problems"] == ["3 records; Bedrock batch needs at least 100 per job"]
     assert "upload the corrected file" in str(report["whatToDo"])
     assert ("bucket", "to-process/small.jsonl") in objects.files, "the original file is kept"

@@ -30,16 +30,55 @@ def test_names_are_deterministic_and_fit_bedrocks_patterns() -> None:
     assert first == naming.job_id_for("bucket", "to-process/a.jsonl", "v1")
     assert first != naming.job_id_for("bucket", "to-process/a.jsonl", "v2")
     assert first != naming.job_id_for("other", "to-process/a.jsonl", "v1")
-    name = naming.job_name("bbq-0a1b2c3d4e5f", first, 1)
-    assert shape_pattern("ModelInvocationJobName").match(name) and len(name) <= 63
+    stack_prefix = "bbq" + "0123456789abcdef" * 2  # the template's: "bbq" and the stack id's 32 hex digits
+    for attempt in (1, 99, 999):
+        name = naming.job_name(stack_prefix, first, attempt)
+        assert shape_pattern("ModelInvocationJobName").match(name) and len(name) <= 63
     assert shape_pattern("ModelInvocationIdempotencyToken").match(naming.client_request_token(first, 1))
     with pytest.raises(ValueError, match="JobNamePrefix"):
-        naming.job_name("x" * 40, first, 1)
+        naming.job_name("x" * 41, first, 1)
 
 
-def test_output_and_report_locations() -> None:
-    assert naming.output_uri_for("b", "to-process/team a/calls.jsonl") == "s3://b/processed/team a/calls/"
+# Keys S3 stores happily and Bedrock's S3Uri pattern refuses as they are.
+AWKWARD_KEYS = [
+    "to-process/calls tuesday.jsonl",
+    "to-process/a+b=c,d.jsonl",
+    "to-process/r\u00e9sum\u00e9 \u00e0 la carte.jsonl",
+    "to-process/\u65e5\u672c\u8a9e.jsonl",
+    "to-process/team//double/slash.jsonl",
+    "to-process/odd:chars@here#1 & 2;?.jsonl",
+    "to-process/UPPER.JSONL",
+    "to-process/" + "long-name-" * 100 + ".jsonl",
+    "to-process/" + "\u00e9" * 500 + ".jsonl",  # 1,017 bytes of key
+]
+
+
+@pytest.mark.parametrize("key", AWKWARD_KEYS)
+def test_every_key_s3_accepts_maps_to_places_bedrock_accepts(key: str) -> None:
+    s3_uri = shape_pattern("S3Uri")
+    job_id = naming.job_id_for("bbq-123456789012-0b1c2d3e-aaaa-bbbb-cccc-0123456789ab", key, "v")
+    bucket = "bbq-123456789012-0b1c2d3e-aaaa-bbbb-cccc-0123456789ab"
+    staged = naming.s3_uri(bucket, naming.staged_key(job_id, key))
+    output = naming.output_uri_for(bucket, key)
+    for uri in (staged, output):
+        assert s3_uri.match(uri) and len(uri) <= 1024, uri
+    # what Bedrock writes below the output place, and the error report, are keys S3 takes (<= 1,024 bytes)
+    longest_output = output.removeprefix(f"s3://{bucket}/") + "abcdefabcdef/" + staged.rsplit("/", 1)[1] + ".out"
+    assert len(longest_output.encode()) <= 1024
+    report = naming.error_report_key(key)
+    assert len(report.encode()) <= 1024 and report.endswith(".error.json") and not naming.is_input_key(report)
+    assert report.startswith("to-process/")
+
+
+def test_safe_names_stay_readable_and_distinct() -> None:
+    assert naming.output_uri_for("b", "to-process/team-a/calls.jsonl") == "s3://b/processed/team-a/calls/"
+    spaced = naming.output_uri_for("b", "to-process/team a/calls.jsonl")
+    assert spaced.startswith("s3://b/processed/team-a/calls-") and spaced.endswith("/")
+    assert spaced != naming.output_uri_for("b", "to-process/team+a/calls.jsonl"), "a tag keeps them apart"
+    assert naming.safe_path("r\u00e9sum\u00e9s/q3", 100).startswith("resumes/q3-")
+    assert naming.staged_key("j1", "to-process/x/calls.JSONL") == "staged/j1/calls.jsonl"
     assert naming.error_report_key("to-process/x.jsonl") == "to-process/x.jsonl.error.json"
+    assert naming.is_input_key("to-process/x.JSONL") and not naming.is_input_key("to-process/x.jsonl.error.json")
 
 
 def job(job_id: str, model: str, age: int, status: JobStatus = JobStatus.PENDING) -> Job:

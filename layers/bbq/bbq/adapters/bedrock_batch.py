@@ -1,18 +1,26 @@
-"""Bedrock adapter for the BatchService port (Create/GetModelInvocationJob)."""
+"""Bedrock adapter for the BatchService port (Create/Get/ListModelInvocationJobs).
 
+It turns Bedrock's answers into the core's few outcomes. The codes alone do not say everything: whether a
+refusal is about the account's access to the model (the whole queue waits) or about one job's request (that
+job fails) is read from the code and, for ValidationException, from whether the message is about the model.
+"""
+
+import re
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bbq.core.errors import JobNotFound, RequestRejected, ServiceBusy, SlotUnavailable
+from bbq.core.errors import JobNotFound, ModelUnavailable, RequestRejected, ServiceBusy, SlotUnavailable
 from bbq.core.jobs import JobSnapshot, RecordCounts
 from bbq.core.ports import SubmitRequest
 from bbq.core.states import JobStatus
 
 # Errors that go away by waiting: the job keeps its place and a later run asks again.
 _TRANSIENT = {"ThrottlingException", "InternalServerException", "ServiceUnavailableException"}
-# Errors that will not go away by asking again: the job fails with Bedrock's own message.
-_REJECTIONS = {"ValidationException", "AccessDeniedException", "ResourceNotFoundException", "ConflictException"}
+# ValidationException texts about the model rather than the job ("The provided model identifier is invalid",
+# "Batch inference is not supported for the requested model", a modelId that fails its pattern).
+_ABOUT_THE_MODEL = re.compile(r"model identifier|requested model|model id\b|at 'modelId'", re.IGNORECASE)
+_NAME_IN_USE = re.compile(r"in use|already exists", re.IGNORECASE)
 
 
 class BedrockBatch:
@@ -33,17 +41,14 @@ class BedrockBatch:
             )
         except ClientError as exc:
             code, message = _error(exc)
-            if code == "ConflictException" and (existing := self._find_by_name(request.job_name)):
+            if code in {"ConflictException", "ValidationException"} and (
+                existing := self._find_by_name(request.job_name)
+            ):
                 # Our own earlier create went through but its answer was lost, and the token's idempotency
-                # window has passed: the job exists, so adopt it rather than fail the file.
+                # window has passed; Bedrock answers a name in use with either code. Adopt the job.
                 return existing
-            if code == "ServiceQuotaExceededException":
-                raise SlotUnavailable(message) from exc
-            _raise_if_transient(exc)
-            if code in _REJECTIONS:
-                raise RequestRejected(f"{code}: {message}") from exc
-            raise
-        return response["jobArn"]
+            raise _submit_error(code, message) from exc
+        return str(response["jobArn"])
 
     def _find_by_name(self, job_name: str) -> str | None:
         pages = self._bedrock.get_paginator("list_model_invocation_jobs").paginate(nameContains=job_name)
@@ -57,17 +62,20 @@ class BedrockBatch:
             raise
         return None
 
-    def describe(self, job_arn: str) -> JobSnapshot:
+    def describe(self, job_arn: str, job_name: str | None) -> JobSnapshot:
         try:
             job = self._bedrock.get_model_invocation_job(jobIdentifier=job_arn)
         except ClientError as exc:
             code, message = _error(exc)
             _raise_if_transient(exc)
-            if code in {"ResourceNotFoundException", "ValidationException"}:
+            if code == "ResourceNotFoundException":
+                if job_name and self._find_by_name(job_name):
+                    # Listed under its name yet not found by ARN: a view not caught up yet. Ask again later.
+                    raise ServiceBusy(f"{code}: {message} (but listed by name)") from exc
                 raise JobNotFound(message) from exc
-            raise
+            raise  # anything else (a ValidationException included) is not proof that the job is gone
         return JobSnapshot(
-            status=JobStatus(job["status"]),
+            status=JobStatus(job["status"]),  # an unknown status raises: the scheduler logs it, the job waits
             message=job.get("message", ""),
             counts=RecordCounts(
                 total=job.get("totalRecordCount"),
@@ -77,6 +85,29 @@ class BedrockBatch:
             ),
             ended_at=job.get("endTime"),
         )
+
+
+def _submit_error(code: str, message: str) -> Exception:
+    """What a refused create means for the queue."""
+    text = f"{code}: {message}"
+    if code == "ServiceQuotaExceededException":
+        return SlotUnavailable(message)
+    if code in _TRANSIENT:
+        return ServiceBusy(text)
+    if code == "AccessDeniedException":
+        reason = ModelUnavailable.SUBSCRIPTION if "marketplace" in message.lower() else ModelUnavailable.ACCESS
+        return ModelUnavailable(reason, text)
+    if code == "ResourceNotFoundException":
+        use_case = "use case" in message.lower()
+        return ModelUnavailable(ModelUnavailable.USE_CASE_FORM if use_case else ModelUnavailable.UNKNOWN_MODEL, text)
+    if code == "ValidationException" and _ABOUT_THE_MODEL.search(message):
+        return ModelUnavailable(ModelUnavailable.UNKNOWN_MODEL, text)
+    if code == "ConflictException" or (code == "ValidationException" and _NAME_IN_USE.search(message)):
+        # A name in use whose job the listing does not show yet: look again on a later run.
+        return ServiceBusy(text)
+    if code == "ValidationException":
+        return RequestRejected(text)
+    return ServiceBusy(text)  # an error code we do not know: the job waits with backoff, the others go on
 
 
 def _raise_if_transient(exc: ClientError) -> None:

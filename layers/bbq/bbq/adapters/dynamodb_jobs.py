@@ -1,4 +1,8 @@
-"""DynamoDB adapter for the JobStore port. The item layout is documented in the README ("The jobs table")."""
+"""DynamoDB adapter for the JobStore port. The item layout is documented in the README ("The jobs table").
+
+The slot ledger lives in the same table, one item per model (``JobId`` ``slots#<model>``, a map ``Holders`` of
+job id to reservation time). It has no ``Status``, so it never shows in ``StatusIndex``.
+"""
 
 from collections.abc import Iterable
 from datetime import datetime
@@ -9,9 +13,11 @@ from botocore.exceptions import ClientError
 
 from bbq.core.clock import iso
 from bbq.core.jobs import Job, RecordCounts
+from bbq.core.ports import Reservation
 from bbq.core.states import JobStatus
 
 STATUS_INDEX = "StatusIndex"  # partition key Status, sort key CreatedAt
+LEDGER_PREFIX = "slots#"
 
 _COUNTERS = {
     "total": "TotalRecordCount",
@@ -75,6 +81,71 @@ class DynamoJobs:
         return True
 
 
+    # ---- the slot ledger ------------------------------------------------------------------------------------
+
+    def slot_holders(self, model_id: str) -> dict[str, datetime]:
+        key = _ledger_key(model_id)
+        item = self._ddb.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+        if item is None:
+            self._create_ledger(key)
+            return {}
+        return {job_id: datetime.fromisoformat(value["S"]) for job_id, value in item["Holders"]["M"].items()}
+
+    def _create_ledger(self, key: dict[str, Any]) -> None:
+        """The map must exist before its members can be set one by one (the scheduler reads it before filling)."""
+        try:
+            self._ddb.put_item(
+                TableName=self._table, Item={**key, "Holders": {"M": {}}}, ConditionExpression="attribute_not_exists(JobId)"
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):  # another run made it first
+                raise
+
+    def reserve_slot(self, model_id: str, job_id: str, quota: int, now: datetime) -> Reservation:
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=_ledger_key(model_id),
+                UpdateExpression="SET Holders.#job = :now",
+                ConditionExpression="attribute_not_exists(Holders.#job) AND size(Holders) < :quota",
+                ExpressionAttributeNames={"#job": job_id},
+                ExpressionAttributeValues={":now": {"S": iso(now)}, ":quota": {"N": str(quota)}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+            held = exc.response.get("Item", {}).get("Holders", {}).get("M", {})
+            return Reservation.TAKEN if job_id in held else Reservation.FULL
+        return Reservation.RESERVED
+
+    def hold_slot(self, model_id: str, job_id: str, now: datetime) -> None:
+        self._ddb.update_item(
+            TableName=self._table,
+            Key=_ledger_key(model_id),
+            UpdateExpression="SET Holders.#job = if_not_exists(Holders.#job, :now)",
+            ExpressionAttributeNames={"#job": job_id},
+            ExpressionAttributeValues={":now": {"S": iso(now)}},
+        )
+
+    def release_slot(self, model_id: str, job_id: str) -> None:
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=_ledger_key(model_id),
+                UpdateExpression="REMOVE Holders.#job",
+                ConditionExpression="attribute_exists(Holders)",
+                ExpressionAttributeNames={"#job": job_id},
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+
+def _ledger_key(model_id: str) -> dict[str, Any]:
+    return {"JobId": {"S": LEDGER_PREFIX + model_id}}
+
+
 def _conditional_failed(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
@@ -98,6 +169,9 @@ def _to_item(job: Job) -> dict[str, Any]:
         "JobArn": job.job_arn,
         "SubmittedAt": iso(job.submitted_at) if job.submitted_at else None,
         "EndedAt": iso(job.ended_at) if job.ended_at else None,
+        "ReportUri": job.report_uri,
+        "TransientErrors": job.transient_errors or None,
+        "RetryAt": iso(job.retry_at) if job.retry_at else None,
     }
     plain.update({attr: getattr(job.counts, field) for field, attr in _COUNTERS.items()})
     return {name: _serialize(value) for name, value in plain.items() if value is not None}
@@ -131,4 +205,7 @@ def _from_item(item: dict[str, Any]) -> Job:
         submitted_at=moment("SubmittedAt"),
         ended_at=moment("EndedAt"),
         counts=RecordCounts(**{field: number(attr) for field, attr in _COUNTERS.items()}),
+        report_uri=plain.get("ReportUri"),
+        transient_errors=int(plain.get("TransientErrors", 0)),
+        retry_at=moment("RetryAt"),
     )

@@ -24,14 +24,10 @@ class IngestOutcome:
     reason: str = ""
 
 
-def is_input_key(key: str) -> bool:
-    return key.startswith(naming.INPUT_PREFIX) and key.endswith(".jsonl")
-
-
 def ingest_object(
     ref: ObjectRef, *, objects: ObjectStore, store: JobStore, config: PipelineConfig, clock: Clock
 ) -> IngestOutcome:
-    if not is_input_key(ref.key):
+    if not naming.is_input_key(ref.key):
         return IngestOutcome(ref.key, None, None, created=False, reason="not a .jsonl file under to-process/")
     job_id = naming.job_id_for(ref.bucket, ref.key, ref.version)
     existing = store.get(job_id)
@@ -77,13 +73,14 @@ def _new_job(job_id: str, ref: ObjectRef, summary: InputSummary, config: Pipelin
         updated_at=now,
         message=summary.message(),
         ended_at=None if summary.valid else now,
+        report_uri=None if summary.valid else naming.s3_uri(ref.bucket, naming.error_report_key(ref.key)),
     )
 
 
 def _error_report(job: Job, summary: InputSummary) -> dict[str, object]:
     return {
         "jobId": job.job_id,
-        "input": job.input_uri,
+        "input": naming.s3_uri(job.source_bucket, job.source_keys[0]),
         "status": job.status.value,
         "recordCount": summary.record_count,
         "sizeBytes": summary.size_bytes,

@@ -41,6 +41,11 @@ class Job:
     submitted_at: datetime | None = None
     ended_at: datetime | None = None
     counts: RecordCounts = field(default_factory=RecordCounts)
+    report_uri: str | None = None  # the error report next to a rejected upload
+    # A Pending job Bedrock kept answering with transient errors waits until retry_at, so it does not block
+    # the jobs behind it.
+    transient_errors: int = 0
+    retry_at: datetime | None = None
 
     def with_changes(self, **changes: object) -> Self:
         return replace(self, **changes)  # type: ignore[arg-type]

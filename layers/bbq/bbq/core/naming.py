@@ -1,16 +1,34 @@
-"""Deterministic names: the same S3 object always maps to the same JobId, job name and request token,
-so a duplicated event or a retried run can never create a second job."""
+"""Deterministic names: the same S3 object always maps to the same JobId, job name and request token, so a
+duplicated event or a retried run can never create a second job. And names Bedrock accepts: whatever key S3
+accepts, what bbq hands Bedrock matches CreateModelInvocationJob's S3Uri pattern."""
 
 import hashlib
 import posixpath
+import re
+import unicodedata
 
 INPUT_PREFIX = "to-process/"
+INPUT_SUFFIX = ".jsonl"  # matched without regard to case: .JSONL uploads are picked up too
 OUTPUT_PREFIX = "processed/"
 STAGED_PREFIX = "staged/"
 ERROR_REPORT_SUFFIX = ".error.json"
 
 # Bedrock: jobName [a-zA-Z0-9]{1,63}(-*[a-zA-Z0-9\+\-\.]){0,63}, at most 63 characters.
 MAX_JOB_NAME = 63
+JOB_ID_IN_NAME = 20  # hex characters of the JobId a job name carries: room for a 40-character stack prefix
+# S3 keys are at most 1,024 bytes; Bedrock's S3Uri at most 1,024 characters.
+MAX_KEY_BYTES = 1024
+# Bedrock's S3Uri allows only these between single slashes (botocore's S3Uri shape; a test reads the model).
+_UNSAFE = re.compile(r"[^-!_*'().a-zA-Z0-9]+")
+# Bounds that keep every derived key and URI within S3's and Bedrock's limits, whatever the upload's key:
+# processed/<path>/<12-char Bedrock job id>/<staged name>.out stays under 1,024 bytes.
+MAX_OUTPUT_PATH = 700
+MAX_STAGED_NAME = 120
+_TAG_CHARS = 10
+
+
+def is_input_key(key: str) -> bool:
+    return key.startswith(INPUT_PREFIX) and key.lower().endswith(INPUT_SUFFIX)
 
 
 def job_id_for(bucket: str, key: str, version: str) -> str:
@@ -20,7 +38,7 @@ def job_id_for(bucket: str, key: str, version: str) -> str:
 
 
 def job_name(prefix: str, job_id: str, attempt: int) -> str:
-    name = f"{prefix}-{job_id}-a{attempt}"
+    name = f"{prefix}-{job_id[:JOB_ID_IN_NAME]}-a{attempt}"
     if len(name) > MAX_JOB_NAME:
         raise ValueError(f"job name {name!r} is longer than {MAX_JOB_NAME} characters: shorten JobNamePrefix")
     return name
@@ -31,27 +49,56 @@ def client_request_token(job_id: str, attempt: int) -> str:
     return f"{job_id}a{attempt}"
 
 
-def output_uri_for(bucket: str, source_key: str) -> str:
-    """Where Bedrock writes a file's results: processed/<path under to-process without .jsonl>/.
+def safe_path(path: str, max_chars: int) -> str:
+    """``path`` in the characters Bedrock's S3Uri allows: accents dropped (é -> e), any other run of unsafe
+    characters (spaces, ``+``, ``=``, ``,``, other scripts) becomes ``-``, empty segments (``//``) go. Where that
+    changed anything or the result is too long, a tag from the original path's hash is appended, so two keys
+    that differ only in unsafe characters never share a place. A path that is already safe is kept as it is."""
+    segments = [_safe_segment(segment) for segment in path.split("/")]
+    safe = "/".join(segment for segment in segments if segment)
+    if safe == path and len(safe) <= max_chars:
+        return safe
+    tag = hashlib.sha256(path.encode()).hexdigest()[:_TAG_CHARS]
+    head = safe[: max_chars - _TAG_CHARS - 1].rstrip("/")
+    return f"{head}-{tag}" if head else tag
 
-    Bedrock adds ``<bedrock job id>/<file name>.out`` below it, so re-uploads never overwrite results.
-    """
-    relative = source_key.removeprefix(INPUT_PREFIX)
-    stem, _ = posixpath.splitext(relative)
-    return f"s3://{bucket}/{OUTPUT_PREFIX}{stem}/"
+
+def _safe_segment(segment: str) -> str:
+    ascii_only = unicodedata.normalize("NFKD", segment).encode("ascii", "ignore").decode()
+    return _UNSAFE.sub("-", ascii_only)
+
+
+def _stem(key: str) -> str:
+    """The key under to-process/ without its .jsonl suffix."""
+    relative = key.removeprefix(INPUT_PREFIX)
+    return relative[: -len(INPUT_SUFFIX)] if relative.lower().endswith(INPUT_SUFFIX) else relative
+
+
+def output_uri_for(bucket: str, source_key: str) -> str:
+    """Where Bedrock writes a file's results: processed/<path under to-process without .jsonl>/, in safe
+    characters (see ``safe_path``). Bedrock adds ``<bedrock job id>/<file name>.out`` below it, so re-uploads
+    never overwrite results."""
+    return f"s3://{bucket}/{OUTPUT_PREFIX}{safe_path(_stem(source_key), MAX_OUTPUT_PATH)}/"
 
 
 def staged_key(job_id: str, source_key: str) -> str:
     """The frozen copy of a validated upload that Bedrock reads: an overwrite of the original cannot change it.
 
-    The file name is kept because Bedrock names its output after it (``<file>.jsonl.out``).
+    It is named after the upload (Bedrock names its output ``<file>.jsonl.out``), in safe characters.
     """
-    return f"{STAGED_PREFIX}{job_id}/{posixpath.basename(source_key)}"
+    name = safe_path(posixpath.basename(_stem(source_key)), MAX_STAGED_NAME) or "input"
+    return f"{STAGED_PREFIX}{job_id}/{name}{INPUT_SUFFIX}"
 
 
 def error_report_key(source_key: str) -> str:
-    """The error report written next to a rejected file (its suffix does not retrigger ingest)."""
-    return source_key + ERROR_REPORT_SUFFIX
+    """The error report next to a rejected file (its suffix does not retrigger ingest). For a key near S3's
+    1,024-byte limit the name is shortened, with a tag from the key's hash, so the report can still be written."""
+    report = source_key + ERROR_REPORT_SUFFIX
+    if len(report.encode()) <= MAX_KEY_BYTES:
+        return report
+    tag = "-" + hashlib.sha256(source_key.encode()).hexdigest()[:_TAG_CHARS] + ERROR_REPORT_SUFFIX
+    head = source_key.encode()[: MAX_KEY_BYTES - len(tag)].decode("utf-8", "ignore")
+    return head + tag
 
 
 def s3_uri(bucket: str, key: str) -> str:

@@ -2,6 +2,8 @@
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
 from typing import Protocol
 
 from bbq.core.jobs import Job, JobSnapshot
@@ -34,6 +36,12 @@ class SubmitRequest:
     tags: Mapping[str, str]
 
 
+class Reservation(Enum):
+    RESERVED = "reserved"  # the slot is this run's: submit the job
+    TAKEN = "taken"  # another run holds a slot for this job (it is submitting it, or did)
+    FULL = "full"  # the model's slots are all held
+
+
 class JobStore(Protocol):
     """The jobs table."""
 
@@ -48,15 +56,28 @@ class JobStore(Protocol):
     def save_transition(self, job: Job, expected: JobStatus) -> bool:
         """Writes ``job`` only if the stored status is still ``expected``; False if another run moved it."""
 
+    # The slot ledger: per model, the jobs holding one of bbq's slots, each with when it was reserved. One
+    # atomic write reserves a slot, so scheduler runs that overlap never ask Bedrock for more than the quota.
+    def slot_holders(self, model_id: str) -> dict[str, datetime]: ...
+
+    def reserve_slot(self, model_id: str, job_id: str, quota: int, now: datetime) -> Reservation:
+        """Adds ``job_id`` to the model's holders if it is not there and fewer than ``quota`` are."""
+
+    def hold_slot(self, model_id: str, job_id: str, now: datetime) -> None:
+        """Records a holder whatever the count (a job found active in Bedrock that the ledger missed)."""
+
+    def release_slot(self, model_id: str, job_id: str) -> None: ...
+
 
 class BatchService(Protocol):
     """Bedrock batch inference."""
 
     def submit(self, request: SubmitRequest) -> str:
-        """Creates the job and returns its ARN. Raises SlotUnavailable, ServiceBusy or RequestRejected."""
+        """Creates the job (or finds the one already made under its name) and returns its ARN. Raises
+        SlotUnavailable, ServiceBusy, ModelUnavailable or RequestRejected."""
 
-    def describe(self, job_arn: str) -> JobSnapshot:
-        """Raises JobNotFound or ServiceBusy."""
+    def describe(self, job_arn: str, job_name: str | None) -> JobSnapshot:
+        """Raises JobNotFound (only once a lookup by ``job_name`` found nothing) or ServiceBusy."""
 
 
 class ObjectStore(Protocol):

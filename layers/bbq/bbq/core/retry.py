@@ -1,0 +1,18 @@
+"""When to ask Bedrock again about a job it answered with a transient error."""
+
+from datetime import timedelta
+
+# A job whose create keeps failing transiently waits 1, 2, 4 ... minutes, at most an hour, between tries.
+FIRST_BACKOFF = timedelta(minutes=1)
+MAX_BACKOFF = timedelta(hours=1)
+# Transient failures one run accepts per model before it leaves the model's queue for the next run: a Bedrock
+# that is down for everyone is not asked about every job in the backlog.
+TRANSIENT_FAILURES_PER_RUN = 3
+# A slot reserved for a job that is still Pending this long after is a leftover of a run that died between
+# reserving and submitting (no run lives longer than Lambda's 15 minutes).
+STALE_RESERVATION = timedelta(minutes=15)
+
+
+def backoff(transient_errors: int) -> timedelta:
+    """The wait after the ``transient_errors``-th transient failure in a row (1, 2, 3, ...)."""
+    return min(FIRST_BACKOFF * 2 ** max(0, transient_errors - 1), MAX_BACKOFF)
