@@ -8,7 +8,6 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bbq import wiring
-from bbq.core.clock import SystemClock
 from bbq.core.ingest import ingest_object
 from bbq.core.ports import ObjectRef
 from bbq.observability import logger, metrics, tracer
@@ -21,13 +20,14 @@ from bbq.settings import Settings
 @event_source(data_class=S3Event)
 def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, list[dict[str, object]]]:
     settings = Settings.from_env(os.environ)
+    metrics.set_default_dimensions(Stack=settings.stack_name)
     store, objects = wiring.jobs(settings), wiring.objects()
     outcomes = []
     for record in event.records:
         obj = record.s3.get_object
         # S3 URL-encodes keys in events (spaces as "+"); Powertools' S3Object.key hands them over raw.
         ref = ObjectRef(record.s3.bucket.name, unquote_plus(obj.key), obj.etag, obj.size, obj.version_id)
-        outcome = ingest_object(ref, objects=objects, store=store, config=settings.pipeline(), clock=SystemClock())
+        outcome = ingest_object(ref, objects=objects, store=store, config=settings.pipeline(), clock=wiring.clock())
         metrics.add_metric(name="FilesReceived", unit=MetricUnit.Count, value=1)
         if outcome.created:
             metrics.add_metric(name=f"Jobs{outcome.status}", unit=MetricUnit.Count, value=1)

@@ -1,5 +1,6 @@
 """Scheduler Lambda: on the schedule and on Bedrock job state changes, reconcile active jobs and fill
-each model's free slots. Every trigger runs the same full pass, so a lost event costs nothing."""
+each model's free slots. Every trigger runs the same full pass, so a lost event costs nothing; runs may
+overlap (the core reserves each slot atomically)."""
 
 import os
 
@@ -8,7 +9,6 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bbq import wiring
-from bbq.core.clock import SystemClock
 from bbq.core.scheduler import run_scheduler
 from bbq.observability import logger, metrics, tracer
 from bbq.settings import Settings
@@ -23,16 +23,22 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         # Strings on purpose: Bedrock's time fields are not ISO 8601.
         logger.info("Bedrock state change", job_arn=event.detail.get("batchJobArn"), status=event.detail.get("status"))
     settings = Settings.from_env(os.environ)
+    metrics.set_default_dimensions(Stack=settings.stack_name)
     report = run_scheduler(
         store=wiring.jobs(settings),
         batch=wiring.batch(),
         quotas=wiring.quotas(settings),
         config=settings.pipeline(),
-        clock=SystemClock(),
+        clock=wiring.clock(),
     )
     metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=report.submitted)
     metrics.add_metric(name="JobsDeferred", unit=MetricUnit.Count, value=report.deferred)
     metrics.add_metric(name="JobsPending", unit=MetricUnit.Count, value=report.pending_left)
+    metrics.add_metric(name="JobsSetAside", unit=MetricUnit.Count, value=report.set_aside)
+    metrics.add_metric(name="ModelsPaused", unit=MetricUnit.Count, value=len(report.paused))
+    metrics.add_metric(name="RunErrors", unit=MetricUnit.Count, value=report.errors)
+    for model, why in report.paused.items():
+        logger.error("model paused: its jobs wait until Bedrock accepts it", model_id=model, what_to_do=why)
     for status, count in report.finished.items():
         metrics.add_metric(name=f"Jobs{status}", unit=MetricUnit.Count, value=count)
     logger.info(
@@ -42,6 +48,8 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         pending=report.pending_left,
         active=report.active_per_model,
         finished=dict(report.finished),
+        paused=sorted(report.paused),
+        errors=report.errors,
     )
     return {
         "submitted": report.submitted,
@@ -49,4 +57,6 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         "pendingLeft": report.pending_left,
         "activePerModel": report.active_per_model,
         "finished": dict(report.finished),
+        "paused": report.paused,
+        "errors": report.errors,
     }

@@ -5,6 +5,7 @@ import importlib.util
 import os
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -68,3 +69,14 @@ class LocalFunction:
             if self.handler is None:  # imported under the function's variables, as Lambda's init phase is
                 self.handler = load_handler(self.folder)
             return self.handler(event, LocalContext(self.name))
+
+    def invoke_concurrently(self, events: list[dict[str, Any]]) -> list[Any]:
+        """Invokes the handler once per event, all at the same time, as Lambda does without reserved concurrency."""
+        self.invocations += len(events)
+        with environment(self.variables):
+            if self.handler is None:
+                self.handler = load_handler(self.folder)
+            for service in ("dynamodb", "bedrock", "s3"):
+                wiring.client(service)  # made before the threads start: creating boto3 clients is not thread-safe
+            with ThreadPoolExecutor(max_workers=len(events)) as pool:
+                return list(pool.map(lambda event: self.handler(event, LocalContext(self.name)), events))

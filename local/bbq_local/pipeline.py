@@ -2,9 +2,11 @@
 as Bedrock, and a manual clock. Wiring that moto cannot do (S3 -> Lambda, EventBridge -> Lambda) goes
 through SQS queues that ``step`` pumps into the handlers, with the template's own filters and patterns."""
 
+import functools
 import json
 import logging
 import re
+import threading
 import warnings
 from collections import Counter
 from collections.abc import Callable
@@ -13,8 +15,10 @@ from typing import Any
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer
+from moto.dynamodb.models import DynamoDBBackend
 
-from bbq.core.clock import ManualClock
+from bbq import wiring
+from bbq.core.clock import ManualClock, SystemClock
 from bbq.core.states import ACTIVE, TERMINAL
 from bbq_local.emulator import BedrockEmulator, EmulatorServer, LimitTable, ModelLimits
 from bbq_local.functions import LocalFunction
@@ -24,6 +28,24 @@ from bbq_local.stack import DeployedStack, deploy
 warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
 logging.getLogger("moto").setLevel(logging.ERROR)
 _RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours)\)")
+
+
+def _serialize_item_writes() -> None:
+    """DynamoDB applies each (conditional) write to an item atomically; moto in-process takes no lock, so
+    overlapping scheduler runs on threads could interleave inside one write. One lock restores the guarantee."""
+    if getattr(DynamoDBBackend, "_bbq_serialized", False):
+        return
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "get_item"):
+        original = getattr(DynamoDBBackend, name)
+
+        @functools.wraps(original)
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, locked)
+    DynamoDBBackend._bbq_serialized = True  # type: ignore[attr-defined]
 
 
 def schedule_seconds(expression: str) -> int:
@@ -73,11 +95,16 @@ class LocalPipeline:
             scheduler_name, "scheduler", {**self.stack.function_environment(scheduler_name), **endpoint}
         )
         self.started_at = self._next_schedule = self.clock.now()
+        # Scheduler runs per trigger: more than one overlap on threads (no reserved concurrency by default).
+        self.runs_per_tick = 1
+        _serialize_item_writes()
+        wiring.use_clock(self.clock)  # the handlers' time is the emulator's
         self.max_active_seen: dict[str, int] = {}
         self.emulator.subscribe(self._watch_quota)
 
     def close(self) -> None:
         self.server.stop()
+        wiring.use_clock(SystemClock())
 
     # ---- wiring moto cannot run -----------------------------------------------------------------------
 
@@ -171,13 +198,17 @@ class LocalPipeline:
         self.emulator.advance()
         events = self._drain(self.bedrock_queue)
         runs = []
-        # Reserved concurrency 1: a burst of events is served by runs one after another; one run sees them all.
         if events:
-            runs.append(self.scheduler.invoke(events[-1]))
+            runs.extend(self._run_scheduler(events[-1]))
         if self.clock.now() >= self._next_schedule:
-            runs.append(self.scheduler.invoke(self.schedule_event()))
+            runs.extend(self._run_scheduler(self.schedule_event()))
             self._next_schedule = self.clock.now() + timedelta(seconds=self.schedule_every)
         return runs
+
+    def _run_scheduler(self, event: dict[str, Any]) -> list[Any]:
+        if self.runs_per_tick == 1:
+            return [self.scheduler.invoke(event)]
+        return self.scheduler.invoke_concurrently([event] * self.runs_per_tick)
 
     def items(self) -> list[dict[str, Any]]:
         deserialize = TypeDeserializer().deserialize
@@ -186,6 +217,7 @@ class LocalPipeline:
             {k: deserialize(v) for k, v in item.items()}
             for page in paginator.paginate(TableName=self.table)
             for item in page["Items"]
+            if "Status" in item  # the slot ledger's items have none
         ]
         return sorted(items, key=lambda item: (item["CreatedAt"], item["JobId"]))
 

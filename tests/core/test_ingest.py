@@ -26,7 +26,8 @@ def test_a_good_file_is_queued_pending() -> None:
     assert (job.record_count, job.model_id, job.message) == (150, CLAUDE, "")
     assert job.input_uri == f"s3://bucket/{naming.staged_key(job.job_id, 'to-process/a b.jsonl')}", "a frozen copy"
     assert job.input_uri.startswith(f"s3://bucket/staged/{job.job_id}/a-b-"), "named after the upload, safely"
-    assert objects.files["bucket", job.input_uri.removeprefix("s3://bucket/")] == objects.files["bucket", "to-process/a b.jsonl"]
+    staged = job.input_uri.removeprefix("s3://bucket/")
+    assert objects.files["bucket", staged] == objects.files["bucket", "to-process/a b.jsonl"]
     assert job.output_uri == "s3://bucket/processed/a-b-c8687a08aa/", "a safe name, tagged by the key's hash"
     assert job.source_keys == ("to-process/a b.jsonl",)
     assert objects.reports == {}

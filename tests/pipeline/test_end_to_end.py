@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from botocore.retries.standard import ExponentialBackoff
 
+from bbq.core import naming
 from bbq.core.states import TERMINAL
 from bbq_local.pipeline import LocalPipeline
 from tests.conftest import CLAUDE, claude_record, jsonl
@@ -35,23 +36,31 @@ def outputs_under(pipeline: LocalPipeline, prefix: str) -> list[dict[str, Any]]:
     return lines
 
 
+# Keys S3 takes and Bedrock's S3Uri pattern does not: each must run, its results where its item says.
+AWKWARD_KEYS = {
+    "to-process/calls 2.jsonl": 300,
+    "to-process/team/calls-3.jsonl": 120,
+    "to-process/a+b=c,d.jsonl": 100,
+    "to-process/r\u00e9sum\u00e9s \u00e9t\u00e9/appels.jsonl": 100,
+    "to-process/team//double slash.jsonl": 100,
+    "to-process/UPPER CASE.JSONL": 100,
+    "to-process/" + "\u00e9" * 500 + ".jsonl": 100,  # 1,017 bytes
+    "to-process/" + "k" * 1007 + ".jsonl": 100,  # 1,024 bytes: S3's longest key
+}
+
+
 def test_every_record_of_every_file_is_processed_within_the_quota(pipeline: LocalPipeline) -> None:
-    good = {
-        "to-process/calls-1.jsonl": 150,
-        "to-process/calls 2.jsonl": 300,
-        "to-process/team/calls-3.jsonl": 120,
-        "to-process/calls-4.jsonl": 200,
-        "to-process/calls-5.jsonl": 100,
-    }
+    good = {"to-process/calls-1.jsonl": 150, **AWKWARD_KEYS}
+    assert max(len(key.encode()) for key in good) == 1024
     ids = drop(pipeline, good)
-    drop(pipeline, {"to-process/too-small.jsonl": 20})
+    drop(pipeline, {"to-process/too-small.jsonl": 20, "to-process/" + "s" * 1007 + ".jsonl": 20})
     pipeline.upload("to-process/notes.txt", b"ignored: not .jsonl")
 
     # S3 delivers events at least once: hand every event to ingest twice.
-    assert pipeline.deliver_uploads(transform=lambda event: [event, event]) == 12
+    assert pipeline.deliver_uploads(transform=lambda event: [event, event]) == 2 * (len(good) + 2)
     items = pipeline.run_until_done(step_seconds=30)
 
-    assert len(items) == 6, "one job per file, however often its event came"
+    assert len(items) == len(good) + 2, "one job per file, however often its event came"
     by_key = {item["SourceKeys"][0]: item for item in items}
     for key, record_ids in ids.items():
         item = by_key[key]
@@ -59,14 +68,18 @@ def test_every_record_of_every_file_is_processed_within_the_quota(pipeline: Loca
             "Completed",
             good[key],
             good[key],
-        )
-        stem = key.removeprefix("to-process/").removesuffix(".jsonl")
-        lines = outputs_under(pipeline, f"processed/{stem}/")
-        assert {line["recordId"] for line in lines} == record_ids
+        ), key
+        lines = outputs_under(pipeline, item["OutputUri"].removeprefix(f"s3://{pipeline.bucket}/"))
+        assert {line["recordId"] for line in lines} == record_ids, key
         assert all("modelOutput" in line for line in lines)
     small = by_key["to-process/too-small.jsonl"]
     assert small["Status"] == "Invalid" and "at least 100" in small["Message"]
+    long_small = by_key["to-process/" + "s" * 1007 + ".jsonl"]
+    report_key = long_small["ReportUri"].removeprefix(f"s3://{pipeline.bucket}/")
+    assert long_small["Status"] == "Invalid" and len(report_key.encode()) <= 1024
+    assert "at least 100" in pipeline.s3.get_object(Bucket=pipeline.bucket, Key=report_key)["Body"].read().decode()
     assert pipeline.max_active_seen == {CLAUDE: 2}, "both slots were used and never exceeded"
+    assert pipeline.emulator.refused_for_quota == 0, "bbq never asked for a slot beyond the quota"
     kept = {o["Key"] for o in pipeline.s3.list_objects_v2(Bucket=pipeline.bucket, Prefix="to-process/")["Contents"]}
     assert set(good) | {"to-process/too-small.jsonl", "to-process/too-small.jsonl.error.json"} <= kept
     assert all(item["Status"] in TERMINAL and "EndedAt" in item for item in items)
@@ -99,14 +112,61 @@ def test_jobs_submitted_outside_bbq_share_the_quota(pipeline: LocalPipeline) -> 
     assert pipeline.max_active_seen[CLAUDE] == 2, "Bedrock's quota was never exceeded, counting the outside job"
 
 
-def test_a_model_bedrock_refuses_fails_the_job_with_bedrocks_message(
+def test_a_model_bedrock_does_not_batch_waits_with_a_message_instead_of_failing(
     make_pipeline: Callable[..., LocalPipeline],
 ) -> None:
     pipeline = make_pipeline(parameters={"ModelId": "meta.llama2-13b-chat-v1"})
     drop(pipeline, {"to-process/a.jsonl": 100})
-    (item,) = pipeline.run_until_done()
-    assert item["Status"] == "Failed"
-    assert item["Message"].startswith("ValidationException: The provided model identifier meta.llama2-13b-chat-v1")
+    for _ in range(4):
+        runs = pipeline.step(300)
+    (item,) = pipeline.items()
+    assert item["Status"] == "Pending" and "Check the ModelId parameter" in item["Message"]
+    assert "not supported for the requested model" in item["Message"]
+    assert runs[-1]["paused"] == {"meta.llama2-13b-chat-v1": item["Message"]}
+
+
+@pytest.mark.parametrize("refusal", ["access", "marketplace", "use-case-form"])
+def test_a_model_denied_for_an_hour_then_granted_runs_everything_once(pipeline: LocalPipeline, refusal: str) -> None:
+    pipeline.emulator.faults.update({"denied_models": {CLAUDE: refusal}})
+    drop(pipeline, {f"to-process/f{i}.jsonl": 100 for i in range(4)})
+    runs: list[dict[str, Any]] = []
+    for _ in range(120):  # an hour of 30-second steps
+        runs.extend(pipeline.step(30))
+    items = pipeline.items()
+    assert {i["Status"] for i in items} == {"Pending"} and pipeline.emulator.jobs() == []
+    assert all("Bedrock console" in i["Message"] for i in items), "each item says what to fix"
+    assert all(run["paused"] for run in runs)
+    pipeline.emulator.faults.update({"denied_models": {}})
+    items = pipeline.run_until_done(step_seconds=30)
+    assert [i["Status"] for i in items] == ["Completed"] * 4, "nothing failed; nothing had to be uploaded again"
+    assert len(pipeline.emulator.jobs()) == 4, "one Bedrock job per file"
+
+
+@pytest.mark.parametrize("answer", ["ConflictException", "ValidationException"])
+def test_a_create_whose_answer_was_lost_is_adopted_after_its_token_expired(
+    pipeline: LocalPipeline, answer: str
+) -> None:
+    pipeline.emulator.faults.update(
+        {"lose_next_create_responses": 99, "token_ttl_seconds": 60, "name_in_use_error": answer}
+    )
+    drop(pipeline, {"to-process/a.jsonl": 100, "to-process/b.jsonl": 100})
+    pipeline.step(30)  # both creates go through, both answers are lost (past botocore's retries)
+    assert len(pipeline.emulator.jobs()) == 2 and {i["Status"] for i in pipeline.items()} == {"Pending"}
+    pipeline.emulator.faults.update({"lose_next_create_responses": 0})
+    items = pipeline.run_until_done(step_seconds=60)  # the tokens have expired by the retry: names are in use
+    assert [i["Status"] for i in items] == ["Completed"] * 2
+    assert len(pipeline.emulator.jobs()) == 2, "the existing jobs were adopted, none made twice"
+    assert {i["JobArn"] for i in items} == {j["jobArn"] for j in pipeline.emulator.jobs()}
+
+
+def test_three_overlapping_scheduler_runs_per_tick_stay_within_the_quota(pipeline: LocalPipeline) -> None:
+    ids = drop(pipeline, {f"to-process/f{i:02d}.jsonl": 100 for i in range(10)})
+    pipeline.runs_per_tick = 3
+    items = pipeline.run_until_done(step_seconds=30)
+    assert [i["Status"] for i in items] == ["Completed"] * 10
+    assert len(pipeline.emulator.jobs()) == 10, "no file was submitted twice"
+    assert pipeline.max_active_seen == {CLAUDE: 2} and pipeline.emulator.refused_for_quota == 0
+    assert pipeline.scheduler.invocations >= 3 * 10 and len(ids) == 10
 
 
 def test_throttling_and_server_errors_are_ridden_out(pipeline: LocalPipeline, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,7 +191,7 @@ def test_a_job_created_earlier_under_the_same_name_is_adopted_not_failed(pipelin
     drop(pipeline, {"to-process/a.jsonl": 100})
     pipeline.deliver_uploads()
     (item,) = pipeline.items()
-    name = f"{pipeline.scheduler.variables['JOB_NAME_PREFIX']}-{item['JobId']}-a1"
+    name = naming.job_name(pipeline.scheduler.variables["JOB_NAME_PREFIX"], item["JobId"], 1)
     arn = pipeline.emulator.create_model_invocation_job(
         {
             "jobName": name,
@@ -160,4 +220,5 @@ def test_an_overwrite_before_submission_cannot_change_what_runs(pipeline: LocalP
         staged = item["InputUri"].removeprefix(f"s3://{pipeline.bucket}/")
         assert staged.startswith(f"staged/{item['JobId']}/")
         job_output = f"processed/calls/{item['JobArn'].rsplit('/', 1)[1]}/"
+        assert item["OutputUri"] == f"s3://{pipeline.bucket}/processed/calls/"
         assert {line["recordId"] for line in outputs_under(pipeline, job_output)} == {r["recordId"] for r in records}

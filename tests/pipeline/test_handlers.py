@@ -38,7 +38,7 @@ def test_ingest_decodes_keys_and_queues_a_pending_job(pipeline: LocalPipeline) -
     assert (outcome["key"], outcome["status"], outcome["created"]) == (key, "Pending", True)
     (item,) = pipeline.items()
     assert item["SourceKeys"] == [key] and item["RecordCount"] == 120
-    assert item["OutputUri"] == f"s3://{pipeline.bucket}/processed/team a/call transcripts 2026-11/"
+    assert item["OutputUri"].startswith(f"s3://{pipeline.bucket}/processed/team-a/call-transcripts-2026-11-")
     assert pipeline.ingest.invoke(event)["outcomes"][0]["created"] is False
 
 

@@ -1,5 +1,6 @@
 """What moto cannot show: the translated template's S3 notification, layers, IAM, DLQ and index."""
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,14 @@ def actions(statement: dict[str, Any]) -> set[str]:
 
 def test_uploads_under_to_process_trigger_the_ingest_function(resources: dict[str, Any]) -> None:
     notification = resources["Bucket"]["Properties"]["NotificationConfiguration"]
-    (config,) = notification["LambdaConfigurations"]
-    assert config["Event"] == "s3:ObjectCreated:*"
-    assert config["Function"] == {"Fn::GetAtt": ["IngestFunction", "Arn"]}
-    rules = {r["Name"]: r["Value"] for r in config["Filter"]["S3Key"]["Rules"]}
-    assert rules == {"prefix": "to-process/", "suffix": ".jsonl"}
+    suffixes = set()
+    for config in notification["LambdaConfigurations"]:
+        assert config["Event"] == "s3:ObjectCreated:*"
+        assert config["Function"] == {"Fn::GetAtt": ["IngestFunction", "Arn"]}
+        rules = {r["Name"]: r["Value"] for r in config["Filter"]["S3Key"]["Rules"]}
+        assert rules["prefix"] == "to-process/"
+        suffixes.add(rules["suffix"])
+    assert suffixes == {".jsonl", ".JSONL"}, "S3's suffix filter is case-sensitive"
     permission = resources["IngestFunctionFileUploadedPermission"]["Properties"]
     assert permission["Principal"] == "s3.amazonaws.com"
 
@@ -65,8 +69,12 @@ def test_ingest_failures_go_to_a_dead_letter_queue(resources: dict[str, Any]) ->
     assert invoke_config["Properties"]["MaximumRetryAttempts"] == 2
 
 
-def test_the_scheduler_runs_alone_on_a_schedule_and_on_this_stacks_bedrock_events(resources: dict[str, Any]) -> None:
-    assert resources["SchedulerFunction"]["Properties"]["ReservedConcurrentExecutions"] == 1
+def test_the_scheduler_runs_on_a_schedule_and_on_this_stacks_bedrock_events(resources: dict[str, Any]) -> None:
+    # No reservation unless asked: it rolls the stack back on accounts with little unreserved concurrency.
+    assert resources["SchedulerFunction"]["Properties"]["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["ReserveSchedulerConcurrency", {"Ref": "SchedulerReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert load_template()["Parameters"]["SchedulerReservedConcurrency"]["Default"] == ""
     rules = of_type(resources, "AWS::Events::Rule")
     schedule = next(r for r in rules.values() if "ScheduleExpression" in r["Properties"])
     assert schedule["Properties"]["ScheduleExpression"] == {"Ref": "ScheduleExpression"}
@@ -88,7 +96,9 @@ def test_iam_gives_each_function_only_its_own_calls(resources: dict[str, Any]) -
         }
     ingest_actions = set().union(*(actions(s) for s in statements(resources, "IngestFunctionRole")))
     assert not any(a.startswith("bedrock:") for a in ingest_actions)
-    assert {"s3:GetObject", "s3:PutObject", "dynamodb:PutItem"} <= ingest_actions
+    # ListBucket makes S3 answer 404, not 403, for a deleted upload; no tagging: the staged copy drops tags.
+    assert {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "dynamodb:PutItem"} <= ingest_actions
+    assert not any("Tagging" in a for a in ingest_actions)
 
     scheduler = statements(resources, "SchedulerFunctionRole")
     bedrock = next(s for s in scheduler if "bedrock:CreateModelInvocationJob" in actions(s))
@@ -110,7 +120,12 @@ def test_the_batch_role_is_created_only_without_a_role_arn_and_trusts_bedrock(re
     (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "bedrock.amazonaws.com"}
     assert "aws:SourceAccount" in trust["Condition"]["StringEquals"]
-    granted = {a: s["Resource"]["Fn::Sub"][0] for s in statements(resources, "BatchRole") for a in actions(s)}
+    granted = {
+        a: s["Resource"]["Fn::Sub"][0]
+        for s in statements(resources, "BatchRole")
+        if "Action" in s and not str(s["Action"]).startswith("bedrock:")
+        for a in actions(s)
+    }
     assert set(granted) == {"s3:ListBucket", "s3:GetObject", "s3:PutObject"}
     assert granted["s3:GetObject"].endswith("/staged/*") and granted["s3:PutObject"].endswith("/processed/*")
 
@@ -148,3 +163,122 @@ def test_every_trigger_has_a_sample_event() -> None:
         "s3-put.json",
         "schedule.json",
     ]
+
+
+def resolve(value: Any, parameters: dict[str, str], conditions: dict[str, bool]) -> Any:
+    """Evaluates the intrinsic functions the template's IAM uses, as CloudFormation would for these parameters."""
+    if isinstance(value, list):
+        return [v for v in (resolve(item, parameters, conditions) for item in value) if v is not NO_VALUE]
+    if not isinstance(value, dict):
+        return value
+    if len(value) != 1 or not next(iter(value)).startswith(("Fn::", "Ref", "Condition")):
+        return {k: resolve(v, parameters, conditions) for k, v in value.items()}
+    (function, argument), = value.items()
+    if function == "Ref":
+        return NO_VALUE if argument == "AWS::NoValue" else parameters.get(argument, f"<{argument}>")
+    if function == "Condition":
+        return conditions[argument]
+    if function == "Fn::If":
+        name, when_true, when_false = argument
+        return resolve(when_true if conditions[name] else when_false, parameters, conditions)
+    if function == "Fn::Sub":
+        text, names = (argument, {}) if isinstance(argument, str) else argument
+        names = {k: resolve(v, parameters, conditions) for k, v in names.items()}
+        return re.sub(r"\$\{([^}]+)\}", lambda m: str({**parameters, **names}[m.group(1)]), text)
+    if function == "Fn::Split":
+        delimiter, source = argument
+        return resolve(source, parameters, conditions).split(delimiter)
+    if function == "Fn::Select":
+        index, items = argument
+        return resolve(items, parameters, conditions)[int(index)]
+    if function == "Fn::Join":
+        delimiter, items = argument
+        return delimiter.join(resolve(items, parameters, conditions))
+    if function == "Fn::Equals":
+        left, right = (resolve(v, parameters, conditions) for v in argument)
+        return left == right
+    if function == "Fn::Not":
+        return not resolve(argument[0], parameters, conditions)
+    if function == "Fn::And":
+        return all(resolve(v, parameters, conditions) for v in argument)
+    if function == "Fn::Or":
+        return any(resolve(v, parameters, conditions) for v in argument)
+    if function == "Fn::GetAtt":
+        return f"<{'.'.join(argument)}>"
+    raise AssertionError(f"unhandled {function}")
+
+
+NO_VALUE = object()
+STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/bbq/1b9a1f30-c8a2-11f0-9c11-0a1b2c3d4e5f"
+
+
+def deployed_policies(model_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The scheduler's and the batch role's statements as CloudFormation would create them for ``model_id``."""
+    template = load_template()
+    with __import__("moto").mock_aws():
+        translated = translate(template, {"ModelId": model_id}, boto3.client("iam", region_name="us-east-1"))
+    parameters = {name: p.get("Default", "") for name, p in template["Parameters"].items()}
+    parameters.update(
+        {"ModelId": model_id, "AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012"}
+    )
+    parameters["AWS::StackId"] = STACK_ID
+    conditions: dict[str, bool] = {}
+    for name, body in translated["Conditions"].items():  # in order: later conditions use earlier ones
+        conditions[name] = resolve(body, parameters, conditions)
+    resources = translated["Resources"]
+    return (
+        resolve(statements(resources, "SchedulerFunctionRole"), parameters, conditions),
+        resolve(statements(resources, "BatchRole"), parameters, conditions),
+    )
+
+
+def invoke_statements(batch_role: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for s in batch_role if "bedrock:InvokeModel" in actions(s)]
+
+
+@pytest.mark.parametrize(
+    ("model_id", "invoked"),
+    [
+        (
+            "us.anthropic.claude-3-5-haiku-20241022-v1:0",
+            "arn:aws:bedrock:eu-west-1:123456789012:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0",
+        ),
+        (
+            "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "arn:aws:bedrock:eu-west-1:123456789012:inference-profile/global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        ),
+        (
+            "arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/abc123def456",
+            "arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/abc123def456",
+        ),
+    ],
+)
+def test_an_inference_profile_may_be_invoked_with_its_models_in_every_region(model_id: str, invoked: str) -> None:
+    scheduler, batch_role = deployed_policies(model_id)
+    direct, routed = invoke_statements(batch_role)
+    assert direct["Resource"] == invoked
+    # the profile's foundation models, in whichever Region it routes to, and only through this profile
+    assert routed["Resource"] == "arn:aws:bedrock:*::foundation-model/*"
+    assert routed["Condition"] == {"StringEquals": {"bedrock:InferenceProfileArn": invoked}}
+    create = next(s for s in scheduler if "bedrock:CreateModelInvocationJob" in actions(s))
+    assert invoked in create["Resource"]
+
+
+def test_a_foundation_model_id_is_invoked_in_the_stacks_region_only() -> None:
+    scheduler, batch_role = deployed_policies("anthropic.claude-3-haiku-20240307-v1:0")
+    (direct,) = invoke_statements(batch_role)
+    assert direct["Resource"] == "arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"
+    assert "Condition" not in direct
+
+
+def test_names_are_unique_per_stack_and_within_limits() -> None:
+    template = load_template()
+    parameters = {"AWS::StackId": STACK_ID, "AWS::AccountId": "123456789012", "AWS::Region": "eu-west-1"}
+    bucket = resolve(template["Resources"]["Bucket"]["Properties"]["BucketName"], parameters, {})
+    assert bucket == "bbq-123456789012-1b9a1f30-c8a2-11f0-9c11-0a1b2c3d4e5f" and len(bucket) <= 63
+    prefix = resolve(template["Globals"]["Function"]["Environment"]["Variables"]["JOB_NAME_PREFIX"], parameters, {})
+    assert prefix == "bbq1b9a1f30c8a211f09c110a1b2c3d4e5f", "the whole stack UUID, not its node-id tail"
+    layer = resolve(template["Resources"]["BbqLayer"]["Properties"]["LayerName"], parameters, {})
+    assert layer == prefix
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["STACK_NAME"] == {"Ref": "AWS::StackName"}, "metrics carry a Stack dimension"

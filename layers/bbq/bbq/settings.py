@@ -14,7 +14,9 @@ class Settings(BaseModel):
     jobs_table: str = Field(alias="JOBS_TABLE", min_length=3)
     model_id: str = Field(alias="MODEL_ID", min_length=1)
     batch_role_arn: str = Field(alias="BATCH_ROLE_ARN", pattern=r"^arn:aws[a-z\-]*:iam::\d{12}:role/.+")
-    job_name_prefix: str = Field(alias="JOB_NAME_PREFIX", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9\-]{0,29}$")
+    # At most 40 characters: a job name is <prefix>-<20 hex of the JobId>-a<attempt>, within Bedrock's 63.
+    job_name_prefix: str = Field(alias="JOB_NAME_PREFIX", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9\-]{0,39}$")
+    stack_name: str = Field(alias="STACK_NAME", default="bbq")
     max_concurrent_jobs: int = Field(alias="MAX_CONCURRENT_JOBS", default=10, ge=1)
     job_timeout_hours: int = Field(alias="JOB_TIMEOUT_HOURS", default=72, ge=24, le=168)
     min_records_per_job: int = Field(alias="MIN_RECORDS_PER_JOB", default=100, ge=1)

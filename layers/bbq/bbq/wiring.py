@@ -10,6 +10,7 @@ from botocore.config import Config
 from bbq.adapters.bedrock_batch import BedrockBatch
 from bbq.adapters.dynamodb_jobs import DynamoJobs
 from bbq.adapters.s3_objects import S3Objects
+from bbq.core.clock import Clock, SystemClock
 from bbq.core.quotas import FixedQuotas
 from bbq.settings import Settings
 
@@ -25,6 +26,18 @@ def client(service: str) -> Any:
 
 def reset() -> None:
     client.cache_clear()
+
+
+_clock: list[Clock] = [SystemClock()]
+
+
+def clock() -> Clock:
+    """Wall time in Lambda; the local pipeline swaps in its simulated clock so backoffs follow the emulator's."""
+    return _clock[0]
+
+
+def use_clock(replacement: Clock) -> None:
+    _clock[0] = replacement
 
 
 def jobs(settings: Settings) -> DynamoJobs:

@@ -78,7 +78,7 @@ class BedrockEmulator:
             if known is not None:
                 # The API reference: "If this token matches a previous request, Amazon Bedrock ignores the
                 # request, but does not return an error."
-                return {"jobArn": self._jobs[known].arn}
+                return self._answer_create(self._jobs[known].arn)
             self._check_model(body)
             if any(job.name == body["jobName"] for job in self._jobs.values()):
                 raise self._name_in_use(body["jobName"])
@@ -98,10 +98,7 @@ class BedrockEmulator:
             job = self._new_job({**body, "clientRequestToken": token}, limits)
             self._tokens[token] = (job.job_id, now)
             self._emit(job)
-            if self.faults.lose_next_create_responses > 0:
-                self.faults.lose_next_create_responses -= 1
-                raise ApiError("InternalServerException", "Internal server error (injected: the job was created)")
-            return {"jobArn": job.arn}
+            return self._answer_create(job.arn)
 
     def get_model_invocation_job(self, identifier: str) -> dict[str, Any]:
         with self._call("GetModelInvocationJob"):
@@ -181,6 +178,12 @@ class BedrockEmulator:
             raise ApiError("ThrottlingException", "Too many requests, please wait before trying again.")
         if self._rng.random() < Faults.rate(self.faults.internal_error, operation):
             raise ApiError("InternalServerException", "An internal server error occurred. Retry your request.")
+
+    def _answer_create(self, arn: str) -> dict[str, Any]:
+        if self.faults.lose_next_create_responses > 0:
+            self.faults.lose_next_create_responses -= 1
+            raise ApiError("InternalServerException", "Internal server error (injected: the job exists)")
+        return {"jobArn": arn}
 
     def _remembered(self, token: str, now: datetime) -> str | None:
         """The job an earlier request with this token made, while the token is remembered (a knob: the real

@@ -25,7 +25,7 @@ class Faults:
     slowdown: float = 1.0
     # Probability that a state-change event is not delivered (Bedrock's delivery is best effort).
     drop_event_rate: float = 0.0
-    # The next N CreateModelInvocationJob calls create the job but answer 500 as if the response was lost.
+    # The next N CreateModelInvocationJob answers are lost (500) though the job was made (or already existed).
     lose_next_create_responses: int = 0
     # Behaviours AWS does not document, one knob each so clients can be tested under every plausible answer:
     # how long a clientRequestToken is remembered (None: for ever), and which error a job name in use gets.

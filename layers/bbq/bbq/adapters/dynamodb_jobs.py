@@ -95,7 +95,9 @@ class DynamoJobs:
         """The map must exist before its members can be set one by one (the scheduler reads it before filling)."""
         try:
             self._ddb.put_item(
-                TableName=self._table, Item={**key, "Holders": {"M": {}}}, ConditionExpression="attribute_not_exists(JobId)"
+                TableName=self._table,
+                Item={**key, "Holders": {"M": {}}},
+                ConditionExpression="attribute_not_exists(JobId)",
             )
         except ClientError as exc:
             if not _conditional_failed(exc):  # another run made it first

@@ -27,14 +27,16 @@ class S3Objects:
 
     def copy(self, ref: ObjectRef, key: str) -> None:
         source: dict[str, str] = {"Bucket": ref.bucket, "Key": ref.key}
-        condition = {}
+        # The upload's tags are not copied: copying them needs s3:GetObjectTagging and s3:PutObjectTagging, and
+        # Bedrock has no use for them.
+        extra = {"TaggingDirective": "REPLACE"}
         if ref.version_id:
             source["VersionId"] = ref.version_id
         else:
-            condition = {"CopySourceIfMatch": f'"{ref.etag}"'}
+            extra["CopySourceIfMatch"] = f'"{ref.etag}"'
         try:
             # Managed copy: multipart above 8 MB, so files past CopyObject's 5 GB limit copy too.
-            self._s3.copy(source, ref.bucket, key, ExtraArgs=condition or None)
+            self._s3.copy(source, ref.bucket, key, ExtraArgs=extra)
         except ClientError as exc:
             raise _translate(exc, ref.bucket, ref.key) from exc
 
