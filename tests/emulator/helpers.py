@@ -11,7 +11,7 @@ from tests.conftest import CLAUDE, ROLE_ARN
 
 BEDROCK_MODEL = botocore.session.get_session().get_service_model("bedrock")
 # What GetModelInvocationJob can report as final: the model's statuses less those that hold a quota slot.
-TERMINAL = set(BEDROCK_MODEL.shape_for("ModelInvocationJobStatus").enum) - {
+TERMINAL = set(BEDROCK_MODEL.shape_for("ModelInvocationJobStatus").enum) - {  # type: ignore[attr-defined]
     "Submitted",
     "Validating",
     "Scheduled",

@@ -144,8 +144,9 @@ def test_a_model_denied_for_an_hour_then_granted_runs_everything_once(pipeline: 
 
 @pytest.mark.parametrize("answer", ["ConflictException", "ValidationException"])
 def test_a_create_whose_answer_was_lost_is_adopted_after_its_token_expired(
-    pipeline: LocalPipeline, answer: str
+    pipeline: LocalPipeline, answer: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)  # botocore's retries, at once
     pipeline.emulator.faults.update(
         {"lose_next_create_responses": 99, "token_ttl_seconds": 60, "name_in_use_error": answer}
     )

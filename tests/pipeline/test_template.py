@@ -212,7 +212,7 @@ NO_VALUE = object()
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/bbq/1b9a1f30-c8a2-11f0-9c11-0a1b2c3d4e5f"
 
 
-def deployed_policies(model_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def deployed_policies(model_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The scheduler's and the batch role's statements as CloudFormation would create them for ``model_id``."""
     template = load_template()
     with __import__("moto").mock_aws():

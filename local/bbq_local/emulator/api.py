@@ -48,7 +48,7 @@ class Status(StrEnum):
     EXPIRED = "Expired"
 
 
-_MODEL_STATUSES = set(SERVICE.shape_for("ModelInvocationJobStatus").enum)
+_MODEL_STATUSES = set(SERVICE.shape_for("ModelInvocationJobStatus").enum)  # type: ignore[attr-defined]
 if {s.value for s in Status} != _MODEL_STATUSES:
     raise ImportError(f"botocore's ModelInvocationJobStatus changed: {sorted(_MODEL_STATUSES)}")
 

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Request, Response
 from bbq_local.emulator.api import ERROR_STATUS, SERVICE, ApiError
 from bbq_local.emulator.engine import BedrockEmulator
 
-_LIST_QUERY = SERVICE.operation_model("ListModelInvocationJobs").input_shape.members
+_LIST_QUERY = SERVICE.operation_model("ListModelInvocationJobs").input_shape.members  # type: ignore[union-attr]
 ADMIN_PREFIX = "/_emulator"
 
 

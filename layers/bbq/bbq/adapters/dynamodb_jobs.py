@@ -117,7 +117,8 @@ class DynamoJobs:
         except ClientError as exc:
             if not _conditional_failed(exc):
                 raise
-            held = exc.response.get("Item", {}).get("Holders", {}).get("M", {})
+            item: dict[str, Any] = dict(exc.response.get("Item", {}))  # type: ignore[call-overload]
+            held = item.get("Holders", {}).get("M", {})
             return Reservation.TAKEN if job_id in held else Reservation.FULL
         return Reservation.RESERVED
 
