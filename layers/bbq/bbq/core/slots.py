@@ -1,13 +1,10 @@
-"""Slot arithmetic: how many jobs each model may start now under its concurrent-job quota."""
+"""Per-model views of jobs: what holds each model's slots and the order its queue gets them (the slots
+themselves are reserved in the store's ledger)."""
 
 from collections import Counter
 from collections.abc import Iterable
 
 from bbq.core.jobs import Job
-
-
-def free_slots(quota: int, active: int) -> int:
-    return max(0, quota - active)
 
 
 def active_per_model(active_jobs: Iterable[Job]) -> Counter[str]:
