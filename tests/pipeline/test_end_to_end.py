@@ -217,7 +217,8 @@ def test_an_overwrite_before_submission_cannot_change_what_runs(pipeline: LocalP
     pipeline.upload(key, jsonl(second))  # the same key again, before any slot was free
     items = pipeline.run_until_done()
     assert sorted(i["RecordCount"] for i in items) == [100, 120] and {i["Status"] for i in items} == {"Completed"}
-    for item, records in zip(items, (first, second), strict=True):
+    # Both uploads came in the same simulated moment: pair each item with its upload by record count.
+    for item, records in zip(sorted(items, key=lambda i: i["RecordCount"]), (first, second), strict=True):
         staged = item["InputUri"].removeprefix(f"s3://{pipeline.bucket}/")
         assert staged.startswith(f"staged/{item['JobId']}/")
         job_output = f"processed/calls/{item['JobArn'].rsplit('/', 1)[1]}/"
