@@ -1,51 +1,169 @@
-"""How fast ingest checks a file: bbq's validate_jsonl against the bare minimum (json.loads of every line),
-on a 50,000-record file of call transcripts, and what that means for the largest file one ingest can take.
-Usage: python bench/ingest_bench.py
+"""Ingest of one upload from S3 (a moto server in its own process): validation and staging together, beside a
+bare read + json.loads of every line in the same process, with the peak RSS of each.
+
+Each size runs in a fresh child process, so each peak is its own. Prints one JSON line per size.
+Usage: python bench/ingest_bench.py [--sizes-mb 10 100 1000] [--line-kb 1.5]
 """
 
 import argparse
 import json
+import os
+import resource
+import socket
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from typing import Any
 
-from bbq.core.validation import InputLimits, validate_jsonl
-from bbq_local.transcripts import jsonl_file
+import boto3
+from botocore.config import Config
 
-INGEST_TIMEOUT_S = 900  # the ingest function's timeout in template.yaml
+BUCKET = "bench"
 
 
-def best_of(runs: int, work: Callable[[], None]) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return min(times)
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def client(endpoint: str) -> Any:
+    # Without "when_required", a large put into moto is quadratic (checksum of a streamed body).
+    config = Config(request_checksum_calculation="when_required", response_checksum_validation="when_required")
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", config=config)
+
+
+def lines(total_bytes: int, line_bytes: int) -> Iterator[bytes]:
+    record = {"modelInput": {"messages": [{"role": "user", "content": "x"}]}}
+    pad = max(0, line_bytes - len(json.dumps(record)) - 40)
+    written = index = 0
+    while written < total_bytes:
+        body = {"recordId": f"R{index}", "modelInput": {"messages": [{"role": "user", "content": "y" * pad}]}}
+        line = json.dumps(body).encode() + b"\n"
+        written += len(line)
+        index += 1
+        yield line
+
+
+class _Stream:
+    """A generated file as a file object, so uploading it never holds it in memory."""
+
+    def __init__(self, source: Iterator[bytes]) -> None:
+        self._source, self._buffer = source, b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            try:
+                self._buffer += next(self._source)
+            except StopIteration:
+                break
+        if size < 0:
+            size = len(self._buffer)
+        chunk, self._buffer = self._buffer[:size], self._buffer[size:]
+        return chunk
+
+
+def child(endpoint: str, key: str, mode: str) -> None:
+    """One measurement in a fresh process: prints seconds and peak RSS."""
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+    s3 = client(endpoint)
+    head = s3.head_object(Bucket=BUCKET, Key=key)
+    start = time.perf_counter()
+    if mode == "baseline":
+        body = s3.get_object(Bucket=BUCKET, Key=key)["Body"]
+        for line in body.iter_lines(chunk_size=1024**2):  # a fair baseline: large chunks
+            json.loads(line)
+    else:
+        from bbq.adapters.dynamodb_store import DynamoStore  # noqa: F401  (the handler imports it too)
+        from bbq.adapters.s3_objects import S3Objects
+        from bbq.core.clock import SystemClock
+        from bbq.core.config import PipelineConfig
+        from bbq.core.ingest import ingest_object
+        from bbq.core.limits import FixedLimits, ModelLimits
+        from bbq.core.ports import ObjectRef
+        from tests.core.fakes import InMemoryStore
+
+        limits = ModelLimits(10, 100, 50_000, 50_000, 1024**3, 5 * 1024**3)
+        outcome = ingest_object(
+            ObjectRef(BUCKET, key, head["ETag"].strip('"'), head["ContentLength"]),
+            objects=S3Objects(s3),
+            store=InMemoryStore(),
+            limits=FixedLimits(limits),
+            config=PipelineConfig("m", "arn:aws:iam::123456789012:role/r", "bbq"),
+            clock=SystemClock(),
+        )
+        assert outcome.status == "Queued" and outcome.rejected_lines == 0, outcome
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_mb}))
+
+
+def measure(endpoint: str, key: str, mode: str) -> dict[str, float]:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", endpoint, key, mode],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": root},
+    ).stdout
+    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=50_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--sizes-mb", type=int, nargs="+", default=[10, 100, 1000])
+    parser.add_argument("--line-kb", type=float, default=1.5)
+    parser.add_argument("--child", nargs=3, metavar=("ENDPOINT", "KEY", "MODE"))
     args = parser.parse_args()
-    lines = jsonl_file(1, args.records).splitlines(keepends=True)
-    size_mb = sum(map(len, lines)) / 1e6
-
-    def baseline() -> None:
-        for line in lines:
-            json.loads(line)
-
-    def bbq() -> None:
-        assert validate_jsonl(lines, InputLimits()).valid
-
-    base, ours = best_of(args.runs, baseline), best_of(args.runs, bbq)
-    print(f"{args.records} records, {size_mb:.1f} MB, best of {args.runs}")
-    print(f"{'':34}{'seconds':>9}{'MB/s':>8}")
-    print(f"{'baseline: json.loads every line':34}{base:9.2f}{size_mb / base:8.0f}")
-    print(f"{'bbq validate_jsonl':34}{ours:9.2f}{size_mb / ours:8.0f}")
-    print(f"ratio bbq/baseline: {ours / base:.2f}x time")
-    capacity_gb = size_mb / ours * INGEST_TIMEOUT_S / 1000
-    print(f"at this rate one ingest ({INGEST_TIMEOUT_S} s timeout) checks ~{capacity_gb:.0f} GB, before S3 read time")
+    if args.child:
+        child(*args.child)
+        return
+    port = free_port()
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")
+        s3 = client(endpoint)
+        for _ in range(100):
+            try:
+                s3.create_bucket(Bucket=BUCKET)
+                break
+            except Exception:
+                time.sleep(0.1)  # the server is starting (a benchmark, not a test)
+        for size_mb in args.sizes_mb:
+            key = f"to-process/{size_mb}mb.jsonl"
+            s3.upload_fileobj(_Stream(lines(size_mb * 10**6, int(args.line_kb * 1024))), BUCKET, key)
+            base = measure(endpoint, key, "baseline")
+            ours = measure(endpoint, key, "bbq")
+            s3.delete_object(Bucket=BUCKET, Key=key)
+            print(
+                json.dumps(
+                    {
+                        "size_mb": size_mb,
+                        "line_kb": args.line_kb,
+                        "baseline_s": round(base["seconds"], 2),
+                        "bbq_s": round(ours["seconds"], 2),
+                        "bbq_over_baseline": round(ours["seconds"] / base["seconds"], 2),
+                        "baseline_mb_s": round(size_mb / base["seconds"], 1),
+                        "bbq_mb_s": round(size_mb / ours["seconds"], 1),
+                        "baseline_peak_rss_mb": round(base["peak_rss_mb"]),
+                        "bbq_peak_rss_mb": round(ours["peak_rss_mb"]),
+                    }
+                ),
+                flush=True,
+            )
+    finally:
+        server.terminate()
 
 
 if __name__ == "__main__":

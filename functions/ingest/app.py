@@ -1,4 +1,5 @@
-"""Ingest Lambda: S3 ObjectCreated under to-process/ -> one Pending (or Invalid) job item per file."""
+"""Ingest Lambda: S3 ObjectCreated under to-process/ -> an input file item and its staged parts, queued for
+their model (or a Rejected file item and an error report next to the upload)."""
 
 import os
 from urllib.parse import unquote_plus
@@ -21,23 +22,28 @@ from bbq.settings import Settings
 def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, list[dict[str, object]]]:
     settings = Settings.from_env(os.environ)
     metrics.set_default_dimensions(Stack=settings.stack_name)
-    store, objects = wiring.jobs(settings), wiring.objects()
+    store, objects, limits = wiring.store(settings), wiring.objects(), wiring.limits(settings)
     outcomes = []
     for record in event.records:
         obj = record.s3.get_object
         # S3 URL-encodes keys in events (spaces as "+"); Powertools' S3Object.key hands them over raw.
         ref = ObjectRef(record.s3.bucket.name, unquote_plus(obj.key), obj.etag, obj.size, obj.version_id)
-        outcome = ingest_object(ref, objects=objects, store=store, config=settings.pipeline(), clock=wiring.clock())
+        outcome = ingest_object(
+            ref, objects=objects, store=store, limits=limits, config=settings.pipeline(), clock=wiring.clock()
+        )
         metrics.add_metric(name="FilesReceived", unit=MetricUnit.Count, value=1)
         if outcome.created:
-            metrics.add_metric(name=f"Jobs{outcome.status}", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name=f"Files{outcome.status}", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name="LinesRejected", unit=MetricUnit.Count, value=outcome.rejected_lines)
         outcomes.append(
             {
                 "key": outcome.key,
-                "jobId": outcome.job_id,
+                "fileId": outcome.file_id,
                 "status": outcome.status,
                 "created": outcome.created,
                 "reason": outcome.reason,
+                "parts": outcome.parts,
+                "rejectedLines": outcome.rejected_lines,
             }
         )
     return {"outcomes": outcomes}

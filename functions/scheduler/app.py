@@ -1,6 +1,6 @@
-"""Scheduler Lambda: on the schedule and on Bedrock job state changes, reconcile active jobs and fill
-each model's free slots. Every trigger runs the same full pass, so a lost event costs nothing; runs may
-overlap (the core reserves each slot atomically)."""
+"""Scheduler Lambda: on the schedule and on Bedrock job state changes, reconcile each model's jobs in flight,
+plan jobs from its waiting parts and fill its free slots. Every trigger runs the same full pass, so a lost event
+costs nothing; runs may overlap (the core claims parts and reserves slots atomically)."""
 
 import os
 
@@ -25,25 +25,30 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     settings = Settings.from_env(os.environ)
     metrics.set_default_dimensions(Stack=settings.stack_name)
     report = run_scheduler(
-        store=wiring.jobs(settings),
+        store=wiring.store(settings),
         batch=wiring.batch(),
-        quotas=wiring.quotas(settings),
+        objects=wiring.objects(),
+        limits=wiring.limits(settings),
         config=settings.pipeline(),
         clock=wiring.clock(),
     )
+    metrics.add_metric(name="JobsPlanned", unit=MetricUnit.Count, value=report.planned)
     metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=report.submitted)
     metrics.add_metric(name="JobsDeferred", unit=MetricUnit.Count, value=report.deferred)
     metrics.add_metric(name="JobsPending", unit=MetricUnit.Count, value=report.pending_left)
     metrics.add_metric(name="JobsSetAside", unit=MetricUnit.Count, value=report.set_aside)
     metrics.add_metric(name="ModelsPaused", unit=MetricUnit.Count, value=len(report.paused))
     metrics.add_metric(name="RunErrors", unit=MetricUnit.Count, value=report.errors)
+    metrics.add_metric(name="PartsFailedBySmallWorkPolicy", unit=MetricUnit.Count, value=report.small_work_failed)
     for model, why in report.paused.items():
         logger.error("model paused: its jobs wait until Bedrock accepts it", model_id=model, what_to_do=why)
     for status, count in report.finished.items():
         metrics.add_metric(name=f"Jobs{status}", unit=MetricUnit.Count, value=count)
     logger.info(
         "scheduler run done",
+        planned=report.planned,
         submitted=report.submitted,
+        parts_read=report.parts_read,
         deferred=report.deferred,
         pending=report.pending_left,
         active=report.active_per_model,
@@ -52,7 +57,9 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         errors=report.errors,
     )
     return {
+        "planned": report.planned,
         "submitted": report.submitted,
+        "partsRead": report.parts_read,
         "deferred": report.deferred,
         "pendingLeft": report.pending_left,
         "activePerModel": report.active_per_model,

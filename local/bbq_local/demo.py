@@ -12,20 +12,10 @@ from moto import mock_aws
 
 from bbq_local import transcripts
 
-STATUS_ORDER = [
-    "Pending",
-    "Submitted",
-    "Validating",
-    "Scheduled",
-    "InProgress",
-    "Stopping",
-    "Completed",
-    "PartiallyCompleted",
-    "Failed",
-    "Stopped",
-    "Expired",
-    "Invalid",
-]
+STATUS_ORDER = ["Queued", "Running", "Completed", "PartiallyCompleted", "Failed", "Rejected"]
+NOVA = "amazon.nova-lite-v1:0"
+PART_RECORDS = 200
+MAX_JOB_RECORDS = 1_000
 
 
 def _fake_credentials() -> None:
@@ -40,22 +30,52 @@ def _fake_credentials() -> None:
     )
 
 
-def _table(items: list[dict[str, Any]]) -> str:
-    rows = [("file", "status", "records", "done", "job id", "message")]
-    for item in items:
-        done = item.get("ProcessedRecordCount")
-        rows.append(
-            (
-                item["SourceKeys"][0].removeprefix("to-process/"),
-                item["Status"],
-                str(item["RecordCount"]),
-                "-" if done is None else str(done),
-                item["JobId"][:12],
-                item.get("Message", "")[:60],
-            )
-        )
+def _rows(rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows)
+
+
+def _files_table(files: list[dict[str, Any]], parts: list[dict[str, Any]]) -> str:
+    jobs_of: dict[str, set[str]] = {}
+    for part in parts:
+        if "JobId" in part:
+            jobs_of.setdefault(part["FileId"], set()).add(part["JobId"])
+    rows: list[tuple[str, ...]] = [("file", "model", "status", "records", "refused", "parts", "jobs", "message")]
+    for item in sorted(files, key=lambda i: i["SourceKey"]):
+        rows.append(
+            (
+                item["SourceKey"].removeprefix("to-process/"),
+                item.get("ModelId", "-").split(".")[1].split("-v")[0] if "." in item.get("ModelId", "") else "-",
+                item["Status"],
+                str(item["RecordCount"]),
+                str(item["RejectedLines"]),
+                str(item["PartCount"]),
+                str(len(jobs_of.get(item["FileId"], ()))),
+                item.get("Message", "")[:70],
+            )
+        )
+    return _rows(rows)
+
+
+def _jobs_table(jobs: list[dict[str, Any]], parts: list[dict[str, Any]]) -> str:
+    files_of: dict[str, set[str]] = {}
+    for part in parts:
+        if "JobId" in part:
+            files_of.setdefault(part["JobId"], set()).add(part["FileId"])
+    rows: list[tuple[str, ...]] = [("job", "model", "status", "records", "parts", "files", "input")]
+    for job in jobs:
+        rows.append(
+            (
+                job["JobId"][:12],
+                job["ModelId"].split(".")[1].split("-v")[0],
+                job["Status"],
+                str(job["RecordCount"]),
+                str(len(job["PartIds"])),
+                str(len(files_of.get(job["JobId"], ()))),
+                job["InputUri"].split("/", 3)[3][:60],
+            )
+        )
+    return _rows(rows)
 
 
 def _summary_line(pipeline: Any, items: list[dict[str, Any]]) -> str:
@@ -63,7 +83,29 @@ def _summary_line(pipeline: Any, items: list[dict[str, Any]]) -> str:
     elapsed = pipeline.clock.now() - pipeline.started_at
     states = "  ".join(f"{s} {counts[s]}" for s in STATUS_ORDER if counts[s])
     active = sum(pipeline.active_in_bedrock().values())
-    return f"  [+{str(elapsed).split('.')[0]:>8} simulated]  {states}   (Bedrock slots in use: {active})"
+    return f"  [+{str(elapsed).split('.')[0]:>8} simulated]  files: {states}   (Bedrock slots in use: {active})"
+
+
+def _upload_tour(pipeline: Any, files: int, records: int) -> None:
+    for number in range(1, files + 1):
+        pipeline.upload(f"to-process/call-transcripts-{number:02d}.jsonl", transcripts.jsonl_file(number, records))
+    print(f"uploaded {files} files of {records} call transcripts each, and:")
+    pipeline.upload("to-process/archive/big-export.jsonl", transcripts.jsonl_file(50, 2_400))
+    print(
+        f"  - archive/big-export.jsonl: 2,400 records, split into parts of {PART_RECORDS} (PartRecords) that run "
+        f"in several jobs (the demo sets MaxRecordsPerJob to {MAX_JOB_RECORDS})"
+    )
+    for team in ("north", "south", "east", "west"):
+        pipeline.upload(f"to-process/{team}/calls.jsonl", transcripts.jsonl_file(60 + len(team), 30))
+    print("  - {north,south,east,west}/calls.jsonl: 30 records each, under the minimum of 100: packed into one job")
+    good = transcripts.jsonl_file(70, 150).splitlines(keepends=True)
+    bad = [b'{"recordId": "CALL-x", "modelInput": \n', b"not json at all\n", b'{"modelInput": {"n": NaN}}\n']
+    pipeline.upload("to-process/with-bad-lines.jsonl", b"".join(good[:50] + bad + good[50:]))
+    print("  - with-bad-lines.jsonl: 150 good lines and 3 bad ones: the good ones run, the bad ones are reported")
+    pipeline.upload(f"to-process/{NOVA}/nova-calls.jsonl", transcripts.jsonl_file(80, 120))
+    print(f"  - {NOVA}/nova-calls.jsonl: routed to Amazon Nova Lite by its folder (AllowedModels)")
+    pipeline.upload("to-process/anthropic.claude-v2/old-model.jsonl", transcripts.jsonl_file(90, 120))
+    print("  - anthropic.claude-v2/old-model.jsonl: a model this stack does not run: refused with a report\n")
 
 
 def _download(pipeline: Any, output_dir: Path) -> list[Path]:
@@ -85,22 +127,24 @@ def run_demo(*, files: int, records: int, quota: int, output_dir: str) -> int:
     wall_start = time.monotonic()
     with mock_aws():
         print("bbq demo: deploying template.yaml into moto (translated by aws-sam-translator) ...")
-        pipeline = LocalPipeline(quota=quota, parameters={"LogLevel": "WARNING"})
+        pipeline = LocalPipeline(
+            quota=quota,
+            parameters={
+                "LogLevel": "ERROR",
+                "AllowedModels": NOVA,
+                # Small figures, so a laptop-sized tour shows splitting: Bedrock's real limit is 50,000 a job.
+                "PartRecords": str(PART_RECORDS),
+                "MaxRecordsPerJob": str(MAX_JOB_RECORDS),
+                "MaxRecordsPerFile": str(MAX_JOB_RECORDS),
+            },
+        )
         try:
             print(f"  bucket {pipeline.bucket}, table {pipeline.table}, Bedrock emulator at {pipeline.server.url}")
             print(
                 f"  concurrent-job quota per model: {quota}; scheduler every "
                 f"{pipeline.schedule_every // 60} simulated minutes and on every Bedrock state change\n"
             )
-            for number in range(1, files + 1):
-                pipeline.upload(
-                    f"to-process/call-transcripts-{number:02d}.jsonl", transcripts.jsonl_file(number, records)
-                )
-            pipeline.upload("to-process/late-upload-too-small.jsonl", transcripts.jsonl_file(99, 40))
-            print(
-                f"uploaded {files} files of {records} call transcripts each, and one file of 40 "
-                "(below Bedrock's 100-record minimum, to show how bad input is reported)\n"
-            )
+            _upload_tour(pipeline, files, records)
             last = ""
 
             def show(p: Any, _runs: Any) -> None:
@@ -110,14 +154,17 @@ def run_demo(*, files: int, records: int, quota: int, output_dir: str) -> int:
                     print(line)
                     last = line.split("]", 1)[1]
 
-            items = pipeline.run_until_done(step_seconds=30, on_step=show)
-            print("\nEvery job is terminal:\n")
-            print(_table(items))
+            files_done = pipeline.run_until_done(step_seconds=30, on_step=show)
+            parts = pipeline.items("part")
+            print("\nEvery file is done:\n")
+            print(_files_table(files_done, parts))
+            print("\nThe Bedrock jobs that ran them:\n")
+            print(_jobs_table(pipeline.items("job"), parts))
             out = Path(output_dir).resolve()
             saved = _download(pipeline, out)
             print(
                 f"\nResults copied from s3://{pipeline.bucket}/processed/ to {out}/processed/ "
-                f"({len(saved)} files, one folder per input file)."
+                f"({len(saved)} files: a folder per input file, and processed/_packed/ for jobs packing several)."
             )
             _show_sample(saved)
             print(f"\nMax Bedrock jobs at once per model: {pipeline.max_active_seen} (quota {quota}).")
@@ -136,4 +183,6 @@ def _show_sample(saved: list[Path]) -> None:
         print("  " + line["modelOutput"]["content"][0]["text"][:300])
     for report in reports:
         body = json.loads(report.read_text())
-        print(f"\nError report next to the rejected file ({report.name}): {body['problems'][0]}")
+        refused = body["rejectedLines"]
+        detail = f"line {refused[0]['line']}: {refused[0]['reason']}" if refused else body["message"]
+        print(f"\nError report {report.name} ({len(refused)} refused lines): {detail}")

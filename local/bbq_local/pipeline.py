@@ -19,7 +19,8 @@ from moto.dynamodb.models import DynamoDBBackend
 
 from bbq import wiring
 from bbq.core.clock import ManualClock, SystemClock
-from bbq.core.states import ACTIVE, TERMINAL
+from bbq.core.files import FileStatus
+from bbq.core.states import ACTIVE
 from bbq_local.emulator import BedrockEmulator, EmulatorServer, LimitTable, ModelLimits
 from bbq_local.functions import LocalFunction
 from bbq_local.stack import DeployedStack, deploy
@@ -27,6 +28,7 @@ from bbq_local.stack import DeployedStack, deploy
 # moto says once per resource type it cannot create (bucket policy, invoke config); tests assert those instead.
 warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
 logging.getLogger("moto").setLevel(logging.ERROR)
+FILE_FINAL = {FileStatus.COMPLETED, FileStatus.PARTIALLY_COMPLETED, FileStatus.FAILED, FileStatus.REJECTED}
 _RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours)\)")
 
 
@@ -163,8 +165,8 @@ class LocalPipeline:
 
     # ---- running ----------------------------------------------------------------------------------------
 
-    def upload(self, key: str, body: bytes) -> None:
-        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+    def upload(self, key: str, body: bytes, metadata: dict[str, str] | None = None) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, Metadata=metadata or {})
 
     def deliver_uploads(self, transform: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None) -> int:
         """Hands every queued S3 event to the ingest function (``transform`` can duplicate or alter them)."""
@@ -210,16 +212,27 @@ class LocalPipeline:
             return [self.scheduler.invoke(event)]
         return self.scheduler.invoke_concurrently([event] * self.runs_per_tick)
 
-    def items(self) -> list[dict[str, Any]]:
+    def items(self, kind: str = "file") -> list[dict[str, Any]]:
+        """The table's items of one kind (file, part or job), oldest first."""
         deserialize = TypeDeserializer().deserialize
         paginator = boto3.client("dynamodb").get_paginator("scan")  # a local status view; the scheduler never scans
         items = [
             {k: deserialize(v) for k, v in item.items()}
             for page in paginator.paginate(TableName=self.table)
             for item in page["Items"]
-            if "Status" in item  # the slot ledger's items have none
+            if item.get("Kind", {}).get("S") == kind
         ]
-        return sorted(items, key=lambda item: (item["CreatedAt"], item["JobId"]))
+        return sorted(items, key=lambda item: (item.get("CreatedAt") or item.get("QueuedAt"), item["Id"]))
+
+    def settled(self) -> bool:
+        """Every upload ingested, every file in a final status and no job in flight."""
+        files = self.items()
+        return (
+            bool(files)
+            and all(item["Status"] in FILE_FINAL for item in files)
+            and not any("Queue" in job for job in self.items("job"))
+            and not self._pending_uploads()
+        )
 
     def run_until_done(
         self,
@@ -231,10 +244,9 @@ class LocalPipeline:
             runs = self.step(step_seconds)
             if on_step:
                 on_step(self, runs)
-            items = self.items()
-            if items and all(item["Status"] in TERMINAL for item in items) and not self._pending_uploads():
-                return items
-        raise RuntimeError(f"jobs not finished after {max_steps} steps: {[i['Status'] for i in self.items()]}")
+            if self.settled():
+                return self.items()
+        raise RuntimeError(f"files not finished after {max_steps} steps: {[i['Status'] for i in self.items()]}")
 
     def _pending_uploads(self) -> bool:
         attributes = self.sqs.get_queue_attributes(

@@ -2,41 +2,91 @@
 
 import json
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from bbq.core.errors import JobNotFound, ObjectMissing
+from bbq.core.files import InputFile, InvocationType, Part, PartStatus, part_id
 from bbq.core.jobs import Job, JobSnapshot, RecordCounts
-from bbq.core.ports import ObjectRef, Reservation, SubmitRequest
-from bbq.core.states import JobStatus
+from bbq.core.ports import ObjectRef, Reservation, StoredObject, SubmitRequest
+from bbq.core.states import JobStatus, is_terminal
 
 
-class InMemoryJobs:
+class InMemoryStore:
+    """The Store port in memory, with DynamoDB's per-item atomicity and all-or-nothing job creation."""
+
     def __init__(self) -> None:
-        self.items: dict[str, Job] = {}
+        self.files: dict[str, InputFile] = {}
+        self.parts: dict[str, Part] = {}
+        self.jobs: dict[str, Job] = {}
         self.lost_races: set[str] = set()  # job ids another run will have moved before our next write
         self.ledger: dict[str, dict[str, datetime]] = {}
-        self._lock = threading.Lock()  # DynamoDB's single-item atomicity
+        self.parts_read = 0  # waiting parts handed out: what a run's planning cost
+        self._lock = threading.RLock()
 
-    def create(self, job: Job) -> bool:
-        if job.job_id in self.items:
-            return False
-        self.items[job.job_id] = job
-        return True
+    def get_file(self, file_id: str) -> InputFile | None:
+        return self.files.get(file_id)
 
-    def get(self, job_id: str) -> Job | None:
-        return self.items.get(job_id)
-
-    def list_by_status(self, statuses: Iterable[JobStatus]) -> list[Job]:
-        wanted = set(statuses)
-        return sorted((j for j in self.items.values() if j.status in wanted), key=lambda j: (j.created_at, j.job_id))
-
-    def save_transition(self, job: Job, expected: JobStatus) -> bool:
+    def create_file(self, file: InputFile, parts: Sequence[Part]) -> bool:
         with self._lock:
-            if job.job_id in self.lost_races or self.items[job.job_id].status != expected:
+            for part in parts:
+                self.parts.setdefault(part.part_id, part)
+            if file.file_id in self.files:
                 return False
-            self.items[job.job_id] = job
+            self.files[file.file_id] = file
+            return True
+
+    def save_file(self, file: InputFile) -> None:
+        self.files[file.file_id] = file
+
+    def parts_of(self, file: InputFile) -> list[Part]:
+        return self.get_parts([part_id(file.file_id, i) for i in range(1, file.part_count + 1)])
+
+    def get_parts(self, part_ids: Sequence[str]) -> list[Part]:
+        return [self.parts[pid] for pid in part_ids if pid in self.parts]
+
+    def save_part(self, part: Part) -> None:
+        self.parts[part.part_id] = part
+
+    def waiting_parts(self, model_id: str, invocation_type: InvocationType) -> Iterator[Part]:
+        waiting = sorted(
+            (
+                p
+                for p in self.parts.values()
+                if p.status == PartStatus.WAITING and p.model_id == model_id and p.invocation_type == invocation_type
+            ),
+            key=lambda p: (p.queued_at, p.part_id),
+        )
+        for part in waiting:
+            self.parts_read += 1
+            yield part
+
+    def get_job(self, job_id: str) -> Job | None:
+        return self.jobs.get(job_id)
+
+    def jobs_in_flight(self, model_id: str) -> list[Job]:
+        return sorted(
+            (j for j in self.jobs.values() if j.model_id == model_id and not is_terminal(j.status)),
+            key=lambda j: (j.created_at, j.job_id),
+        )
+
+    def create_job(self, job: Job, parts: Sequence[Part]) -> bool:
+        with self._lock:
+            if job.job_id in self.jobs or any(self.parts[p.part_id].status != PartStatus.WAITING for p in parts):
+                return False
+            self.jobs[job.job_id] = job
+            for part in parts:
+                self.parts[part.part_id] = part
+            return True
+
+    def save_job(self, job: Job, expected: JobStatus) -> bool:
+        with self._lock:
+            if job.job_id in self.lost_races or self.jobs[job.job_id].status != expected:
+                return False
+            self.jobs[job.job_id] = job
             return True
 
     def slot_holders(self, model_id: str) -> dict[str, datetime]:
@@ -64,7 +114,8 @@ class InMemoryJobs:
 
 @dataclass
 class FakeBatch:
-    """Bedrock as a script: per job name, what submit raises; per ARN, what describe says."""
+    """Bedrock as a script: what submit raises for a job whose input URI contains a key of ``submit_errors``;
+    per ARN, what describe says."""
 
     submit_errors: dict[str, Exception] = field(default_factory=dict)
     snapshots: dict[str, JobSnapshot] = field(default_factory=dict)
@@ -72,8 +123,9 @@ class FakeBatch:
     submitted: list[SubmitRequest] = field(default_factory=list)
 
     def submit(self, request: SubmitRequest) -> str:
-        if request.job_name in self.submit_errors:
-            raise self.submit_errors[request.job_name]
+        for needle, error in self.submit_errors.items():
+            if needle in request.input_uri:
+                raise error
         self.submitted.append(request)
         arn = f"arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/{request.client_token[:12]}"
         self.snapshots.setdefault(arn, JobSnapshot(JobStatus.SUBMITTED, "", RecordCounts(), None))
@@ -88,19 +140,42 @@ class FakeBatch:
 
 
 class FakeObjects:
-    def __init__(self, files: Mapping[tuple[str, str], bytes] | None = None) -> None:
+    """S3 in memory; reads come in small chunks so that lines cross chunk boundaries."""
+
+    def __init__(self, files: Mapping[tuple[str, str], bytes] | None = None, chunk: int = 7) -> None:
         self.files = dict(files or {})
-        self.reports: dict[tuple[str, str], dict[str, object]] = {}
+        self.metadata: dict[tuple[str, str], dict[str, str]] = {}
+        self.chunk = chunk
 
-    def iter_lines(self, ref: ObjectRef) -> Iterator[bytes]:
+    def read(self, ref: ObjectRef) -> StoredObject:
         if (ref.bucket, ref.key) not in self.files:
             raise ObjectMissing(ref.key)
-        yield from self.files[ref.bucket, ref.key].splitlines(keepends=True)
+        body = self.files[ref.bucket, ref.key]
+        chunks = (body[i : i + self.chunk] for i in range(0, len(body), self.chunk))
+        return StoredObject(self.metadata.get((ref.bucket, ref.key), {}), chunks)
 
-    def copy(self, ref: ObjectRef, key: str) -> None:
-        if (ref.bucket, ref.key) not in self.files:
-            raise ObjectMissing(ref.key)
-        self.files[ref.bucket, key] = self.files[ref.bucket, ref.key]
+    @contextmanager
+    def writer(self, bucket: str, key: str) -> Iterator["_Writer"]:
+        writer = _Writer()
+        yield writer
+        self.files[bucket, key] = b"".join(writer.data)
+
+    def copy(self, bucket: str, source_key: str, key: str) -> None:
+        self.files[bucket, key] = self.files[bucket, source_key]
+
+    def delete(self, bucket: str, key: str) -> None:
+        self.files.pop((bucket, key), None)
 
     def put_json(self, bucket: str, key: str, body: Mapping[str, object]) -> None:
-        self.reports[bucket, key] = json.loads(json.dumps(body))
+        self.files[bucket, key] = json.dumps(body).encode()
+
+    def json(self, bucket: str, key: str) -> Any:
+        return json.loads(self.files[bucket, key])
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.data: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.data.append(data)

@@ -1,69 +1,135 @@
-"""Ingest: a good file becomes one Pending job, a bad one an Invalid job with a report; never two jobs."""
+"""Ingest against in-memory ports: lines validated one by one, valid ones staged in parts, the rest reported."""
 
-from bbq.core import naming
-from bbq.core.clock import ManualClock
-from bbq.core.config import PipelineConfig
+import json
+
+import orjson
+
+from bbq.core.config import RejectedLines
+from bbq.core.files import FileStatus, PartStatus
 from bbq.core.ingest import ingest_object
 from bbq.core.ports import ObjectRef
-from bbq.core.states import JobStatus
-from tests.conftest import CLAUDE, ROLE_ARN, claude_record, jsonl
-from tests.core.fakes import FakeObjects, InMemoryJobs
-
-CONFIG = PipelineConfig(default_model_id=CLAUDE, role_arn=ROLE_ARN, job_name_prefix="bbq-test")
+from tests.conftest import CLAUDE
+from tests.core.helpers import BUCKET, CONFIG, NOVA, World, jsonl, record
 
 
-def ingest(objects: FakeObjects, store: InMemoryJobs, key: str, version: str = "etag-1"):
-    ref = ObjectRef("bucket", key, version, 0)
-    return ingest_object(ref, objects=objects, store=store, config=CONFIG, clock=ManualClock())
+def staged_lines(world: World, uri: str) -> list[dict[str, object]]:
+    key = uri.removeprefix(f"s3://{BUCKET}/")
+    return [json.loads(line) for line in world.objects.files[BUCKET, key].splitlines()]
 
 
-def test_a_good_file_is_queued_pending() -> None:
-    objects = FakeObjects({("bucket", "to-process/a b.jsonl"): jsonl([claude_record(i) for i in range(150)])})
-    store = InMemoryJobs()
-    outcome = ingest(objects, store, "to-process/a b.jsonl")
-    assert outcome.created and outcome.status == JobStatus.PENDING
-    job = store.items[outcome.job_id]
-    assert (job.record_count, job.model_id, job.message) == (150, CLAUDE, "")
-    assert job.input_uri == f"s3://bucket/{naming.staged_key(job.job_id, 'to-process/a b.jsonl')}", "a frozen copy"
-    assert job.input_uri.startswith(f"s3://bucket/staged/{job.job_id}/a-b-"), "named after the upload, safely"
-    staged = job.input_uri.removeprefix("s3://bucket/")
-    assert objects.files["bucket", staged] == objects.files["bucket", "to-process/a b.jsonl"]
-    assert job.output_uri == "s3://bucket/processed/a-b-c8687a08aa/", "a safe name, tagged by the key's hash"
-    assert job.source_keys == ("to-process/a b.jsonl",)
-    assert objects.reports == {}
+def test_a_good_file_becomes_parts_of_at_most_part_records() -> None:
+    world = World()
+    outcome = world.upload("to-process/calls/jan.jsonl", jsonl(600))
+    assert outcome.status == FileStatus.QUEUED and outcome.parts == 3 and outcome.created
+    file = world.store.get_file(outcome.file_id or "")
+    assert file and file.record_count == 600 and file.line_count == 600 and file.model_id == CLAUDE
+    parts = world.store.parts_of(file)
+    assert [(p.first_line, p.last_line, p.record_count) for p in parts] == [
+        (1, 250, 250),
+        (251, 500, 250),
+        (501, 600, 100),
+    ]
+    assert all(p.status == PartStatus.WAITING for p in parts)
+    first = staged_lines(world, parts[0].staged_uri)
+    # bbq's record ids name the file and the line; the model input is kept as it was.
+    assert first[0] == {"recordId": f"{file.file_id[:10]}L1", "modelInput": record(0)["modelInput"]}
+    assert parts[0].staged_uri.endswith("/jan-p00001.jsonl")
+    assert world.objects.files[BUCKET, "to-process/calls/jan.jsonl"] == jsonl(600), "the upload is never changed"
 
 
-def test_a_bad_file_is_invalid_with_a_report_next_to_it() -> None:
-    objects = FakeObjects({("bucket", "to-process/small.jsonl"): jsonl([claude_record(i) for i in range(3)])})
-    store = InMemoryJobs()
-    outcome = ingest(objects, store, "to-process/small.jsonl")
-    assert outcome.created and outcome.status == JobStatus.INVALID
-    job = store.items[outcome.job_id]
-    assert job.message == "Input rejected: 3 records; Bedrock batch needs at least 100 per job"
-    assert job.ended_at is not None
-    report = objects.reports["bucket", "to-process/small.jsonl.error.json"]
-    assert store.items[outcome.job_id].report_uri == "s3://bucket/to-process/small.jsonl.error.json"
-    assert report["problems"] == ["3 records; Bedrock batch needs at least 100 per job"]
-    assert "upload the corrected file" in str(report["whatToDo"])
-    assert ("bucket", "to-process/small.jsonl") in objects.files, "the original file is kept"
-    assert not any(key.startswith("staged/") for _, key in objects.files), "nothing is staged for Bedrock"
+def test_bad_lines_are_reported_and_the_valid_ones_run() -> None:
+    world = World()
+    lines = [
+        json.dumps(record(1)).encode(),
+        b'{"recordId": "x", "modelInput": ',  # truncated
+        b"\xff\xfe not utf-8",
+        b"",  # blank: ignored
+        b'{"recordId": "R000001", "modelInput": {}}',  # duplicate id
+        b'{"modelInput": {"a": NaN}}',
+        b"[" * 5000 + b"]" * 5000,
+        b'{"recordId": 7, "modelInput": {}}',
+        b'{"recordId": "ok", "modelInput": "text"}',
+        b"[1, 2]",
+        json.dumps(record(2)).encode(),
+    ]
+    outcome = world.upload("to-process/mixed.jsonl", b"\r\n".join(lines))
+    assert outcome.status == FileStatus.QUEUED and outcome.rejected_lines == 8
+    file = world.store.get_file(outcome.file_id or "")
+    assert file and file.record_count == 2 and file.line_count == 11
+    assert file.report_uri == f"s3://{BUCKET}/to-process/mixed.jsonl.error.json"
+    assert file.message.startswith("line 2 and 7 more refused (the line is not valid JSON")
+    report = world.objects.json(BUCKET, "to-process/mixed.jsonl.error.json")
+    reasons = {entry["line"]: entry["reason"] for entry in report["rejectedLines"]}
+    assert sorted(reasons) == [2, 3, 5, 6, 7, 8, 9, 10]
+    assert "UTF-8" in reasons[3]
+    assert "appears on an earlier line" in reasons[5]
+    assert "NaN" in reasons[6]
+    assert "nested more than 1024 levels" in reasons[7]
+    assert '"recordId" must be' in reasons[8]
+    assert 'no "modelInput" object' in reasons[9]
+    assert "not an object" in reasons[10]
+    assert report["rejectedLineCount"] == 8 and report["status"] == "Queued"
+    assert "modelInput" not in json.dumps(report["rejectedLines"]).replace('no \\"modelInput\\" object', "")
 
 
-def test_duplicate_events_create_nothing_and_new_versions_are_new_jobs() -> None:
-    objects = FakeObjects({("bucket", "to-process/a.jsonl"): jsonl([claude_record(i) for i in range(100)])})
-    store = InMemoryJobs()
-    first = ingest(objects, store, "to-process/a.jsonl")
-    again = ingest(objects, store, "to-process/a.jsonl")
-    assert (again.created, again.job_id, again.reason) == (False, first.job_id, "duplicate event")
-    overwrite = ingest(objects, store, "to-process/a.jsonl", version="etag-2")
-    assert overwrite.created and overwrite.job_id != first.job_id
-    assert len(store.items) == 2
+def test_reject_file_policy_runs_nothing_of_a_file_with_bad_lines() -> None:
+    world = World(config=CONFIG.__class__(**{**CONFIG.__dict__, "rejected_lines": RejectedLines.REJECT_FILE}))
+    outcome = world.upload("to-process/a.jsonl", jsonl(300) + b"not json\n")
+    assert outcome.status == FileStatus.REJECTED and outcome.parts == 0
+    assert not [key for (_, key) in world.objects.files if key.startswith("staged/")], "staged parts removed"
 
 
-def test_keys_outside_the_input_prefix_and_vanished_objects_are_skipped() -> None:
-    store = InMemoryJobs()
-    assert ingest(FakeObjects(), store, "to-process/a.jsonl.error.json").job_id is None
-    assert ingest(FakeObjects(), store, "elsewhere/a.jsonl").job_id is None
-    gone = ingest(FakeObjects(), store, "to-process/gone.jsonl")
-    assert (gone.created, gone.reason) == (False, "object no longer exists")
-    assert store.items == {}
+def test_a_line_over_the_limit_is_refused_without_being_held() -> None:
+    world = World()
+    big = orjson.dumps({"modelInput": {"image": "A" * 100_000}})
+    outcome = world.upload("to-process/big.jsonl", jsonl(150) + big + b"\n")
+    assert outcome.rejected_lines == 1 and outcome.status == FileStatus.QUEUED
+    report = world.objects.json(BUCKET, "to-process/big.jsonl.error.json")
+    assert report["rejectedLines"][0]["line"] == 151 and "MaxLineBytes" in report["rejectedLines"][0]["reason"]
+
+
+def test_empty_and_blank_files_are_rejected_with_a_report() -> None:
+    world = World()
+    for key, body in (("to-process/empty.jsonl", b""), ("to-process/blank.jsonl", b"\n\r\n  \n")):
+        outcome = world.upload(key, body)
+        assert outcome.status == FileStatus.REJECTED
+        assert world.store.get_file(outcome.file_id or "").message.startswith("no valid record")  # type: ignore[union-attr]
+
+
+def test_small_files_wait_to_be_packed() -> None:
+    world = World()
+    outcome = world.upload("to-process/few.jsonl", jsonl(30))
+    file = world.store.get_file(outcome.file_id or "")
+    assert file and file.status == FileStatus.QUEUED and "waiting to be packed" in file.message
+
+
+def test_the_model_comes_from_the_folder_or_metadata() -> None:
+    world = World()
+    nova = world.upload(f"to-process/{NOVA}/a.jsonl", jsonl(120))
+    converse = world.upload(f"to-process/{NOVA}/converse/b.jsonl", jsonl(120))
+    meta = world.upload("to-process/c.jsonl", jsonl(120), {"bbq-model": NOVA, "bbq-invocation-type": "Converse"})
+    unknown = world.upload("to-process/anthropic.claude-v2/d.jsonl", jsonl(120))
+    files = {o.key: world.store.get_file(o.file_id or "") for o in (nova, converse, meta, unknown)}
+    assert files[nova.key].model_id == NOVA and files[nova.key].invocation_type == "InvokeModel"  # type: ignore[union-attr]
+    assert files[converse.key].invocation_type == "Converse"  # type: ignore[union-attr]
+    assert files[meta.key].model_id == NOVA and files[meta.key].invocation_type == "Converse"  # type: ignore[union-attr]
+    assert unknown.status == FileStatus.REJECTED and "not one this stack runs" in unknown.reason
+    report = world.objects.json(BUCKET, "to-process/anthropic.claude-v2/d.jsonl.error.json")
+    assert "AllowedModels" in report["message"]
+
+
+def test_duplicate_events_change_nothing_and_vanished_uploads_queue_nothing() -> None:
+    world = World()
+    first = world.upload("to-process/a.jsonl", jsonl(120))
+    ref = ObjectRef(BUCKET, "to-process/a.jsonl", "etag1", 1)
+    again = ingest_object(
+        ref, objects=world.objects, store=world.store, limits=world.limits, config=world.config, clock=world.clock
+    )
+    assert first.created and not again.created and again.reason == "duplicate event"
+    gone = ObjectRef(BUCKET, "to-process/gone.jsonl", "etag9", 1)
+    outcome = ingest_object(
+        gone, objects=world.objects, store=world.store, limits=world.limits, config=world.config, clock=world.clock
+    )
+    assert outcome.status is None and outcome.reason == "object no longer exists"
+    skipped = world.upload("to-process/notes.txt", b"hello")
+    assert skipped.file_id is None and len(world.store.files) == 1

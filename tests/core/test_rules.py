@@ -1,16 +1,17 @@
-"""States, naming, slots and input validation: the plain rules."""
+"""States, naming, line splitting, line checks and routing: the plain rules."""
 
 import re
 
 import botocore.session
 import pytest
 
-from bbq.core import naming, slots
-from bbq.core.clock import ManualClock
-from bbq.core.jobs import Job
+from bbq.core import naming
+from bbq.core.files import InvocationType
+from bbq.core.lines import Line, split_lines
+from bbq.core.routing import Route, RouteRefused, route
 from bbq.core.states import ACTIVE, BEDROCK_STATUSES, TERMINAL, JobStatus, is_terminal
-from bbq.core.validation import InputLimits, validate_jsonl
-from tests.conftest import claude_record, jsonl
+from bbq.core.validation import LineChecker, Rejection
+from tests.conftest import CLAUDE
 
 MODEL = botocore.session.get_session().get_service_model("bedrock")
 
@@ -22,14 +23,15 @@ def shape_pattern(name: str) -> re.Pattern[str]:
 def test_bedrock_statuses_are_exactly_the_service_enum() -> None:
     assert {s.value for s in BEDROCK_STATUSES} == set(MODEL.shape_for("ModelInvocationJobStatus").enum)  # type: ignore[attr-defined]
     assert not ACTIVE & TERMINAL and JobStatus.PENDING not in ACTIVE | TERMINAL
-    assert is_terminal("Invalid") and is_terminal("Expired") and not is_terminal("Stopping")
+    assert is_terminal("Expired") and not is_terminal("Stopping")
 
 
 def test_names_are_deterministic_and_fit_bedrocks_patterns() -> None:
-    first = naming.job_id_for("bucket", "to-process/a.jsonl", "v1")
-    assert first == naming.job_id_for("bucket", "to-process/a.jsonl", "v1")
-    assert first != naming.job_id_for("bucket", "to-process/a.jsonl", "v2")
-    assert first != naming.job_id_for("other", "to-process/a.jsonl", "v1")
+    first = naming.file_id_for("bucket", "to-process/a.jsonl", "v1")
+    assert first == naming.file_id_for("bucket", "to-process/a.jsonl", "v1")
+    assert first != naming.file_id_for("bucket", "to-process/a.jsonl", "v2")
+    assert first != naming.file_id_for("other", "to-process/a.jsonl", "v1")
+    assert naming.job_id_for(["p2", "p1"]) == naming.job_id_for(["p1", "p2"]) != naming.job_id_for(["p1"])
     stack_prefix = "bbq" + "0123456789abcdef" * 2  # the template's: "bbq" and the stack id's 32 hex digits
     for attempt in (1, 99, 999):
         name = naming.job_name(stack_prefix, first, attempt)
@@ -56,14 +58,16 @@ AWKWARD_KEYS = [
 @pytest.mark.parametrize("key", AWKWARD_KEYS)
 def test_every_key_s3_accepts_maps_to_places_bedrock_accepts(key: str) -> None:
     s3_uri = shape_pattern("S3Uri")
-    job_id = naming.job_id_for("bbq-123456789012-0b1c2d3e-aaaa-bbbb-cccc-0123456789ab", key, "v")
+    file_id = naming.file_id_for("bbq-123456789012-0b1c2d3e-aaaa-bbbb-cccc-0123456789ab", key, "v")
     bucket = "bbq-123456789012-0b1c2d3e-aaaa-bbbb-cccc-0123456789ab"
-    staged = naming.s3_uri(bucket, naming.staged_key(job_id, key))
+    part = naming.part_key(file_id, key, 99999)
+    staged = naming.s3_uri(bucket, part)
+    packed = naming.s3_uri(bucket, naming.packed_input_prefix(file_id) + naming.packed_input_name(file_id, part))
     output = naming.output_uri_for(bucket, key)
-    for uri in (staged, output):
+    for uri in (staged, packed, output, naming.packed_output_uri(bucket, file_id)):
         assert s3_uri.match(uri) and len(uri) <= 1024, uri
     # what Bedrock writes below the output place, and the error report, are keys S3 takes (<= 1,024 bytes)
-    longest_output = output.removeprefix(f"s3://{bucket}/") + "abcdefabcdef/" + staged.rsplit("/", 1)[1] + ".out"
+    longest_output = output.removeprefix(f"s3://{bucket}/") + "abcdefabcdef/" + packed.rsplit("/", 1)[1] + ".out"
     assert len(longest_output.encode()) <= 1024
     report = naming.error_report_key(key)
     assert len(report.encode()) <= 1024 and report.endswith(".error.json") and not naming.is_input_key(report)
@@ -76,70 +80,94 @@ def test_safe_names_stay_readable_and_distinct() -> None:
     assert spaced.startswith("s3://b/processed/team-a/calls-") and spaced.endswith("/")
     assert spaced != naming.output_uri_for("b", "to-process/team+a/calls.jsonl"), "a tag keeps them apart"
     assert naming.safe_path("r\u00e9sum\u00e9s/q3", 100).startswith("resumes/q3-")
-    assert naming.staged_key("j1", "to-process/x/calls.JSONL") == "staged/j1/calls.jsonl"
+    assert naming.part_key("f1", "to-process/x/calls.JSONL", 2) == "staged/f1/calls-p00002.jsonl"
+    assert (
+        naming.packed_input_name("0123456789abcdef", "staged/f1/calls-p00002.jsonl") == "0123456789-calls-p00002.jsonl"
+    )
     assert naming.error_report_key("to-process/x.jsonl") == "to-process/x.jsonl.error.json"
     assert naming.is_input_key("to-process/x.JSONL") and not naming.is_input_key("to-process/x.jsonl.error.json")
 
 
-def job(job_id: str, model: str, age: int, status: JobStatus = JobStatus.PENDING) -> Job:
-    clock = ManualClock()
-    created = clock.advance(age)
-    return Job(job_id, status, model, "s3://b/k", "s3://b/o/", "b", ("k",), 100, 1, created, created)
+def lines_of(chunks: list[bytes], limit: int = 10) -> list[tuple[int, bytes | None, int]]:
+    return [(line.number, line.data, line.size) for line in split_lines(chunks, limit)]
 
 
-def test_queues_are_per_model_and_oldest_first() -> None:
-    pending = [job("a3", "claude", 3), job("a1", "claude", 1), job("a2", "claude", 2), job("n1", "nova", 5)]
-    queues = slots.queue_by_model(pending)
-    assert {model: [j.job_id for j in jobs] for model, jobs in queues.items()} == {
-        "claude": ["a1", "a2", "a3"],
-        "nova": ["n1"],
-    }
-
-
-def lines(records: list[dict]) -> list[bytes]:
-    return jsonl(records).splitlines(keepends=True)
-
-
-def test_a_good_file_passes_and_is_measured() -> None:
-    body = lines([claude_record(i) for i in range(120)])
-    summary = validate_jsonl(body + [b"\n"], InputLimits())
-    assert summary.valid and summary.record_count == 120 and summary.size_bytes == sum(map(len, body)) + 1
-
-
-def test_every_problem_is_reported_with_its_line() -> None:
-    records = [claude_record(i) for i in range(100)]
-    records[4]["recordId"] = records[3]["recordId"]
-    del records[7]["modelInput"]
-    records[9]["recordId"] = "has space"
-    body = lines(records)
-    body[1] = b"{not json\n"
-    body[2] = b"[1, 2]\n"
-    summary = validate_jsonl(body, InputLimits())
-    assert not summary.valid
-    assert summary.problems == [
-        "line 2 is not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))",
-        "line 3 is not a JSON object",
-        "line 5: \"recordId\" 'CALL0000003' appears more than once",
-        'line 8 has no "modelInput" object',
-        'line 10: "recordId" must be 1-64 letters, digits, "-" or "_"',
+def test_lines_are_cut_across_chunks_with_bom_crlf_and_no_final_newline() -> None:
+    assert lines_of([b"\xef\xbb\xbfab", b"c\r\n\nd", b"e\n", b"x" * 11, b"\ny"]) == [
+        (1, b"abc", 5),
+        (2, b"", 1),
+        (3, b"de", 3),
+        (4, None, 12),  # over the limit: counted, never held
+        (5, b"y", 1),
     ]
-    assert summary.message().startswith("Input rejected: line 2 is not valid JSON")
-    assert summary.message().endswith("(and 4 more problems; see the error report)")
+    assert lines_of([b"a\n"]) == [(1, b"a", 2)]
+    assert lines_of([]) == []
+
+
+def test_splitting_a_huge_line_is_linear() -> None:
+    # 64 MB in 1 KiB chunks: a quadratic join would take minutes; this is one pass.
+    chunks = [b"x" * 1024] * (64 * 1024) + [b"\n"]
+    (line,) = split_lines(chunks, 100 * 1024**2)
+    assert line.data is not None and len(line.data) == 64 * 1024**2
 
 
 @pytest.mark.parametrize(
-    ("count", "limits", "problem"),
+    ("text", "reason"),
     [
-        (99, InputLimits(), "99 records; Bedrock batch needs at least 100 per job"),
-        (101, InputLimits(max_records=100), "101 records; Bedrock batch takes at most 100 per job"),
-        (100, InputLimits(max_file_bytes=1000), "bytes; Bedrock batch takes input files of at most 1000 bytes"),
+        (b'{"modelInput": {}, "recordId": "a"}', None),
+        (b'{"modelInput": {}}', None),
+        (b"{", "not valid JSON"),
+        (b'{"modelInput": {"x": Infinity}}', "NaN or Infinity"),
+        (b'{"modelInput": {}, "recordId": "' + b"x" * 65 + b'"}', "1-64"),
+        (b'{"modelInput": {}, "recordId": 12}', "1-64"),
+        (b'{"modelInput": null}', "modelInput"),
+        (b'"text"', "JSON str, not an object"),
+        (b"[" * 100_000, "nested more than 1024"),
     ],
 )
-def test_bedrocks_limits(count: int, limits: InputLimits, problem: str) -> None:
-    summary = validate_jsonl(lines([claude_record(i) for i in range(count)]), limits)
-    assert len(summary.problems) == 1 and problem in summary.problems[0]
+def test_each_line_is_checked(text: bytes, reason: str | None) -> None:
+    outcome = LineChecker("f" * 24, 1024**2).check(Line(3, text, len(text) + 1))
+    if reason is None:
+        assert not isinstance(outcome, Rejection) and outcome is not None
+        assert b'"recordId":"ffffffffffL3"' in outcome.body
+    else:
+        assert isinstance(outcome, Rejection) and reason in outcome.reason and outcome.line == 3
+        assert text[:20].decode(errors="ignore") not in outcome.reason or len(text) < 3, "no content echoed"
 
 
-def test_problem_list_is_capped_but_counted() -> None:
-    summary = validate_jsonl([b"nope\n"] * 150, InputLimits())
-    assert summary.problem_count == 150 and len(summary.problems) == 20
+NOVA = "amazon.nova-lite-v1:0"
+PROFILE_ARN = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-pro-v1:0"
+
+
+@pytest.mark.parametrize(
+    ("key", "metadata", "expected"),
+    [
+        ("to-process/a.jsonl", {}, Route(CLAUDE, InvocationType.INVOKE_MODEL)),
+        ("to-process/team/a.jsonl", {}, Route(CLAUDE, InvocationType.INVOKE_MODEL)),
+        (f"to-process/{NOVA}/x/a.jsonl", {}, Route(NOVA, InvocationType.INVOKE_MODEL)),
+        (f"to-process/{NOVA}/converse/a.jsonl", {}, Route(NOVA, InvocationType.CONVERSE)),
+        ("to-process/converse/a.jsonl", {}, Route(CLAUDE, InvocationType.CONVERSE)),
+        ("to-process/us.amazon.nova-pro-v1:0/a.jsonl", {}, Route(PROFILE_ARN, InvocationType.INVOKE_MODEL)),
+        (
+            "to-process/a.jsonl",
+            {"bbq-model": NOVA, "bbq-invocation-type": "converse"},
+            Route(NOVA, InvocationType.CONVERSE),
+        ),
+    ],
+)
+def test_routing_by_folder_and_metadata(key: str, metadata: dict[str, str], expected: Route) -> None:
+    assert route(key, metadata, (CLAUDE, NOVA, PROFILE_ARN), CLAUDE) == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "metadata"),
+    [
+        ("to-process/anthropic.claude-v2/a.jsonl", {}),
+        ("to-process/us.meta.llama3-1-70b-instruct-v1:0/a.jsonl", {}),
+        ("to-process/a.jsonl", {"bbq-model": "amazon.titan-embed-text-v2:0"}),
+        ("to-process/a.jsonl", {"bbq-invocation-type": "Chat"}),
+    ],
+)
+def test_models_not_allowed_are_refused_with_what_to_do(key: str, metadata: dict[str, str]) -> None:
+    with pytest.raises(RouteRefused, match="AllowedModels|InvokeModel or Converse"):
+        route(key, metadata, (CLAUDE, NOVA), CLAUDE)

@@ -1,188 +1,192 @@
-"""The scheduler run against fakes: reconcile, then fill free slots; every Bedrock answer handled."""
+"""The scheduler run against in-memory ports: reconcile, plan from waiting parts, fill free slots; every Bedrock
+answer handled."""
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bbq.core import retry
-from bbq.core.clock import ManualClock
-from bbq.core.config import PipelineConfig
+from bbq.core.config import SmallWork
 from bbq.core.errors import JobNotFound, ModelUnavailable, RequestRejected, ServiceBusy, SlotUnavailable
+from bbq.core.files import FileStatus, PartStatus
 from bbq.core.jobs import Job, JobSnapshot, RecordCounts
-from bbq.core.naming import job_name
-from bbq.core.quotas import FixedQuotas
-from bbq.core.scheduler import run_scheduler
+from bbq.core.limits import FixedLimits, SplitPolicy
+from bbq.core.scheduler import RunReport, run_scheduler
 from bbq.core.states import JobStatus
 from tests.conftest import CLAUDE, ROLE_ARN
-from tests.core.fakes import FakeBatch, InMemoryJobs
+from tests.core.helpers import BUCKET, CONFIG, LIMITS, NOVA, World, jsonl
 
-CONFIG = PipelineConfig(default_model_id=CLAUDE, role_arn=ROLE_ARN, job_name_prefix="bbq-test", timeout_hours=48)
-NOVA = "amazon.nova-lite-v1:0"
+# One 1,000-record upload is exactly one part and one job: the scenarios below are about slots, not packing.
+WHOLE = replace(CONFIG, split=SplitPolicy(part_records=1_000, max_line_bytes=64 * 1024))
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
+def world() -> World:
+    return World(config=WHOLE)
 
 
-def add(
-    store: InMemoryJobs, clock: ManualClock, job_id: str, status: JobStatus = JobStatus.PENDING, model: str = CLAUDE
-) -> Job:
-    created = clock.advance(1)
-    arn = (
-        None if status == JobStatus.PENDING else f"arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/{job_id}"
+def run(world: World, quota: int = 2, **per_model: int) -> RunReport:
+    world.limits = FixedLimits(
+        replace(LIMITS, concurrent_jobs=quota), {m: replace(LIMITS, concurrent_jobs=q) for m, q in per_model.items()}
     )
-    job = Job(
-        job_id,
-        status,
-        model,
-        f"s3://b/to-process/{job_id}.jsonl",
-        f"s3://b/processed/{job_id}/",
-        "b",
-        (f"to-process/{job_id}.jsonl",),
-        150,
-        1000,
-        created,
-        created,
-        job_arn=arn,
+    return run_scheduler(
+        store=world.store,
+        batch=world.batch,
+        objects=world.objects,
+        limits=world.limits,
+        config=world.config,
+        clock=world.clock,
     )
-    store.create(job)
-    return job
 
 
-def arn_of(job: Job) -> str:
-    assert job.job_arn, "active jobs carry their ARN"
-    return job.job_arn
+def upload(world: World, name: str, records: int = 1_000, model: str | None = None) -> str:
+    key = f"to-process/{model}/{name}.jsonl" if model else f"to-process/{name}.jsonl"
+    outcome = world.upload(key, jsonl(records))
+    assert outcome.file_id
+    return outcome.file_id
 
 
-def run(store: InMemoryJobs, batch: FakeBatch, clock: ManualClock, quota: int = 2, **per_model: int):
-    return run_scheduler(store=store, batch=batch, quotas=FixedQuotas(quota, per_model), config=CONFIG, clock=clock)
+def job_of(world: World, file_id: str) -> Job:
+    (part, *_) = world.store.parts_of(world.store.files[file_id])
+    assert part.job_id, f"{file_id} is in no job"
+    return world.store.jobs[part.job_id]
 
 
-def test_fills_free_slots_with_the_oldest_pending_jobs(clock: ManualClock) -> None:
-    store, batch = InMemoryJobs(), FakeBatch()
-    for job_id in ("p1", "p2", "p3"):
-        add(store, clock, job_id)
-    report = run(store, batch, clock)
-    assert [r.job_name for r in batch.submitted] == [job_name("bbq-test", "p1", 1), job_name("bbq-test", "p2", 1)]
-    request = batch.submitted[0]
-    assert (request.client_token, request.role_arn, request.timeout_hours) == ("p1a1", ROLE_ARN, 48)
-    assert (request.input_uri, request.output_uri) == ("s3://b/to-process/p1.jsonl", "s3://b/processed/p1/")
-    assert request.tags == {"bbq:job-id": "p1"}
-    p1 = store.items["p1"]
-    assert p1.status == JobStatus.SUBMITTED and p1.job_arn and p1.submitted_at == clock.now()
-    assert store.items["p3"].status == JobStatus.PENDING
-    assert (report.submitted, report.pending_left, report.active_per_model) == (2, 1, {CLAUDE: 2})
+def submitted_files(world: World) -> list[str]:
+    return [r.input_uri.rsplit("/", 1)[1].removesuffix("-p00001.jsonl") for r in world.batch.submitted]
 
 
-def test_active_jobs_count_against_the_quota_per_model(clock: ManualClock) -> None:
-    store, batch = InMemoryJobs(), FakeBatch()
-    active = add(store, clock, "a1", JobStatus.IN_PROGRESS)
-    batch.snapshots[arn_of(active)] = JobSnapshot(JobStatus.IN_PROGRESS, "", RecordCounts(150, 10, 10, 0), None)
-    add(store, clock, "p1")
-    add(store, clock, "p2")
-    add(store, clock, "n1", model=NOVA)
-    run(store, batch, clock, 2, **{NOVA: 1})
-    assert sorted(r.job_name.split("-")[2] for r in batch.submitted) == ["n1", "p1"]
-    assert store.items["a1"].counts == RecordCounts(150, 10, 10, 0)
+def finish(world: World, job: Job, status: JobStatus = JobStatus.COMPLETED, message: str = "") -> None:
+    assert job.job_arn
+    world.batch.snapshots[job.job_arn] = JobSnapshot(status, message, RecordCounts(1000, 1000, 1000, 0), None)
 
 
-def test_reconcile_records_terminal_status_counters_and_end_time(clock: ManualClock) -> None:
-    store, batch = InMemoryJobs(), FakeBatch()
-    job = add(store, clock, "a1", JobStatus.IN_PROGRESS)
+def test_fills_free_slots_with_the_oldest_files(world: World) -> None:
+    files = [upload(world, name) for name in ("p1", "p2", "p3")]
+    report = run(world)
+    assert submitted_files(world) == ["p1", "p2"]
+    request = world.batch.submitted[0]
+    job = job_of(world, files[0])
+    assert (request.client_token, request.role_arn, request.timeout_hours) == (f"{job.job_id}a1", ROLE_ARN, 48)
+    assert request.input_uri == world.store.parts_of(world.store.files[files[0]])[0].staged_uri
+    assert request.output_uri == f"s3://{BUCKET}/processed/p1/" and request.invocation_type == "InvokeModel"
+    assert job.status == JobStatus.SUBMITTED and job.job_arn and job.submitted_at == world.clock.now()
+    assert world.store.files[files[0]].status == FileStatus.RUNNING
+    assert world.store.files[files[2]].status == FileStatus.QUEUED
+    assert (report.planned, report.submitted, report.active_per_model[CLAUDE]) == (2, 2, 2)
+
+
+def test_each_model_has_its_own_slots(world: World) -> None:
+    upload(world, "p1")
+    upload(world, "p2")
+    upload(world, "p3")
+    upload(world, "n1", model=NOVA)
+    run(world, 2, **{NOVA: 1})
+    assert sorted(submitted_files(world)) == ["n1", "p1", "p2"]
+    assert {r.model_id for r in world.batch.submitted} == {CLAUDE, NOVA}
+
+
+def test_a_finished_job_finishes_its_parts_and_files_and_frees_its_slot(world: World) -> None:
+    first, second = upload(world, "p1"), upload(world, "p2")
+    upload(world, "p3")
+    run(world, quota=2)
     ended = datetime(2026, 1, 2, tzinfo=UTC)
-    batch.snapshots[arn_of(job)] = JobSnapshot(
-        JobStatus.PARTIALLY_COMPLETED, "Some records were not processed.", RecordCounts(150, 140, 138, 2), ended
+    job = job_of(world, first)
+    assert job.job_arn
+    world.batch.snapshots[job.job_arn] = JobSnapshot(
+        JobStatus.PARTIALLY_COMPLETED, "Some records were not processed.", RecordCounts(1000, 990, 988, 2), ended
     )
-    report = run(store, batch, clock)
-    saved = store.items["a1"]
-    assert (saved.status, saved.message, saved.ended_at) == (
-        JobStatus.PARTIALLY_COMPLETED,
-        "Some records were not processed.",
-        ended,
-    )
-    assert saved.counts.error == 2 and report.finished == {"PartiallyCompleted": 1}
+    report = run(world, quota=2)
+    saved = world.store.jobs[job.job_id]
+    assert (saved.status, saved.ended_at, saved.counts.error) == (JobStatus.PARTIALLY_COMPLETED, ended, 2)
+    assert world.store.parts_of(world.store.files[first])[0].status == PartStatus.PARTIALLY_COMPLETED
+    assert world.store.files[first].status == FileStatus.PARTIALLY_COMPLETED
+    assert world.store.files[second].status == FileStatus.RUNNING
+    assert report.finished == {"PartiallyCompleted": 1} and submitted_files(world)[-1] == "p3"
 
 
-def test_one_jobs_surprise_does_not_stop_the_run(clock: ManualClock) -> None:
-    store, batch = InMemoryJobs(), FakeBatch()
-    odd = add(store, clock, "a1", JobStatus.IN_PROGRESS)
-    fine = add(store, clock, "a2", JobStatus.IN_PROGRESS)
-    batch.describe_errors[arn_of(odd)] = ValueError("'Paused' is not a valid JobStatus")
-    batch.snapshots[arn_of(fine)] = JobSnapshot(JobStatus.COMPLETED, "", RecordCounts(150, 150, 150, 0), None)
-    add(store, clock, "p1")
-    report = run(store, batch, clock, quota=2)
-    assert store.items["a1"].status == JobStatus.IN_PROGRESS, "kept, and it keeps its slot"
-    assert store.items["a2"].status == JobStatus.COMPLETED
-    assert store.items["p1"].status == JobStatus.SUBMITTED, "a2's slot went to p1; a1's was not given away"
-    assert report.errors == 1 and store.ledger[CLAUDE].keys() == {"a1", "p1"}
+def test_one_jobs_surprise_does_not_stop_the_run(world: World) -> None:
+    odd, fine = upload(world, "a1"), upload(world, "a2")
+    waiting = upload(world, "p1")
+    run(world)
+    assert job_of(world, odd).job_arn
+    world.batch.describe_errors[job_of(world, odd).job_arn or ""] = ValueError("'Paused' is not a valid JobStatus")
+    finish(world, job_of(world, fine))
+    report = run(world)
+    assert job_of(world, odd).status == JobStatus.SUBMITTED, "kept, and it keeps its slot"
+    assert job_of(world, fine).status == JobStatus.COMPLETED
+    assert job_of(world, waiting).status == JobStatus.SUBMITTED, "a2's slot went to p1; a1's was not given away"
+    assert report.errors == 1 and world.store.ledger[CLAUDE].keys() == {
+        job_of(world, odd).job_id,
+        job_of(world, waiting).job_id,
+    }
 
 
-def test_a_job_bedrock_forgot_fails_with_a_clear_message(clock: ManualClock) -> None:
-    store, batch = InMemoryJobs(), FakeBatch()
-    job = add(store, clock, "a1", JobStatus.SCHEDULED)
-    batch.describe_errors[arn_of(job)] = JobNotFound("gone")
-    run(store, batch, clock)
-    assert store.items["a1"].status == JobStatus.FAILED
-    assert "Bedrock no longer knows job" in store.items["a1"].message
+def test_a_job_bedrock_forgot_fails_with_a_clear_message(world: World) -> None:
+    file = upload(world, "a1")
+    run(world)
+    world.batch.describe_errors[job_of(world, file).job_arn or ""] = JobNotFound("gone")
+    run(world)
+    assert job_of(world, file).status == JobStatus.FAILED and world.store.files[file].status == FileStatus.FAILED
+    assert "Bedrock no longer knows job" in world.store.files[file].message
 
 
-def test_throttled_refresh_keeps_the_job_and_its_slot(clock: ManualClock) -> None:
-    store, batch = InMemoryJobs(), FakeBatch()
-    job = add(store, clock, "a1", JobStatus.IN_PROGRESS)
-    batch.describe_errors[arn_of(job)] = ServiceBusy("slow down")
-    add(store, clock, "p1")
-    report = run(store, batch, clock, quota=1)
-    assert store.items["a1"].status == JobStatus.IN_PROGRESS and batch.submitted == []
-    assert report.refreshed == 0
+def test_throttled_refresh_keeps_the_job_and_its_slot(world: World) -> None:
+    file = upload(world, "a1")
+    run(world, quota=1)
+    upload(world, "p1")
+    world.batch.describe_errors[job_of(world, file).job_arn or ""] = ServiceBusy("slow down")
+    report = run(world, quota=1)
+    assert job_of(world, file).status == JobStatus.SUBMITTED and len(world.batch.submitted) == 1
+    assert report.refreshed == 0 and report.planned == 0
 
 
-def test_no_room_in_bedrock_leaves_jobs_pending_in_order(clock: ManualClock) -> None:
-    store, batch = InMemoryJobs(), FakeBatch()
-    add(store, clock, "p1")
-    add(store, clock, "p2")
-    batch.submit_errors[job_name("bbq-test", "p1", 1)] = SlotUnavailable("quota reached")
-    report = run(store, batch, clock)
-    assert batch.submitted == [], "p2 must not overtake p1 while Bedrock has no room"
-    assert {j.status for j in store.items.values()} == {JobStatus.PENDING}
+def test_no_room_in_bedrock_leaves_jobs_pending_in_order(world: World) -> None:
+    upload(world, "p1")
+    upload(world, "p2")
+    world.batch.submit_errors["/p1-"] = SlotUnavailable("quota reached")
+    report = run(world)
+    assert world.batch.submitted == [], "p2 must not overtake p1 while Bedrock has no room"
+    assert {j.status for j in world.store.jobs.values()} == {JobStatus.PENDING}
     assert (report.deferred, report.pending_left) == (1, 2)
-    assert store.ledger[CLAUDE] == {}, "the refused job gave its reserved slot back"
+    assert world.store.ledger[CLAUDE] == {}, "the refused job gave its reserved slot back"
+    upload(world, "p3")
+    assert run(world).planned == 0, "planned jobs waiting for room take the free slots; nothing more is planned"
 
 
 @pytest.mark.parametrize("error", [ServiceBusy("InternalServerException: boom"), RuntimeError("an unknown answer")])
-def test_a_job_that_keeps_failing_transiently_is_set_aside_with_backoff(clock: ManualClock, error: Exception) -> None:
-    store, batch = InMemoryJobs(), FakeBatch()
-    add(store, clock, "p1")
-    add(store, clock, "p2")
-    batch.submit_errors[job_name("bbq-test", "p1", 1)] = error
-    report = run(store, batch, clock)
-    assert [r.job_name for r in batch.submitted] == [job_name("bbq-test", "p2", 1)], "p2 is not blocked by p1"
-    p1 = store.items["p1"]
+def test_a_job_that_keeps_failing_transiently_is_set_aside_with_backoff(world: World, error: Exception) -> None:
+    first = upload(world, "p1")
+    upload(world, "p2")
+    world.batch.submit_errors["/p1-"] = error
+    report = run(world)
+    assert submitted_files(world) == ["p2"], "p2 is not blocked by p1"
+    p1 = job_of(world, first)
     assert p1.status == JobStatus.PENDING and p1.transient_errors == 1 and "trying again" in p1.message
-    assert p1.retry_at == clock.now() + retry.backoff(1)
+    assert p1.retry_at == world.clock.now() + retry.backoff(1)
     assert (report.deferred, report.submitted) == (1, 1)
     # Within its backoff the job is not asked about; after it, it is, and each failure doubles the wait.
-    clock.advance(30)
-    assert run(store, batch, clock).set_aside == 1 and len(batch.submitted) == 1
-    clock.advance(31)
-    run(store, batch, clock)
-    assert store.items["p1"].transient_errors == 2
-    assert store.items["p1"].retry_at == clock.now() + timedelta(minutes=2)
-    del batch.submit_errors[job_name("bbq-test", "p1", 1)]
-    clock.advance(120)
-    run(store, batch, clock)
-    p1 = store.items["p1"]
+    world.clock.advance(30)
+    assert run(world).set_aside == 1 and len(world.batch.submitted) == 1
+    world.clock.advance(31)
+    run(world)
+    assert job_of(world, first).transient_errors == 2
+    assert job_of(world, first).retry_at == world.clock.now() + timedelta(minutes=2)
+    del world.batch.submit_errors["/p1-"]
+    world.clock.advance(120)
+    run(world)
+    p1 = job_of(world, first)
     assert (p1.status, p1.transient_errors, p1.retry_at, p1.message) == (JobStatus.SUBMITTED, 0, None, "")
 
 
-def test_a_bedrock_that_fails_everything_is_asked_a_bounded_number_of_times(clock: ManualClock) -> None:
-    store, batch = InMemoryJobs(), FakeBatch()
+def test_a_bedrock_that_fails_everything_is_asked_a_bounded_number_of_times(world: World) -> None:
     for index in range(20):
-        add(store, clock, f"p{index}")
-        batch.submit_errors[job_name("bbq-test", f"p{index}", 1)] = ServiceBusy("InternalServerException")
-    report = run(store, batch, clock, quota=10)
-    assert report.deferred == retry.TRANSIENT_FAILURES_PER_RUN
+        upload(world, f"p{index}")
+    world.batch.submit_errors["staged/"] = ServiceBusy("InternalServerException")
+    report = run(world, quota=10)
+    assert report.deferred == retry.TRANSIENT_FAILURES_PER_RUN and report.planned == 10
 
 
 @pytest.mark.parametrize(
@@ -195,54 +199,54 @@ def test_a_bedrock_that_fails_everything_is_asked_a_bounded_number_of_times(cloc
     ],
 )
 def test_a_model_the_account_cannot_use_pauses_its_queue_and_resumes_by_itself(
-    clock: ManualClock, reason: str, hint: str
+    world: World, reason: str, hint: str
 ) -> None:
-    store, batch = InMemoryJobs(), FakeBatch()
-    for job_id in ("p1", "p2", "p3"):
-        add(store, clock, job_id)
-    add(store, clock, "n1", model=NOVA)
-    batch.submit_errors[job_name("bbq-test", "p1", 1)] = ModelUnavailable(reason, "AccessDeniedException: no")
-    report = run(store, batch, clock)
-    assert {store.items[j].status for j in ("p1", "p2", "p3")} == {JobStatus.PENDING}, "nothing failed"
-    assert all(hint in store.items[j].message and CLAUDE in store.items[j].message for j in ("p1", "p2", "p3"))
+    claude = [upload(world, name) for name in ("p1", "p2", "p3")]
+    upload(world, "n1", model=NOVA)
+    world.batch.submit_errors[CLAUDE] = ModelUnavailable(reason, "AccessDeniedException: no")
+    world.batch.submit_errors["/p1-"] = ModelUnavailable(reason, "AccessDeniedException: no")
+    del world.batch.submit_errors[CLAUDE]
+    report = run(world)
+    jobs = [job_of(world, f) for f in claude[:2]]
+    assert {j.status for j in jobs} == {JobStatus.PENDING}, "nothing failed"
+    assert all(hint in j.message and CLAUDE in j.message for j in jobs)
     assert set(report.paused) == {CLAUDE}
-    assert [r.job_name for r in batch.submitted] == [job_name("bbq-test", "n1", 1)], "other models go on"
-    run(store, batch, clock)
-    assert len(batch.submitted) == 1, "each run asks about one job of the paused model"
-    del batch.submit_errors[job_name("bbq-test", "p1", 1)]
-    report = run(store, batch, clock)
-    assert report.paused == {} and {store.items[j].status for j in ("p1", "p2")} == {JobStatus.SUBMITTED}
+    assert submitted_files(world) == ["n1"], "other models go on"
+    run(world)
+    assert len(world.batch.submitted) == 1, "each run asks about one job of the paused model"
+    del world.batch.submit_errors["/p1-"]
+    report = run(world)
+    assert report.paused == {} and {job_of(world, f).status for f in claude[:2]} == {JobStatus.SUBMITTED}
 
 
-def test_a_rejected_job_fails_with_bedrocks_message_and_the_next_one_goes(clock: ManualClock) -> None:
-    store, batch = InMemoryJobs(), FakeBatch()
-    add(store, clock, "p1")
-    add(store, clock, "p2")
-    batch.submit_errors[job_name("bbq-test", "p1", 1)] = RequestRejected("ValidationException: bad model")
-    report = run(store, batch, clock, quota=1)
-    assert store.items["p1"].status == JobStatus.FAILED
-    assert store.items["p1"].message == "ValidationException: bad model"
-    assert store.items["p2"].status == JobStatus.SUBMITTED
-    assert (report.rejected, report.submitted) == (1, 1)
+def test_a_rejected_job_fails_with_bedrocks_message_and_the_next_one_goes(world: World) -> None:
+    first, second = upload(world, "p1"), upload(world, "p2")
+    world.batch.submit_errors["/p1-"] = RequestRejected("ValidationException: bad input")
+    report = run(world, quota=1)
+    assert job_of(world, first).status == JobStatus.FAILED and world.store.files[first].status == FileStatus.FAILED
+    assert world.store.files[first].message == "ValidationException: bad input"
+    run(world, quota=1)
+    assert job_of(world, second).status == JobStatus.SUBMITTED
+    assert report.rejected == 1
 
 
-def test_a_job_moved_by_another_run_is_not_counted_twice(clock: ManualClock) -> None:
-    store, batch = InMemoryJobs(), FakeBatch()
-    add(store, clock, "p1")
-    store.lost_races.add("p1")
-    report = run(store, batch, clock)
-    assert report.submitted == 0 and len(batch.submitted) == 1  # Bedrock saw the same idempotent request
+def test_a_job_moved_by_another_run_is_not_counted_twice(world: World) -> None:
+    file = upload(world, "p1")
+    run(world, quota=0 + 1)
+    world.store.lost_races.add(job_of(world, file).job_id)
+    finish(world, job_of(world, file))
+    report = run(world, quota=1)
+    assert report.finished == {} and job_of(world, file).status == JobStatus.SUBMITTED
 
 
-def test_overlapping_runs_never_ask_beyond_the_quota_nor_submit_a_job_twice(clock: ManualClock) -> None:
-    store, batch = InMemoryJobs(), FakeBatch()
+def test_overlapping_runs_never_ask_beyond_the_quota_nor_submit_parts_twice(world: World) -> None:
     for index in range(30):
-        add(store, clock, f"p{index:02d}")
+        upload(world, f"p{index:02d}")
     barrier = threading.Barrier(3)
 
     def one_run() -> None:
         barrier.wait()
-        run(store, batch, clock, quota=4)
+        run(world, quota=4)
 
     for _ in range(3):  # three ticks of three overlapping runs; two jobs end between ticks
         threads = [threading.Thread(target=one_run) for _ in range(3)]
@@ -250,27 +254,102 @@ def test_overlapping_runs_never_ask_beyond_the_quota_nor_submit_a_job_twice(cloc
             thread.start()
         for thread in threads:
             thread.join()
-        active = [j for j in store.items.values() if j.status == JobStatus.SUBMITTED]
-        assert len(active) <= 4 and len(store.ledger[CLAUDE]) <= 4
+        active = [j for j in world.store.jobs.values() if j.status == JobStatus.SUBMITTED]
+        assert len(active) <= 4 and len(world.store.ledger[CLAUDE]) <= 4
         for job in active[:2]:
-            batch.snapshots[arn_of(job)] = JobSnapshot(JobStatus.COMPLETED, "", RecordCounts(), None)
-    names = [r.job_name for r in batch.submitted]
-    assert len(names) == len(set(names)), "no job was sent to Bedrock twice"
+            finish(world, job)
+    names = [r.input_uri for r in world.batch.submitted]
+    assert len(names) == len(set(names)), "no part was sent to Bedrock twice"
     assert len(names) == 8, "every free slot was used: 4, then 2 and 2 as jobs ended"
 
 
-def test_the_ledger_heals_after_a_run_that_died(clock: ManualClock) -> None:
-    store, batch = InMemoryJobs(), FakeBatch()
-    ended = add(store, clock, "a1", JobStatus.COMPLETED)
-    running = add(store, clock, "a2", JobStatus.IN_PROGRESS)
-    batch.snapshots[arn_of(running)] = JobSnapshot(JobStatus.IN_PROGRESS, "", RecordCounts(), None)
-    add(store, clock, "p1")
-    add(store, clock, "p2")
-    store.hold_slot(CLAUDE, ended.job_id, clock.now())  # died between saving Completed and releasing
-    store.hold_slot(CLAUDE, "p1", clock.now())  # died between reserving and submitting
-    run(store, batch, clock, quota=3)
-    assert store.items["p2"].status == JobStatus.SUBMITTED and store.items["p1"].status == JobStatus.PENDING
-    assert store.ledger[CLAUDE].keys() == {"a2", "p1", "p2"}, "a1's slot came back; a2 was added"
-    clock.advance(retry.STALE_RESERVATION.total_seconds() + 1)
-    run(store, batch, clock, quota=3)
-    assert store.items["p1"].status == JobStatus.SUBMITTED, "p1's stale reservation was released, then used"
+def test_the_ledger_heals_after_a_run_that_died(world: World) -> None:
+    ended_file, running_file = upload(world, "a1"), upload(world, "a2")
+    run(world, quota=2)
+    ended, running = job_of(world, ended_file), job_of(world, running_file)
+    finish(world, ended)
+    world.store.save_job(ended.with_changes(status=JobStatus.COMPLETED), expected=JobStatus.SUBMITTED)
+    world.store.hold_slot(CLAUDE, ended.job_id, world.clock.now())  # died between saving Completed and releasing
+    p1, p2 = upload(world, "p1"), upload(world, "p2")
+    world.store.hold_slot(CLAUDE, "no-such-job", world.clock.now())  # died between reserving and planning
+    world.batch.submit_errors["/p2-"] = SlotUnavailable("no room")
+    run(world, quota=3)
+    assert job_of(world, p1).status == JobStatus.SUBMITTED and job_of(world, p2).status == JobStatus.PENDING
+    assert world.store.ledger[CLAUDE].keys() == {running.job_id, job_of(world, p1).job_id}, "a1's slot came back"
+    del world.batch.submit_errors["/p2-"]
+    world.store.hold_slot(CLAUDE, job_of(world, p2).job_id, world.clock.now())  # reserved, then the run died
+    run(world, quota=3)
+    assert job_of(world, p2).status == JobStatus.PENDING, "a reservation is honoured while it may be live"
+    world.clock.advance(retry.STALE_RESERVATION.total_seconds() + 1)
+    run(world, quota=3)
+    assert job_of(world, p2).status == JobStatus.SUBMITTED, "the stale reservation was released, then used"
+
+
+def test_a_large_file_runs_in_as_many_jobs_as_there_are_free_slots() -> None:
+    world = World()  # parts of 250 records
+    big = upload(world, "big", 1_000)
+    report = run(world, quota=4)
+    assert report.planned == 4 and len(world.batch.submitted) == 4
+    parts = world.store.parts_of(world.store.files[big])
+    assert len({p.job_id for p in parts}) == 4
+    # A job of one part reads it where it was staged; results go to the file's place.
+    assert sorted(r.input_uri.rsplit("-", 1)[1] for r in world.batch.submitted) == [
+        f"p0000{i}.jsonl" for i in range(1, 5)
+    ]
+    assert {r.output_uri for r in world.batch.submitted} == {f"s3://{BUCKET}/processed/big/"}
+
+
+def test_some_parts_of_a_file_run_from_copies_in_the_jobs_folder() -> None:
+    world = World()
+    big = upload(world, "big", 1_000)
+    run(world, quota=2)
+    parts = world.store.parts_of(world.store.files[big])
+    request = world.batch.submitted[0]
+    assert request.input_uri == f"s3://{BUCKET}/staged/jobs/{parts[0].job_id}/"
+    copies = sorted(key for (_, key) in world.objects.files if key.startswith(f"staged/jobs/{parts[0].job_id}/"))
+    assert [key.rsplit("/", 1)[1] for key in copies] == [f"{big[:10]}-big-p00001.jsonl", f"{big[:10]}-big-p00002.jsonl"]
+
+
+def test_all_of_one_files_parts_run_from_its_staged_folder() -> None:
+    world = World()
+    big = upload(world, "big", 1_000)
+    run(world, quota=1)
+    (request,) = world.batch.submitted
+    assert request.input_uri == f"s3://{BUCKET}/staged/{big}/"
+    assert not [key for (_, key) in world.objects.files if key.startswith("staged/jobs/")], "no copies needed"
+
+
+def test_small_files_are_packed_into_one_job_with_distinct_names() -> None:
+    world = World()
+    files = [upload(world, f"team{i}/calls", 30) for i in range(4)]
+    run(world, quota=3)
+    (request,) = world.batch.submitted
+    job = job_of(world, files[0])
+    assert request.input_uri == f"s3://{BUCKET}/staged/jobs/{job.job_id}/"
+    assert request.output_uri == f"s3://{BUCKET}/processed/_packed/{job.job_id}/"
+    staged = sorted(key for (_, key) in world.objects.files if key.startswith(f"staged/jobs/{job.job_id}/"))
+    assert len(staged) == 4 and all(key.endswith("-calls-p00001.jsonl") for key in staged)
+    names = {p.input_name for f in files for p in world.store.parts_of(world.store.files[f])}
+    assert len(names) == 4, "two calls.jsonl from different folders never collide"
+
+
+def test_small_work_waits_then_fails_by_policy_saying_what_is_missing() -> None:
+    world = World(config=replace(CONFIG, small_work=SmallWork.FAIL))
+    lonely = upload(world, "few", 30)
+    assert run(world).planned == 0 and world.store.files[lonely].status == FileStatus.QUEUED
+    world.clock.advance(3600)
+    report = run(world)
+    assert report.small_work_failed == 1 and world.store.files[lonely].status == FileStatus.FAILED
+    assert "70 more records are missing" in world.store.files[lonely].message
+
+
+def test_a_run_reads_only_what_free_slots_need_whatever_the_backlog() -> None:
+    world = World(config=WHOLE)
+    for index in range(200):
+        upload(world, f"f{index:03d}")
+    world.store.parts_read = 0
+    run(world, quota=3)
+    assert world.store.parts_read == 3, "three free slots, three 1,000-record parts read"
+    world.store.parts_read = 0
+    run(world, quota=3)
+    assert world.store.parts_read == 0, "no free slot, nothing read"

@@ -6,10 +6,12 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from bbq.adapters import s3_objects
 from bbq.adapters.bedrock_batch import BedrockBatch
-from bbq.adapters.dynamodb_jobs import DynamoJobs
+from bbq.adapters.dynamodb_store import DynamoStore
 from bbq.adapters.s3_objects import S3Objects
 from bbq.core.errors import JobNotFound, ObjectMissing
+from bbq.core.files import FileStatus, InputFile, InvocationType, Part, PartStatus
 from bbq.core.jobs import Job, RecordCounts
 from bbq.core.ports import ObjectRef, Reservation
 from bbq.core.states import JobStatus
@@ -19,61 +21,144 @@ from tests.conftest import CLAUDE
 MOMENT = datetime(2026, 11, 22, 4, 15, 38, 123456, tzinfo=UTC)
 
 
-def full_job(job_id: str, status: JobStatus = JobStatus.IN_PROGRESS) -> Job:
+def full_job(job_id: str, parts: tuple[str, ...], status: JobStatus = JobStatus.IN_PROGRESS) -> Job:
     return Job(
-        job_id,
-        status,
-        CLAUDE,
-        "s3://b/to-process/a b.jsonl",
-        "s3://b/processed/a b/",
-        "b",
-        ("to-process/a b.jsonl",),
-        150,
-        4096,
-        MOMENT,
-        MOMENT,
-        "a message",
-        2,
-        "bbq-x-abc-a2",
-        "arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/abc",
-        MOMENT,
-        MOMENT,
-        RecordCounts(150, 120, 118, 2),
-        "s3://b/to-process/a b.jsonl.error.json",
-        3,
-        MOMENT,
+        job_id=job_id,
+        status=status,
+        model_id=CLAUDE,
+        invocation_type=InvocationType.CONVERSE,
+        part_ids=parts,
+        input_uri="s3://b/staged/jobs/j1/",
+        output_uri="s3://b/processed/_packed/j1/",
+        record_count=150,
+        size_bytes=4096,
+        created_at=MOMENT,
+        updated_at=MOMENT,
+        message="a message",
+        attempt=2,
+        job_name="bbq-x-abc-a2",
+        job_arn="arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/abc",
+        submitted_at=MOMENT,
+        ended_at=MOMENT,
+        counts=RecordCounts(150, 120, 118, 2),
+        transient_errors=3,
+        retry_at=MOMENT,
+        queued_at=MOMENT,
     )
 
 
-def test_a_job_survives_the_round_trip_and_writes_are_conditional(pipeline: LocalPipeline) -> None:
-    jobs = DynamoJobs(boto3.client("dynamodb"), pipeline.table)
-    job = full_job("j1")
-    assert jobs.create(job) and not jobs.create(job)
-    assert jobs.get("j1") == job and jobs.get("nope") is None
-    sparse = Job("j0", JobStatus.PENDING, CLAUDE, "s3://b/k", "s3://b/o/", "b", ("k",), 100, 1, MOMENT, MOMENT)
-    jobs.create(sparse)
-    assert jobs.get("j0") == sparse
-    assert [j.job_id for j in jobs.list_by_status([JobStatus.IN_PROGRESS, JobStatus.PENDING])] == ["j0", "j1"]
+def a_file(file_id: str, parts: int) -> InputFile:
+    return InputFile(
+        file_id=file_id,
+        bucket="b",
+        key="to-process/a b.jsonl",
+        version="v1",
+        model_id=CLAUDE,
+        invocation_type=InvocationType.INVOKE_MODEL,
+        status=FileStatus.QUEUED,
+        line_count=160,
+        record_count=150,
+        rejected_lines=10,
+        size_bytes=4096,
+        part_count=parts,
+        output_uri="s3://b/processed/a-b-0123456789/",
+        created_at=MOMENT,
+        updated_at=MOMENT,
+        report_uri="s3://b/to-process/a b.jsonl.error.json",
+        message="line 3 and 9 more refused",
+    )
+
+
+def a_part(file_id: str, index: int, seconds: int = 0) -> Part:
+    return Part(
+        file_id=file_id,
+        index=index,
+        model_id=CLAUDE,
+        invocation_type=InvocationType.INVOKE_MODEL,
+        staged_uri=f"s3://b/staged/{file_id}/a-b-p{index:05d}.jsonl",
+        part_count=2,
+        output_uri="s3://b/processed/a-b-0123456789/",
+        first_line=index * 100 - 99,
+        last_line=index * 100,
+        record_count=75,
+        size_bytes=2048,
+        queued_at=MOMENT.replace(second=seconds),
+    )
+
+
+def test_files_parts_and_jobs_survive_the_round_trip(pipeline: LocalPipeline) -> None:
+    store = DynamoStore(boto3.client("dynamodb"), pipeline.table)
+    file = a_file("f1", 2)
+    parts = [a_part("f1", 1), a_part("f1", 2)]
+    assert store.create_file(file, parts) and not store.create_file(file, parts)
+    assert store.get_file("f1") == file and store.get_file("nope") is None
+    assert store.parts_of(file) == parts
+    assert list(store.waiting_parts(CLAUDE, InvocationType.INVOKE_MODEL)) == parts
+    assert list(store.waiting_parts(CLAUDE, InvocationType.CONVERSE)) == []
+    job = full_job("j1", tuple(p.part_id for p in parts), JobStatus.PENDING)
+    claimed = [p.with_changes(status=PartStatus.IN_JOB, job_id="j1", input_name="f1-a-b.jsonl") for p in parts]
+    assert store.create_job(job, claimed)
+    assert not store.create_job(full_job("j2", ("f1-p00001",), JobStatus.PENDING), claimed[:1]), "parts are taken"
+    assert store.get_job("j2") is None, "all or nothing"
+    assert store.get_job("j1") == job and store.get_parts([parts[1].part_id, parts[0].part_id]) == claimed[::-1]
+    assert list(store.waiting_parts(CLAUDE, InvocationType.INVOKE_MODEL)) == [], "claimed parts leave the queue"
+    assert store.jobs_in_flight(CLAUDE) == [job]
     done = job.with_changes(status=JobStatus.COMPLETED)
-    assert jobs.save_transition(done, expected=JobStatus.IN_PROGRESS)
-    assert not jobs.save_transition(job, expected=JobStatus.IN_PROGRESS), "another run moved it already"
-    assert jobs.get("j1") == done
+    assert store.save_job(done, expected=JobStatus.PENDING)
+    assert not store.save_job(job, expected=JobStatus.PENDING), "another run moved it already"
+    assert store.get_job("j1") == done and store.jobs_in_flight(CLAUDE) == [], "ended jobs leave the queue"
+
+
+def test_waiting_parts_are_read_lazily_oldest_first(pipeline: LocalPipeline) -> None:
+    store = DynamoStore(boto3.client("dynamodb"), pipeline.table)
+    for index in range(250):
+        store.create_file(a_file(f"f{index:03d}", 1), [a_part(f"f{index:03d}", 1, seconds=59 - index % 60)])
+    calls: list[str] = []
+    client = boto3.client("dynamodb")
+    client.meta.events.register("before-call.dynamodb.Query", lambda **_: calls.append("query"))
+    lazy = DynamoStore(client, pipeline.table).waiting_parts(CLAUDE, InvocationType.INVOKE_MODEL)
+    first = [next(lazy) for _ in range(3)]
+    assert len(calls) == 1, "one page read for the first parts"
+    assert [p.queued_at for p in first] == sorted(p.queued_at for p in first)
 
 
 def test_reading_pins_the_upload_the_event_named(pipeline: LocalPipeline) -> None:
     objects = S3Objects(pipeline.s3)
-    first = pipeline.s3.put_object(Bucket=pipeline.bucket, Key="to-process/a.jsonl", Body=b"one\ntwo\n")
+    first = pipeline.s3.put_object(
+        Bucket=pipeline.bucket, Key="to-process/a.jsonl", Body=b"one\ntwo\n", Metadata={"BBQ-Model": "m"}
+    )
     ref = ObjectRef(pipeline.bucket, "to-process/a.jsonl", first["ETag"].strip('"'), 8)
-    assert list(objects.iter_lines(ref)) == [b"one\n", b"two\n"]
+    upload = objects.read(ref)
+    assert b"".join(upload.chunks) == b"one\ntwo\n" and upload.metadata == {"bbq-model": "m"}
     pipeline.s3.put_object(Bucket=pipeline.bucket, Key="to-process/a.jsonl", Body=b"overwritten\n")
     with pytest.raises(ObjectMissing):
-        list(objects.iter_lines(ref))
+        objects.read(ref)
     with pytest.raises(ObjectMissing):
-        list(objects.iter_lines(ObjectRef(pipeline.bucket, "to-process/gone.jsonl", "x", 0)))
+        objects.read(ObjectRef(pipeline.bucket, "to-process/gone.jsonl", "x", 0))
+
+
+def test_writers_stream_large_objects_in_parts_and_leave_nothing_on_failure(
+    pipeline: LocalPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(s3_objects, "WRITE_PART", 5 * 1024**2)  # S3's smallest part
+    objects = S3Objects(pipeline.s3)
+    with objects.writer(pipeline.bucket, "staged/big.jsonl") as writer:
+        for _ in range(12):
+            writer.write(b"x" * 1024**2)
+    head = pipeline.s3.head_object(Bucket=pipeline.bucket, Key="staged/big.jsonl")
+    assert head["ContentLength"] == 12 * 1024**2 and "-" in head["ETag"], "a multipart upload"
+    with pytest.raises(RuntimeError), objects.writer(pipeline.bucket, "staged/broken.jsonl") as writer:
+        writer.write(b"y" * 6 * 1024**2)
+        raise RuntimeError("the stream broke")
+    assert "Contents" not in pipeline.s3.list_objects_v2(Bucket=pipeline.bucket, Prefix="staged/broken")
+    assert pipeline.s3.list_multipart_uploads(Bucket=pipeline.bucket).get("Uploads", []) == []
+    with objects.writer(pipeline.bucket, "staged/small.jsonl") as writer:
+        writer.write(b"small")
+    assert pipeline.s3.get_object(Bucket=pipeline.bucket, Key="staged/small.jsonl")["Body"].read() == b"small"
 
 
 def test_the_slot_ledger_reserves_atomically_and_heals(pipeline: LocalPipeline) -> None:
-    jobs = DynamoJobs(boto3.client("dynamodb"), pipeline.table)
+    jobs = DynamoStore(boto3.client("dynamodb"), pipeline.table)
     assert jobs.slot_holders(CLAUDE) == {}
     assert jobs.reserve_slot(CLAUDE, "j1", 2, MOMENT) is Reservation.RESERVED
     assert jobs.reserve_slot(CLAUDE, "j1", 2, MOMENT) is Reservation.TAKEN
@@ -82,18 +167,7 @@ def test_the_slot_ledger_reserves_atomically_and_heals(pipeline: LocalPipeline) 
     jobs.release_slot(CLAUDE, "j1")
     jobs.hold_slot(CLAUDE, "j9", MOMENT)  # a job found active that the ledger lacked, whatever the count
     assert jobs.slot_holders(CLAUDE) == {"j2": MOMENT, "j9": MOMENT}
-    assert jobs.list_by_status([JobStatus.PENDING]) == [], "the ledger is not a job"
-
-
-def test_a_tagged_upload_is_staged_without_its_tags(pipeline: LocalPipeline) -> None:
-    put = pipeline.s3.put_object(
-        Bucket=pipeline.bucket, Key="to-process/t.jsonl", Body=b"{}\n", Tagging="team=calls&pii=yes"
-    )
-    calls: list[str] = []
-    pipeline.s3.meta.events.register("before-call.s3.*", lambda model, **_: calls.append(model.name))
-    S3Objects(pipeline.s3).copy(ObjectRef(pipeline.bucket, "to-process/t.jsonl", put["ETag"].strip('"'), 3), "staged/t")
-    assert "GetObjectTagging" not in calls and "PutObjectTagging" not in calls, "no tagging permission is needed"
-    assert pipeline.s3.get_object_tagging(Bucket=pipeline.bucket, Key="staged/t")["TagSet"] == []
+    assert jobs.jobs_in_flight(CLAUDE) == [], "the ledger is not a job"
 
 
 def test_only_a_job_bedrock_cannot_find_by_arn_or_name_is_gone(pipeline: LocalPipeline) -> None:

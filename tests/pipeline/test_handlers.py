@@ -27,7 +27,7 @@ def s3_event_for(pipeline: LocalPipeline, key: str, encoded_key: str, body: byte
     return event
 
 
-def test_ingest_decodes_keys_and_queues_a_pending_job(pipeline: LocalPipeline) -> None:
+def test_ingest_decodes_keys_and_queues_a_file(pipeline: LocalPipeline) -> None:
     event = sample("s3-put.json")
     key = "to-process/team a/call transcripts 2026-11.jsonl"
     assert event["Records"][0]["s3"]["object"]["key"] == "to-process/team+a/call+transcripts+2026-11.jsonl"
@@ -35,9 +35,11 @@ def test_ingest_decodes_keys_and_queues_a_pending_job(pipeline: LocalPipeline) -
         pipeline, key, event["Records"][0]["s3"]["object"]["key"], jsonl([claude_record(i) for i in range(120)])
     )
     (outcome,) = pipeline.ingest.invoke(event)["outcomes"]
-    assert (outcome["key"], outcome["status"], outcome["created"]) == (key, "Pending", True)
+    assert (outcome["key"], outcome["status"], outcome["created"], outcome["parts"]) == (key, "Queued", True, 1)
     (item,) = pipeline.items()
-    assert item["SourceKeys"] == [key] and item["RecordCount"] == 120
+    assert item["SourceKey"] == key and item["RecordCount"] == 120
+    (part,) = pipeline.items("part")
+    assert part["Queue"] == f"parts#{item['ModelId']}#InvokeModel" and part["PartStatus"] == "Waiting"
     assert item["OutputUri"].startswith(f"s3://{pipeline.bucket}/processed/team-a/call-transcripts-2026-11-")
     assert pipeline.ingest.invoke(event)["outcomes"][0]["created"] is False
 
@@ -46,12 +48,15 @@ def test_ingest_rejects_a_bad_file_where_the_user_looks(pipeline: LocalPipeline)
     event = s3_event_for(pipeline, "to-process/bad.jsonl", "to-process%2Fbad.jsonl", b'{"recordId": "x"}\n' * 150)
     pipeline.ingest.invoke(event)
     (item,) = pipeline.items()
-    assert item["Status"] == "Invalid"
-    assert item["Message"].startswith('Input rejected: line 1 has no "modelInput" object')
+    assert item["Status"] == "Rejected" and item["RejectedLines"] == 150
+    assert item["Message"].startswith(
+        'no valid record in 150 lines: line 1 and 149 more refused (the line has no "modelInput"'
+    )
     report = json.loads(
         pipeline.s3.get_object(Bucket=pipeline.bucket, Key="to-process/bad.jsonl.error.json")["Body"].read()
     )
-    assert report["problemCount"] == 150 + 149 and report["status"] == "Invalid"
+    assert report["rejectedLineCount"] == 150 and report["status"] == "Rejected"
+    assert report["rejectedLines"][1] == {"line": 2, "reason": 'the line has no "modelInput" object', "recordId": "x"}
     assert pipeline.s3.head_object(Bucket=pipeline.bucket, Key="to-process/bad.jsonl")  # the file is kept
 
 
@@ -63,10 +68,11 @@ def test_either_trigger_runs_a_full_scheduler_pass(pipeline: LocalPipeline, trig
         )
     )
     result = pipeline.scheduler.invoke(sample(trigger))
-    assert result["submitted"] == 1 and result["pendingLeft"] == 0
-    (item,) = pipeline.items()
+    assert (result["planned"], result["submitted"], result["pendingLeft"], result["partsRead"]) == (1, 1, 0, 1)
+    (item,) = pipeline.items("job")
     assert item["Status"] == "Submitted" and item["JobArn"].startswith("arn:aws:bedrock:")
     assert item["JobName"].startswith(pipeline.ingest.variables["JOB_NAME_PREFIX"] + "-")
+    assert pipeline.items()[0]["Status"] == "Running"
     (job,) = pipeline.emulator.jobs()
     assert job["outputDataConfig"]["s3OutputDataConfig"]["s3Uri"] == f"s3://{pipeline.bucket}/processed/a/"
     assert job["roleArn"] == pipeline.stack.outputs["BatchRoleArn"]

@@ -98,6 +98,7 @@ def test_iam_gives_each_function_only_its_own_calls(resources: dict[str, Any]) -
     assert not any(a.startswith("bedrock:") for a in ingest_actions)
     # ListBucket makes S3 answer 404, not 403, for a deleted upload; no tagging: the staged copy drops tags.
     assert {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "dynamodb:PutItem"} <= ingest_actions
+    assert "servicequotas:ListServiceQuotas" in ingest_actions
     assert not any("Tagging" in a for a in ingest_actions)
 
     scheduler = statements(resources, "SchedulerFunctionRole")
@@ -111,7 +112,10 @@ def test_iam_gives_each_function_only_its_own_calls(resources: dict[str, Any]) -
     assert actions(listing) == {"bedrock:ListModelInvocationJobs"}
     pass_role = next(s for s in scheduler if "iam:PassRole" in actions(s))
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
-    assert not any(a.startswith("s3:") for s in scheduler for a in actions(s))
+    # S3 only to copy staged parts into a packed job's input folder.
+    s3 = {a: s["Resource"]["Fn::Sub"][0] for s in scheduler for a in actions(s) if a.startswith("s3:")}
+    assert set(s3) == {"s3:GetObject", "s3:PutObject"}
+    assert s3["s3:GetObject"].endswith("/staged/*") and s3["s3:PutObject"].endswith("/staged/jobs/*")
 
 
 def test_the_batch_role_is_created_only_without_a_role_arn_and_trusts_bedrock(resources: dict[str, Any]) -> None:
@@ -139,9 +143,8 @@ def test_storage_is_private_versioned_and_recoverable(resources: dict[str, Any])
     table = resources["JobsTable"]["Properties"]
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    (index,) = table["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "StatusIndex"
-    assert [k["AttributeName"] for k in index["KeySchema"]] == ["Status", "CreatedAt"]
+    indexes = {i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in table["GlobalSecondaryIndexes"]}
+    assert indexes == {"QueueIndex": ["Queue", "QueueOrder"], "StatusIndex": ["Status", "CreatedAt"]}
 
 
 def test_parameters_and_outputs_the_readme_documents() -> None:
@@ -173,7 +176,7 @@ def resolve(value: Any, parameters: dict[str, str], conditions: dict[str, bool])
         return value
     if len(value) != 1 or not next(iter(value)).startswith(("Fn::", "Ref", "Condition")):
         return {k: resolve(v, parameters, conditions) for k, v in value.items()}
-    (function, argument), = value.items()
+    ((function, argument),) = value.items()
     if function == "Ref":
         return NO_VALUE if argument == "AWS::NoValue" else parameters.get(argument, f"<{argument}>")
     if function == "Condition":

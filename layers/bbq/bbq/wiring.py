@@ -8,10 +8,10 @@ import boto3
 from botocore.config import Config
 
 from bbq.adapters.bedrock_batch import BedrockBatch
-from bbq.adapters.dynamodb_jobs import DynamoJobs
+from bbq.adapters.dynamodb_store import DynamoStore
 from bbq.adapters.s3_objects import S3Objects
 from bbq.core.clock import Clock, SystemClock
-from bbq.core.quotas import FixedQuotas
+from bbq.core.limits import FixedLimits
 from bbq.settings import Settings
 
 # botocore's standard retry mode: exponential backoff with jitter on throttling and 5xx.
@@ -40,8 +40,8 @@ def use_clock(replacement: Clock) -> None:
     _clock[0] = replacement
 
 
-def jobs(settings: Settings) -> DynamoJobs:
-    return DynamoJobs(client("dynamodb"), settings.jobs_table)
+def store(settings: Settings) -> DynamoStore:
+    return DynamoStore(client("dynamodb"), settings.jobs_table)
 
 
 def objects() -> S3Objects:
@@ -52,5 +52,5 @@ def batch() -> BedrockBatch:
     return BedrockBatch(client("bedrock"))
 
 
-def quotas(settings: Settings) -> FixedQuotas:
-    return FixedQuotas(settings.max_concurrent_jobs)
+def limits(settings: Settings) -> FixedLimits:
+    return FixedLimits(settings.fallback_limits())

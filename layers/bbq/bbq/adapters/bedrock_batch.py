@@ -36,6 +36,7 @@ class BedrockBatch:
                 modelId=request.model_id,
                 inputDataConfig={"s3InputDataConfig": {"s3Uri": request.input_uri, "s3InputFormat": "JSONL"}},
                 outputDataConfig={"s3OutputDataConfig": {"s3Uri": request.output_uri}},
+                modelInvocationType=request.invocation_type.value,
                 timeoutDurationInHours=request.timeout_hours,
                 tags=[{"key": k, "value": v} for k, v in request.tags.items()],
             )

@@ -1,49 +1,104 @@
-"""S3 adapter for the ObjectStore port."""
+"""S3 adapter for the ObjectStore port: streams in and out in large chunks, so memory stays flat whatever the size
+of an upload or of a line in it."""
 
 import json
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from bbq.core.errors import ObjectMissing
-from bbq.core.ports import ObjectRef
+from bbq.core.ports import ObjectRef, StoredObject
 
 _MISSING = {"NoSuchKey", "NoSuchVersion", "404", "NotFound", "PreconditionFailed", "412"}
+READ_CHUNK = 8 * 1024**2
+# Multipart parts: S3 takes 5 MiB to 5 GiB each and at most 10,000 of them, so 16 MiB parts allow 160 GiB.
+WRITE_PART = 16 * 1024**2
 
 
 class S3Objects:
     def __init__(self, client: Any) -> None:
         self._s3 = client
 
-    def iter_lines(self, ref: ObjectRef) -> Iterator[bytes]:
-        # Pin the exact upload the event named: a newer overwrite is its own event and its own job.
+    def read(self, ref: ObjectRef) -> StoredObject:
+        # Pin the exact upload the event named: a newer overwrite is its own event and its own file.
         pin = {"VersionId": ref.version_id} if ref.version_id else {"IfMatch": f'"{ref.etag}"'}
         try:
-            body = self._s3.get_object(Bucket=ref.bucket, Key=ref.key, **pin)["Body"]
+            response = self._s3.get_object(Bucket=ref.bucket, Key=ref.key, **pin)
         except ClientError as exc:
             raise _translate(exc, ref.bucket, ref.key) from exc
-        yield from body.iter_lines(keepends=True)
+        metadata = {name.lower(): value for name, value in response.get("Metadata", {}).items()}
+        return StoredObject(metadata, _chunks(response["Body"]))
 
-    def copy(self, ref: ObjectRef, key: str) -> None:
-        source: dict[str, str] = {"Bucket": ref.bucket, "Key": ref.key}
-        # The upload's tags are not copied: copying them needs s3:GetObjectTagging and s3:PutObjectTagging, and
-        # Bedrock has no use for them.
-        extra = {"TaggingDirective": "REPLACE"}
-        if ref.version_id:
-            source["VersionId"] = ref.version_id
-        else:
-            extra["CopySourceIfMatch"] = f'"{ref.etag}"'
+    @contextmanager
+    def writer(self, bucket: str, key: str) -> Iterator["_MultipartWriter"]:
+        writer = _MultipartWriter(self._s3, bucket, key)
         try:
-            # Managed copy: multipart above 8 MB, so files past CopyObject's 5 GB limit copy too.
-            self._s3.copy(source, ref.bucket, key, ExtraArgs=extra)
-        except ClientError as exc:
-            raise _translate(exc, ref.bucket, ref.key) from exc
+            yield writer
+        except BaseException:
+            writer.abort()
+            raise
+        writer.complete()
+
+    def copy(self, bucket: str, source_key: str, key: str) -> None:
+        # Managed copy: multipart above 8 MB, so parts past CopyObject's 5 GB limit copy too.
+        self._s3.copy({"Bucket": bucket, "Key": source_key}, bucket, key)
+
+    def delete(self, bucket: str, key: str) -> None:
+        self._s3.delete_object(Bucket=bucket, Key=key)
 
     def put_json(self, bucket: str, key: str, body: Mapping[str, object]) -> None:
         self._s3.put_object(
             Bucket=bucket, Key=key, Body=json.dumps(body, indent=2).encode(), ContentType="application/json"
         )
+
+
+def _chunks(body: Any) -> Iterator[bytes]:
+    with body:
+        while chunk := body.read(READ_CHUNK):
+            yield chunk
+
+
+class _MultipartWriter:
+    """Buffers up to one multipart part; a small object is written with one PutObject."""
+
+    def __init__(self, client: Any, bucket: str, key: str) -> None:
+        self._s3, self._bucket, self._key = client, bucket, key
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+
+    def write(self, data: bytes) -> None:
+        self._buffer.append(data)
+        self._buffered += len(data)
+        if self._buffered >= WRITE_PART:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._upload_id is None:
+            self._upload_id = self._s3.create_multipart_upload(Bucket=self._bucket, Key=self._key)["UploadId"]
+        number = len(self._parts) + 1
+        response = self._s3.upload_part(
+            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=b"".join(self._buffer)
+        )
+        self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
+        self._buffer, self._buffered = [], 0
+
+    def complete(self) -> None:
+        if self._upload_id is None:
+            self._s3.put_object(Bucket=self._bucket, Key=self._key, Body=b"".join(self._buffer))
+            return
+        if self._buffer:
+            self._flush()
+        self._s3.complete_multipart_upload(
+            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
+        )
+
+    def abort(self) -> None:
+        if self._upload_id is not None:
+            self._s3.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id)
 
 
 def _translate(exc: ClientError, bucket: str, key: str) -> Exception:

@@ -1,91 +1,223 @@
-"""Ingest: one uploaded object becomes one job item, Pending if the file is good, Invalid if not."""
+"""Ingest: one upload becomes an input file item and its staged parts, each waiting in its model's queue.
+
+The upload is read once, as a stream: valid lines go to parts (staged copies Bedrock reads, so an overwrite of
+the original changes nothing), refused lines to an error report next to the upload. The upload itself is never
+changed or moved.
+"""
 
 import logging
 from dataclasses import dataclass
 
 from bbq.core import naming
 from bbq.core.clock import Clock
-from bbq.core.config import PipelineConfig
+from bbq.core.config import PipelineConfig, RejectedLines
 from bbq.core.errors import ObjectMissing
-from bbq.core.jobs import Job
-from bbq.core.ports import JobStore, ObjectRef, ObjectStore
-from bbq.core.states import JobStatus
-from bbq.core.validation import InputSummary, validate_jsonl
+from bbq.core.files import FileStatus, InputFile, InvocationType, Part
+from bbq.core.limits import ModelLimits
+from bbq.core.ports import LimitsProvider, ObjectRef, ObjectStore, Store
+from bbq.core.routing import Route, RouteRefused, route
+from bbq.core.staging import StagingResult, stage_lines
 
 log = logging.getLogger(__name__)
+
+PACKING_NOTE = "waiting to be packed with other uploads for the same model"
+FIX_AND_UPLOAD = "Fix the lines listed and upload the corrected file under to-process/ again"
 
 
 @dataclass(frozen=True)
 class IngestOutcome:
     key: str
-    job_id: str | None
-    status: JobStatus | None
+    file_id: str | None
+    status: FileStatus | None
     created: bool
     reason: str = ""
+    parts: int = 0
+    rejected_lines: int = 0
 
 
 def ingest_object(
-    ref: ObjectRef, *, objects: ObjectStore, store: JobStore, config: PipelineConfig, clock: Clock
+    ref: ObjectRef,
+    *,
+    objects: ObjectStore,
+    store: Store,
+    limits: LimitsProvider,
+    config: PipelineConfig,
+    clock: Clock,
 ) -> IngestOutcome:
     if not naming.is_input_key(ref.key):
         return IngestOutcome(ref.key, None, None, created=False, reason="not a .jsonl file under to-process/")
-    job_id = naming.job_id_for(ref.bucket, ref.key, ref.version)
-    existing = store.get(job_id)
+    file_id = naming.file_id_for(ref.bucket, ref.key, ref.version)
+    existing = store.get_file(file_id)
     if existing is not None:
-        # A duplicated or retried event: the job exists, reading the file again would change nothing.
-        log.info("duplicate event ignored", extra={"job_id": job_id, "key": ref.key})
-        return IngestOutcome(ref.key, job_id, existing.status, created=False, reason="duplicate event")
+        # A duplicated or retried event: the file is known, reading it again would change nothing.
+        log.info("duplicate event ignored", extra={"file_id": file_id, "key": ref.key})
+        return IngestOutcome(ref.key, file_id, existing.status, created=False, reason="duplicate event")
     try:
-        summary = validate_jsonl(objects.iter_lines(ref), config.limits)
+        upload = objects.read(ref)
+        try:
+            target = route(ref.key, upload.metadata, config.models, config.default_model_id)
+        except RouteRefused as exc:
+            return _refuse(ref, file_id, str(exc), objects, store, clock)
+        model_limits = limits.limits(target.model_id)
+        records, size = config.split.part_limits(model_limits)
+        staged, report = stage_lines(
+            ref,
+            file_id,
+            upload.chunks,
+            part_records=records,
+            part_bytes=size,
+            max_line_bytes=config.split.max_line_bytes,
+            objects=objects,
+        )
     except ObjectMissing:
-        log.warning("object gone before ingest; nothing queued", extra={"job_id": job_id, "key": ref.key})
-        return IngestOutcome(ref.key, job_id, None, created=False, reason="object no longer exists")
-    job = _new_job(job_id, ref, summary, config, clock)
-    try:
-        if summary.valid:
-            objects.copy(ref, naming.staged_key(job_id, ref.key))
-        else:
-            objects.put_json(ref.bucket, naming.error_report_key(ref.key), _error_report(job, summary))
-    except ObjectMissing:
-        log.warning("object overwritten during ingest; its new version is its own job", extra={"job_id": job_id})
-        return IngestOutcome(ref.key, job_id, None, created=False, reason="object no longer exists")
-    created = store.create(job)
+        log.warning("upload gone before ingest; nothing queued", extra={"file_id": file_id, "key": ref.key})
+        return IngestOutcome(ref.key, file_id, None, created=False, reason="object no longer exists")
+    file = _file(file_id, ref, target, staged, model_limits, config, clock)
+    parts = [] if file.status == FileStatus.REJECTED else _parts(file, staged)
+    if report is not None:
+        report.finish(_outcome(file))
+    if not parts:
+        for part in staged.parts:  # a file rejected whole leaves no staged data behind
+            objects.delete(ref.bucket, part.key)
+    created = store.create_file(file, parts)
     log.info(
-        "job queued" if summary.valid else "input rejected",
-        extra={"job_id": job_id, "key": ref.key, "status": job.status, "records": summary.record_count},
+        "file queued" if parts else "file rejected",
+        extra={
+            "file_id": file_id,
+            "key": ref.key,
+            "model_id": target.model_id,
+            "records": staged.record_count,
+            "parts": len(parts),
+            "rejected_lines": staged.rejected,
+        },
     )
-    return IngestOutcome(ref.key, job_id, job.status, created=created, reason="" if created else "duplicate event")
+    return IngestOutcome(
+        ref.key,
+        file_id,
+        file.status,
+        created=created,
+        reason="" if created else "duplicate event",
+        parts=len(parts),
+        rejected_lines=staged.rejected,
+    )
 
 
-def _new_job(job_id: str, ref: ObjectRef, summary: InputSummary, config: PipelineConfig, clock: Clock) -> Job:
+def _file(
+    file_id: str,
+    ref: ObjectRef,
+    target: Route,
+    staged: StagingResult,
+    limits: ModelLimits,
+    config: PipelineConfig,
+    clock: Clock,
+) -> InputFile:
     now = clock.now()
-    return Job(
-        job_id=job_id,
-        status=JobStatus.PENDING if summary.valid else JobStatus.INVALID,
-        model_id=config.default_model_id,
-        input_uri=naming.s3_uri(ref.bucket, naming.staged_key(job_id, ref.key)),
+    status, message = FileStatus.QUEUED, ""
+    if staged.rejected:
+        first = staged.first_rejection
+        assert first is not None
+        more = f" and {staged.rejected - 1} more" if staged.rejected > 1 else ""
+        message = f"line {first.line}{more} refused ({first.reason}); see the error report"
+    if staged.record_count == 0:
+        status = FileStatus.REJECTED
+        message = f"no valid record in {staged.line_count} lines" + (f": {message}" if message else "")
+    elif staged.rejected and config.rejected_lines == RejectedLines.REJECT_FILE:
+        status = FileStatus.REJECTED
+        message = f"{message}. Nothing of this file runs (RejectedLines is {config.rejected_lines.value})"
+    elif staged.record_count < limits.min_records_per_job:
+        note = (
+            f"{staged.record_count} records, under Bedrock's minimum of {limits.min_records_per_job} per job: "
+            f"{PACKING_NOTE}"
+        )
+        message = f"{message}; {note}" if message else note
+    return InputFile(
+        file_id=file_id,
+        bucket=ref.bucket,
+        key=ref.key,
+        version=ref.version,
+        model_id=target.model_id,
+        invocation_type=target.invocation_type,
+        status=status,
+        line_count=staged.line_count,
+        record_count=staged.record_count if status != FileStatus.REJECTED else 0,
+        rejected_lines=staged.rejected,
+        size_bytes=ref.size,
+        part_count=len(staged.parts) if status != FileStatus.REJECTED else 0,
         output_uri=naming.output_uri_for(ref.bucket, ref.key),
-        source_bucket=ref.bucket,
-        source_keys=(ref.key,),
-        record_count=summary.record_count,
-        size_bytes=summary.size_bytes,
         created_at=now,
         updated_at=now,
-        message=summary.message(),
-        ended_at=None if summary.valid else now,
-        report_uri=None if summary.valid else naming.s3_uri(ref.bucket, naming.error_report_key(ref.key)),
+        report_uri=naming.s3_uri(ref.bucket, staged.report_key) if staged.report_key else None,
+        message=message,
     )
 
 
-def _error_report(job: Job, summary: InputSummary) -> dict[str, object]:
+def _parts(file: InputFile, staged: StagingResult) -> list[Part]:
+    return [
+        Part(
+            file_id=file.file_id,
+            index=part.index,
+            model_id=file.model_id,
+            invocation_type=file.invocation_type,
+            staged_uri=naming.s3_uri(file.bucket, part.key),
+            part_count=len(staged.parts),
+            output_uri=file.output_uri,
+            first_line=part.first_line,
+            last_line=part.last_line,
+            record_count=part.record_count,
+            size_bytes=part.size_bytes,
+            queued_at=file.created_at,
+        )
+        for part in staged.parts
+    ]
+
+
+def _outcome(file: InputFile) -> dict[str, object]:
+    runs = file.status != FileStatus.REJECTED
     return {
-        "jobId": job.job_id,
-        "input": naming.s3_uri(job.source_bucket, job.source_keys[0]),
-        "status": job.status.value,
-        "recordCount": summary.record_count,
-        "sizeBytes": summary.size_bytes,
-        "problemCount": summary.problem_count,
-        "problems": summary.problems,
-        "whatToDo": "Fix the problems listed and upload the corrected file under to-process/ again; "
-        "this file is left where it is and no Bedrock job was started for it.",
+        "fileId": file.file_id,
+        "status": file.status.value,
+        "lines": file.line_count,
+        "recordsQueued": file.record_count,
+        "rejectedLineCount": file.rejected_lines,
+        "message": file.message,
+        "whatToDo": (
+            f"The other {file.record_count} records run. {FIX_AND_UPLOAD} (only those lines, or the whole file)."
+            if runs
+            else f"{FIX_AND_UPLOAD}; no Bedrock job was started for this file."
+        ),
     }
+
+
+def _refuse(
+    ref: ObjectRef, file_id: str, reason: str, objects: ObjectStore, store: Store, clock: Clock
+) -> IngestOutcome:
+    """A file refused before its lines are read (a model this stack does not run)."""
+    now = clock.now()
+    report_key = naming.error_report_key(ref.key)
+    file = InputFile(
+        file_id=file_id,
+        bucket=ref.bucket,
+        key=ref.key,
+        version=ref.version,
+        model_id="",
+        invocation_type=InvocationType.INVOKE_MODEL,
+        status=FileStatus.REJECTED,
+        line_count=0,
+        record_count=0,
+        rejected_lines=0,
+        size_bytes=ref.size,
+        part_count=0,
+        output_uri=naming.output_uri_for(ref.bucket, ref.key),
+        created_at=now,
+        updated_at=now,
+        report_uri=naming.s3_uri(ref.bucket, report_key),
+        message=f"Refused: {reason}",
+    )
+    objects.put_json(
+        ref.bucket,
+        report_key,
+        {"input": naming.s3_uri(ref.bucket, ref.key), "rejectedLines": [], **_outcome(file)},
+    )
+    created = store.create_file(file, [])
+    log.warning("file refused", extra={"file_id": file_id, "key": ref.key, "reason": reason})
+    return IngestOutcome(ref.key, file_id, file.status, created=created, reason=reason)

@@ -1,13 +1,14 @@
-"""The job record: one Bedrock batch job as bbq tracks it, from Pending to a terminal status.
+"""The job record: one Bedrock batch job (one submission) as bbq tracks it, from Pending to a terminal status.
 
-One input file makes one job today. ``source_keys`` is a list so that packing several small files into
-one job (and splitting one file into parts, each its own job pointing at the same source) fits later.
+The planner makes a job from parts of one or more files (``part_ids``); its input is one staged file, or a
+prefix holding several, which Bedrock processes together.
 """
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Self
 
+from bbq.core.files import InvocationType
 from bbq.core.states import JobStatus
 
 
@@ -26,10 +27,10 @@ class Job:
     job_id: str
     status: JobStatus
     model_id: str
+    invocation_type: InvocationType
+    part_ids: tuple[str, ...]
     input_uri: str
     output_uri: str
-    source_bucket: str
-    source_keys: tuple[str, ...]
     record_count: int
     size_bytes: int
     created_at: datetime
@@ -41,11 +42,15 @@ class Job:
     submitted_at: datetime | None = None
     ended_at: datetime | None = None
     counts: RecordCounts = field(default_factory=RecordCounts)
-    report_uri: str | None = None  # the error report next to a rejected upload
     # A Pending job Bedrock kept answering with transient errors waits until retry_at, so it does not block
     # the jobs behind it.
     transient_errors: int = 0
     retry_at: datetime | None = None
+    queued_at: datetime | None = None  # when its oldest part was queued: jobs go out in this order
+
+    @property
+    def order(self) -> tuple[datetime, str]:
+        return (self.queued_at or self.created_at, self.job_id)
 
     def with_changes(self, **changes: object) -> Self:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ import hashlib
 import posixpath
 import re
 import unicodedata
+from collections.abc import Sequence
 
 INPUT_PREFIX = "to-process/"
 INPUT_SUFFIX = ".jsonl"  # matched without regard to case: .JSONL uploads are picked up too
@@ -31,10 +32,18 @@ def is_input_key(key: str) -> bool:
     return key.startswith(INPUT_PREFIX) and key.lower().endswith(INPUT_SUFFIX)
 
 
-def job_id_for(bucket: str, key: str, version: str) -> str:
-    """JobId of one uploaded object; ``version`` is the S3 version id, or the ETag when unversioned."""
-    digest = hashlib.sha256(f"{bucket}\n{key}\n{version}".encode()).hexdigest()
-    return digest[:24]
+def file_id_for(bucket: str, key: str, version: str) -> str:
+    """The id of one upload; ``version`` is the S3 version id, or the ETag when unversioned."""
+    return _digest(f"{bucket}\n{key}\n{version}")
+
+
+def job_id_for(part_ids: Sequence[str]) -> str:
+    """The id of the job that carries exactly these parts: overlapping runs that plan the same job agree."""
+    return _digest("\n".join(sorted(part_ids)))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def job_name(prefix: str, job_id: str, attempt: int) -> str:
@@ -81,13 +90,32 @@ def output_uri_for(bucket: str, source_key: str) -> str:
     return f"s3://{bucket}/{OUTPUT_PREFIX}{safe_path(_stem(source_key), MAX_OUTPUT_PATH)}/"
 
 
-def staged_key(job_id: str, source_key: str) -> str:
-    """The frozen copy of a validated upload that Bedrock reads: an overwrite of the original cannot change it.
+def staged_prefix(file_id: str) -> str:
+    return f"{STAGED_PREFIX}{file_id}/"
+
+
+def part_key(file_id: str, source_key: str, index: int) -> str:
+    """A validated part of an upload, as Bedrock reads it: an overwrite of the original cannot change it.
 
     It is named after the upload (Bedrock names its output ``<file>.jsonl.out``), in safe characters.
     """
     name = safe_path(posixpath.basename(_stem(source_key)), MAX_STAGED_NAME) or "input"
-    return f"{STAGED_PREFIX}{job_id}/{name}{INPUT_SUFFIX}"
+    return f"{staged_prefix(file_id)}{name}-p{index:05d}{INPUT_SUFFIX}"
+
+
+def packed_input_prefix(job_id: str) -> str:
+    """The input of a job that carries parts of several files (or some parts of one): copies of its parts."""
+    return f"{STAGED_PREFIX}jobs/{job_id}/"
+
+
+def packed_input_name(file_id: str, part_key: str) -> str:
+    """A part's file name in a packed job's input: tagged with its file, so two ``calls.jsonl`` uploaded to
+    different folders never share a name (nor an output file) in one job."""
+    return f"{file_id[:10]}-{posixpath.basename(part_key)}"
+
+
+def packed_output_uri(bucket: str, job_id: str) -> str:
+    return f"s3://{bucket}/{OUTPUT_PREFIX}_packed/{job_id}/"
 
 
 def error_report_key(source_key: str) -> str:
@@ -103,3 +131,9 @@ def error_report_key(source_key: str) -> str:
 
 def s3_uri(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """(bucket, key) of an s3:// URI."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key

@@ -1,12 +1,15 @@
 """The ports the core talks through. Adapters implement them against AWS; tests use in-memory fakes."""
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Protocol
 
+from bbq.core.files import InputFile, InvocationType, Part
 from bbq.core.jobs import Job, JobSnapshot
+from bbq.core.limits import ModelLimits
 from bbq.core.states import JobStatus
 
 
@@ -32,6 +35,7 @@ class SubmitRequest:
     role_arn: str
     input_uri: str
     output_uri: str
+    invocation_type: InvocationType
     timeout_hours: int
     tags: Mapping[str, str]
 
@@ -42,19 +46,37 @@ class Reservation(Enum):
     FULL = "full"  # the model's slots are all held
 
 
-class JobStore(Protocol):
-    """The jobs table."""
+class Store(Protocol):
+    """The table: files, parts, jobs and the slot ledger. The scheduler reads it only through the per-model
+    queues (waiting parts, jobs in flight), so a run costs the same whatever the backlog and history."""
 
-    def create(self, job: Job) -> bool:
-        """Stores a new job; False when a job with that JobId exists already (nothing is changed)."""
+    def get_file(self, file_id: str) -> InputFile | None: ...
 
-    def get(self, job_id: str) -> Job | None: ...
+    def create_file(self, file: InputFile, parts: Sequence[Part]) -> bool:
+        """Stores the parts, then the file; False when the file exists already (nothing is changed)."""
 
-    def list_by_status(self, statuses: Iterable[JobStatus]) -> list[Job]:
-        """Jobs in any of these statuses, oldest first."""
+    def save_file(self, file: InputFile) -> None: ...
 
-    def save_transition(self, job: Job, expected: JobStatus) -> bool:
+    def parts_of(self, file: InputFile) -> list[Part]: ...
+
+    def get_parts(self, part_ids: Sequence[str]) -> list[Part]: ...
+
+    def waiting_parts(self, model_id: str, invocation_type: InvocationType) -> Iterator[Part]:
+        """The model's waiting parts of one invocation type, oldest first, read page by page as consumed."""
+
+    def get_job(self, job_id: str) -> Job | None: ...
+
+    def jobs_in_flight(self, model_id: str) -> list[Job]:
+        """The model's jobs that have not ended (Pending ones included), oldest first."""
+
+    def create_job(self, job: Job, parts: Sequence[Part]) -> bool:
+        """Stores the job and moves its parts out of the queue, all or nothing; False if any part was taken
+        by another run (or the job exists)."""
+
+    def save_job(self, job: Job, expected: JobStatus) -> bool:
         """Writes ``job`` only if the stored status is still ``expected``; False if another run moved it."""
+
+    def save_part(self, part: Part) -> None: ...
 
     # The slot ledger: per model, the jobs holding one of bbq's slots, each with when it was reserved. One
     # atomic write reserves a slot, so scheduler runs that overlap never ask Bedrock for more than the quota.
@@ -80,17 +102,33 @@ class BatchService(Protocol):
         """Raises JobNotFound (only once a lookup by ``job_name`` found nothing) or ServiceBusy."""
 
 
+@dataclass(frozen=True)
+class StoredObject:
+    metadata: Mapping[str, str]  # the object's user metadata (x-amz-meta-*), lower-case names
+    chunks: Iterator[bytes]  # the body in large chunks
+
+
+class ObjectWriter(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+
 class ObjectStore(Protocol):
     """S3."""
 
-    def iter_lines(self, ref: ObjectRef) -> Iterator[bytes]:
-        """Streams the object's lines (raises ObjectMissing if that version is gone)."""
+    def read(self, ref: ObjectRef) -> StoredObject:
+        """Streams exactly the upload ``ref`` names (raises ObjectMissing if that version is gone)."""
 
-    def copy(self, ref: ObjectRef, key: str) -> None:
-        """Copies exactly the upload ``ref`` names to ``key`` in the same bucket (raises ObjectMissing)."""
+    def writer(self, bucket: str, key: str) -> AbstractContextManager[ObjectWriter]:
+        """Writes an object of any size in constant memory; nothing is stored if the block raises."""
+
+    def copy(self, bucket: str, source_key: str, key: str) -> None: ...
+
+    def delete(self, bucket: str, key: str) -> None: ...
 
     def put_json(self, bucket: str, key: str, body: Mapping[str, object]) -> None: ...
 
 
-class QuotaProvider(Protocol):
-    def concurrent_jobs(self, model_id: str) -> int: ...
+class LimitsProvider(Protocol):
+    """Each model's limits: Service Quotas, with the template's figures as the fallback."""
+
+    def limits(self, model_id: str) -> ModelLimits: ...

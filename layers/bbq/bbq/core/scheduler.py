@@ -1,27 +1,36 @@
-"""The scheduler run: reconcile every active job with Bedrock, then fill each model's free slots.
+"""The scheduler run, per model: reconcile its jobs in flight with Bedrock, plan jobs from its waiting parts for
+the slots that are free, and submit them.
 
-Runs may overlap (the schedule and Bedrock's events trigger them, with no reserved concurrency): each slot is
-reserved in the store's ledger with one atomic write before its job is submitted, so overlapping runs never
-ask Bedrock for more than the quota and never submit the same job twice. A surprise about one job (an
-unknown status or error) is logged and the run goes on with the others.
+A run reads only the model's queues (jobs in flight, and as many waiting parts as the free slots can take), so
+it costs the same whatever the backlog and history. Runs may overlap (the schedule and Bedrock's events trigger
+them, with no reserved concurrency): a job's parts are claimed with one transaction and each slot is reserved
+in the store's ledger with one atomic write before its job is submitted, so overlapping runs never ask Bedrock
+for more than the quota and never submit the same parts twice. A surprise about one job (an unknown status or
+error) is logged and the run goes on with the others.
 """
 
 import logging
+import posixpath
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bbq.core import naming, retry, slots
+from bbq.core import naming, retry
 from bbq.core.clock import Clock
-from bbq.core.config import PipelineConfig
+from bbq.core.config import PipelineConfig, SmallWork
 from bbq.core.errors import JobNotFound, ModelUnavailable, RequestRejected, ServiceBusy, SlotUnavailable
+from bbq.core.files import PART_STATUS_OF_JOB, InvocationType, Part, PartStatus, file_status
+from bbq.core.ingest import PACKING_NOTE
 from bbq.core.jobs import Job, JobSnapshot
-from bbq.core.ports import BatchService, JobStore, QuotaProvider, Reservation, SubmitRequest
+from bbq.core.limits import ModelLimits
+from bbq.core.planner import PlannedJob, plan_jobs
+from bbq.core.ports import BatchService, LimitsProvider, ObjectStore, Reservation, Store, SubmitRequest
 from bbq.core.states import ACTIVE, JobStatus, is_terminal
 
 log = logging.getLogger(__name__)
 
-# What to do about each way Bedrock refuses a model for the account: the message every waiting item carries.
+# What to do about each way Bedrock refuses a model for the account: the message every waiting job carries.
 WHAT_TO_FIX = {
     ModelUnavailable.ACCESS: "Grant access to the model in the Bedrock console (Model access) in this Region, and "
     "check that the scheduler role may create jobs on it and pass the batch role",
@@ -29,8 +38,8 @@ WHAT_TO_FIX = {
     "the Bedrock console (Model access) as a principal allowed aws-marketplace:Subscribe",
     ModelUnavailable.USE_CASE_FORM: "Submit the Anthropic use-case form in the Bedrock console (Model access); "
     "access follows within about 15 minutes",
-    ModelUnavailable.UNKNOWN_MODEL: "Check the ModelId parameter: it must name a model or inference profile "
-    "that supports batch inference in this Region",
+    ModelUnavailable.UNKNOWN_MODEL: "Check the model id (the ModelId or AllowedModels parameter, or the upload's "
+    "model folder): it must name a model or inference profile that supports batch inference in this Region",
 }
 
 
@@ -38,54 +47,159 @@ WHAT_TO_FIX = {
 class RunReport:
     refreshed: int = 0
     finished: Counter[str] = field(default_factory=Counter)
+    planned: int = 0  # jobs made from waiting parts
     submitted: int = 0
     rejected: int = 0
-    deferred: int = 0  # Pending jobs that fit a slot but Bedrock refused for now (quota, throttling, errors)
+    deferred: int = 0  # Pending jobs that had a slot but Bedrock refused for now (quota, throttling, errors)
     set_aside: int = 0  # Pending jobs waiting out a backoff after transient errors
-    pending_left: int = 0
+    pending_left: int = 0  # planned jobs still waiting for a slot
+    parts_read: int = 0
+    small_work_failed: int = 0  # parts failed by the small-work policy
     errors: int = 0  # jobs skipped this run because of an unexpected answer (logged with the job id)
     active_per_model: dict[str, int] = field(default_factory=dict)
     paused: dict[str, str] = field(default_factory=dict)  # model -> why Bedrock refuses it for this account
 
 
+@dataclass(frozen=True)
+class _Run:
+    store: Store
+    batch: BatchService
+    objects: ObjectStore
+    config: PipelineConfig
+    clock: Clock
+    report: RunReport
+
+
 def run_scheduler(
-    *, store: JobStore, batch: BatchService, quotas: QuotaProvider, config: PipelineConfig, clock: Clock
+    *,
+    store: Store,
+    batch: BatchService,
+    objects: ObjectStore,
+    limits: LimitsProvider,
+    config: PipelineConfig,
+    clock: Clock,
 ) -> RunReport:
-    report = RunReport()
-    still_active = []
-    for job in store.list_by_status(ACTIVE):
+    run = _Run(store, batch, objects, config, clock, RunReport())
+    for model in config.models:
         try:
-            job = _reconcile(job, batch, store, clock, report)
+            _run_model(run, model, limits.limits(model))
+        except Exception:  # one model's surprise must not stop the others
+            run.report.errors += 1
+            log.exception("scheduler run failed for a model; the others went on", extra={"model_id": model})
+    return run.report
+
+
+def _run_model(run: _Run, model: str, limits: ModelLimits) -> None:
+    active: list[Job] = []
+    pending: list[Job] = []
+    for job in run.store.jobs_in_flight(model):
+        if job.status == JobStatus.PENDING:
+            pending.append(job)
+            continue
+        try:
+            job = _reconcile(job, run)
         except Exception:  # one job's surprise must not stop the run for every other job
-            report.errors += 1
+            run.report.errors += 1
             log.exception("could not refresh job; it keeps its slot", extra={"job_id": job.job_id})
         if job.status in ACTIVE:
-            still_active.append(job)
-    counts = slots.active_per_model(still_active)
-    pending = store.list_by_status([JobStatus.PENDING])
-    for model, queue in slots.queue_by_model(pending).items():
-        active_ids = {job.job_id for job in still_active if job.model_id == model}
-        _sync_ledger(store, model, active_ids, clock.now())
-        counts[model] += _fill(model, queue, quotas.concurrent_jobs(model), store, batch, config, clock, report)
-    report.pending_left = len(pending) - report.submitted - report.rejected
-    report.active_per_model = dict(counts)
-    return report
+            active.append(job)
+    _sync_ledger(run.store, model, {job.job_id for job in active}, run.clock.now())
+    now = run.clock.now()
+    ready = [job for job in pending if not (job.retry_at and job.retry_at > now)]
+    run.report.set_aside += len(pending) - len(ready)
+    free = limits.concurrent_jobs - len(active) - len(ready)
+    for invocation_type in InvocationType:
+        made = _plan(run, model, invocation_type, limits, free)
+        free -= len(made)
+        ready.extend(made)
+    submitted = _fill(run, model, ready, limits.concurrent_jobs)
+    run.report.active_per_model[model] = len(active) + submitted
+    run.report.pending_left += len(ready) - submitted
 
 
-def _reconcile(job: Job, batch: BatchService, store: JobStore, clock: Clock, report: RunReport) -> Job:
+def _plan(run: _Run, model: str, invocation_type: InvocationType, limits: ModelLimits, slots: int) -> list[Job]:
+    """Jobs made from the model's waiting parts for the free slots (each stored with its parts claimed)."""
+    if slots <= 0:
+        return []
+    now = run.clock.now()
+    plan = plan_jobs(run.store.waiting_parts(model, invocation_type), limits, slots, now, run.config.companion_wait)
+    run.report.parts_read += plan.parts_read
+    made = []
+    for planned in plan.jobs:
+        job, parts = _job(planned, model, invocation_type, now)
+        if run.store.create_job(job, parts):
+            made.append(job)
+            run.report.planned += 1
+            _update_files(run, parts)
+            log.info(
+                "job planned",
+                extra={"job_id": job.job_id, "model_id": model, "records": job.record_count, "parts": len(parts)},
+            )
+        else:
+            log.info("parts taken by another run; planning again next run", extra={"model_id": model})
+    if plan.overdue and run.config.small_work == SmallWork.FAIL:
+        _fail_small_work(run, plan.overdue, plan.short_by, limits)
+    return made
+
+
+def _job(planned: PlannedJob, model: str, invocation_type: InvocationType, now: datetime) -> tuple[Job, list[Part]]:
+    """The job for these parts and where its input and output are: one part is read where it was staged; all
+    of one file's parts, from the file's staged folder; any other set, from copies under the job's own folder."""
+    parts = list(planned.parts)
+    job_id = naming.job_id_for([part.part_id for part in parts])
+    first = parts[0]
+    bucket = naming.split_uri(first.staged_uri)[0]
+    one_file = all(part.file_id == first.file_id for part in parts)
+    if len(parts) == 1:
+        input_uri = first.staged_uri
+    elif one_file and len(parts) == first.part_count:
+        input_uri = naming.s3_uri(bucket, naming.staged_prefix(first.file_id))
+    else:
+        input_uri = naming.s3_uri(bucket, naming.packed_input_prefix(job_id))
+    packed = input_uri.endswith(naming.packed_input_prefix(job_id))
+    claimed = [
+        part.with_changes(
+            status=PartStatus.IN_JOB,
+            job_id=job_id,
+            input_name=(
+                naming.packed_input_name(part.file_id, naming.split_uri(part.staged_uri)[1])
+                if packed
+                else posixpath.basename(naming.split_uri(part.staged_uri)[1])
+            ),
+        )
+        for part in parts
+    ]
+    job = Job(
+        job_id=job_id,
+        status=JobStatus.PENDING,
+        model_id=model,
+        invocation_type=invocation_type,
+        part_ids=tuple(part.part_id for part in parts),
+        input_uri=input_uri,
+        output_uri=first.output_uri if one_file else naming.packed_output_uri(bucket, job_id),
+        record_count=planned.record_count,
+        size_bytes=planned.size_bytes,
+        created_at=now,
+        updated_at=now,
+        queued_at=min(part.queued_at for part in parts),
+    )
+    return job, claimed
+
+
+def _reconcile(job: Job, run: _Run) -> Job:
     if not job.job_arn:
         raise ValueError(f"active job {job.job_id} has no job ARN")
     try:
-        snapshot = batch.describe(job.job_arn, job.job_name)
+        snapshot = run.batch.describe(job.job_arn, job.job_name)
     except ServiceBusy:
         log.warning("Bedrock busy while refreshing; trying again next run", extra={"job_id": job.job_id})
         return job
     except JobNotFound:
         snapshot = JobSnapshot(JobStatus.FAILED, f"Bedrock no longer knows job {job.job_arn}", job.counts, None)
-    report.refreshed += 1
+    run.report.refreshed += 1
     if snapshot.status == job.status and snapshot.counts == job.counts and snapshot.message == job.message:
         return job
-    now = clock.now()
+    now = run.clock.now()
     updated = job.with_changes(
         status=snapshot.status,
         message=snapshot.message,
@@ -93,7 +207,7 @@ def _reconcile(job: Job, batch: BatchService, store: JobStore, clock: Clock, rep
         updated_at=now,
         ended_at=(snapshot.ended_at or now) if is_terminal(snapshot.status) else None,
     )
-    if not store.save_transition(updated, expected=job.status):
+    if not run.store.save_job(updated, expected=job.status):
         log.info("job changed by another run; skipped", extra={"job_id": job.job_id})
         return job
     if updated.status != job.status:
@@ -102,75 +216,125 @@ def _reconcile(job: Job, batch: BatchService, store: JobStore, clock: Clock, rep
             extra={"job_id": job.job_id, "from": job.status.value, "to": updated.status.value},
         )
     if is_terminal(updated.status):
-        store.release_slot(job.model_id, job.job_id)
-        report.finished[updated.status.value] += 1
+        _finish_parts(run, updated)
+        run.store.release_slot(job.model_id, job.job_id)
+        run.report.finished[updated.status.value] += 1
     return updated
 
 
-def _sync_ledger(store: JobStore, model: str, active_ids: set[str], now: datetime) -> None:
+def _finish_parts(run: _Run, job: Job) -> None:
+    """A job ended: its parts take its outcome and their files' statuses follow."""
+    status = PART_STATUS_OF_JOB[job.status]
+    parts = [
+        part.with_changes(status=status, message=job.message)
+        for part in run.store.get_parts(job.part_ids)
+        if part.job_id == job.job_id
+    ]
+    for part in parts:
+        run.store.save_part(part)
+    _update_files(run, parts)
+
+
+def _update_files(run: _Run, parts: Iterable[Part]) -> None:
+    """Each file's status is derived from all of its parts."""
+    for file_id in dict.fromkeys(part.file_id for part in parts):
+        file = run.store.get_file(file_id)
+        if file is None:
+            continue
+        siblings = run.store.parts_of(file)
+        status = file_status(siblings)
+        messages = [p.message for p in siblings if p.message and p.status != PartStatus.COMPLETED]
+        message = messages[0] if messages and status != file.status else _without_packing_note(file.message)
+        if status != file.status or message != file.message:
+            run.store.save_file(file.with_changes(status=status, message=message, updated_at=run.clock.now()))
+
+
+def _without_packing_note(message: str) -> str:
+    """Once a small file's records are in a job, the note that they wait to be packed no longer holds."""
+    if PACKING_NOTE not in message:
+        return message
+    head = message.partition(PACKING_NOTE)[0]
+    return head.rsplit(";", 1)[0] if ";" in head else ""
+
+
+def _fail_small_work(run: _Run, parts: list[Part], short_by: int, limits: ModelLimits) -> None:
+    records = sum(part.record_count for part in parts)
+    message = (
+        f"Failed: only {records} records waiting for model {parts[0].model_id} after "
+        f"{run.config.companion_wait}; Bedrock needs at least {limits.min_records_per_job} per job, so "
+        f"{short_by} more records are missing (SmallWork is fail). Upload them together with more records."
+    )
+    failed = [part.with_changes(status=PartStatus.FAILED, message=message) for part in parts]
+    for part in failed:
+        run.store.save_part(part)
+    run.report.small_work_failed += len(failed)
+    _update_files(run, failed)
+    log.warning("small work failed by policy", extra={"model_id": parts[0].model_id, "records": records})
+
+
+def _sync_ledger(store: Store, model: str, active_ids: set[str], now: datetime) -> None:
     """Heals the ledger after a crash: adds active jobs it lacks, drops holders that ended or never went out."""
     holders = store.slot_holders(model)
     for job_id in active_ids - holders.keys():
         store.hold_slot(model, job_id, now)
     for job_id in holders.keys() - active_ids:
-        job = store.get(job_id)  # consistent: the index may not show a job submitted a moment ago yet
+        job = store.get_job(job_id)  # consistent: the queue index may not show a job planned a moment ago yet
         stale_reservation = job is not None and job.status == JobStatus.PENDING
-        if job is None or is_terminal(job.status) or (
-            stale_reservation and now - holders[job_id] > retry.STALE_RESERVATION
+        if (
+            job is None
+            or is_terminal(job.status)
+            or (stale_reservation and now - holders[job_id] > retry.STALE_RESERVATION)
         ):
             store.release_slot(model, job_id)
             log.info("released a slot left by an earlier run", extra={"job_id": job_id, "model_id": model})
 
 
-def _fill(
-    model: str,
-    queue: list[Job],
-    quota: int,
-    store: JobStore,
-    batch: BatchService,
-    config: PipelineConfig,
-    clock: Clock,
-    report: RunReport,
-) -> int:
-    """Submits the model's oldest Pending jobs while it has free slots; how many went out."""
+def _fill(run: _Run, model: str, queue: list[Job], quota: int) -> int:
+    """Submits the model's ready jobs, oldest first, while it has free slots; how many went out."""
     submitted = 0
     transient_left = retry.TRANSIENT_FAILURES_PER_RUN
-    for job in queue:
-        now = clock.now()
-        if job.retry_at and job.retry_at > now:
-            report.set_aside += 1
-            continue
-        reservation = store.reserve_slot(model, job.job_id, quota, now)
+    for job in sorted(queue, key=lambda j: j.order):
+        reservation = run.store.reserve_slot(model, job.job_id, quota, run.clock.now())
         if reservation is Reservation.FULL:
             break
         if reservation is Reservation.TAKEN:
             continue  # another run is submitting it
-        request = _request(job, config)
+        request = _request(job, run.config)
         try:
-            arn = batch.submit(request)
+            _stage_input(run, job)
+            arn = run.batch.submit(request)
         except SlotUnavailable as exc:
-            store.release_slot(model, job.job_id)
-            report.deferred += 1
+            run.store.release_slot(model, job.job_id)
+            run.report.deferred += 1
             log.info("Bedrock has no room for the model now; jobs stay Pending", extra={"reason": str(exc)})
             break  # later runs retry the rest, in order
         except ModelUnavailable as exc:
-            store.release_slot(model, job.job_id)
-            _pause(model, queue, exc, store, clock, report)
+            run.store.release_slot(model, job.job_id)
+            _pause(run, model, queue, exc)
             break
         except RequestRejected as exc:
-            store.release_slot(model, job.job_id)
-            _fail(job, str(exc), store, clock, report)
+            run.store.release_slot(model, job.job_id)
+            _fail(run, job, str(exc))
             continue
         except Exception as exc:  # transient or unexpected: this job waits, the ones behind it go on
-            store.release_slot(model, job.job_id)
-            _set_aside(job, exc, store, clock, report)
+            run.store.release_slot(model, job.job_id)
+            _set_aside(run, job, exc)
             transient_left -= 1
             if transient_left == 0:
                 break
             continue
         submitted += 1
-        _record_submission(job, request.job_name, arn, store, clock, report)
+        _record_submission(run, job, request.job_name, arn)
     return submitted
+
+
+def _stage_input(run: _Run, job: Job) -> None:
+    """A packed job's input folder holds copies of its parts (copying again after a crash is harmless)."""
+    bucket, prefix = naming.split_uri(job.input_uri)
+    if prefix != naming.packed_input_prefix(job.job_id):
+        return
+    for part in run.store.get_parts(job.part_ids):
+        run.objects.copy(bucket, naming.split_uri(part.staged_uri)[1], prefix + (part.input_name or ""))
 
 
 def _request(job: Job, config: PipelineConfig) -> SubmitRequest:
@@ -181,13 +345,14 @@ def _request(job: Job, config: PipelineConfig) -> SubmitRequest:
         role_arn=config.role_arn,
         input_uri=job.input_uri,
         output_uri=job.output_uri,
+        invocation_type=job.invocation_type,
         timeout_hours=config.timeout_hours,
         tags={"bbq:job-id": job.job_id},
     )
 
 
-def _record_submission(job: Job, name: str, arn: str, store: JobStore, clock: Clock, report: RunReport) -> None:
-    now = clock.now()
+def _record_submission(run: _Run, job: Job, name: str, arn: str) -> None:
+    now = run.clock.now()
     submitted = job.with_changes(
         status=JobStatus.SUBMITTED,
         job_name=name,
@@ -198,22 +363,23 @@ def _record_submission(job: Job, name: str, arn: str, store: JobStore, clock: Cl
         transient_errors=0,
         retry_at=None,
     )
-    if store.save_transition(submitted, expected=JobStatus.PENDING):
-        report.submitted += 1
+    if run.store.save_job(submitted, expected=JobStatus.PENDING):
+        run.report.submitted += 1
         log.info("job submitted", extra={"job_id": job.job_id, "job_arn": arn, "model_id": job.model_id})
 
 
-def _fail(job: Job, message: str, store: JobStore, clock: Clock, report: RunReport) -> None:
-    now = clock.now()
+def _fail(run: _Run, job: Job, message: str) -> None:
+    now = run.clock.now()
     failed = job.with_changes(status=JobStatus.FAILED, message=message, updated_at=now, ended_at=now)
-    if store.save_transition(failed, expected=JobStatus.PENDING):
-        report.rejected += 1
-        report.finished[JobStatus.FAILED.value] += 1
+    if run.store.save_job(failed, expected=JobStatus.PENDING):
+        run.report.rejected += 1
+        run.report.finished[JobStatus.FAILED.value] += 1
+        _finish_parts(run, failed)
     log.error("Bedrock rejected the job", extra={"job_id": job.job_id, "error": message})
 
 
-def _set_aside(job: Job, exc: Exception, store: JobStore, clock: Clock, report: RunReport) -> None:
-    now = clock.now()
+def _set_aside(run: _Run, job: Job, exc: Exception) -> None:
+    now = run.clock.now()
     errors = job.transient_errors + 1
     wait = retry.backoff(errors)
     waiting = job.with_changes(
@@ -222,27 +388,29 @@ def _set_aside(job: Job, exc: Exception, store: JobStore, clock: Clock, report: 
         updated_at=now,
         message=f"Bedrock answered an error ({exc}); trying again after {wait} (attempt {errors})",
     )
-    store.save_transition(waiting, expected=JobStatus.PENDING)
-    report.deferred += 1
+    run.store.save_job(waiting, expected=JobStatus.PENDING)
+    run.report.deferred += 1
     log.warning(
         "job set aside after a transient error",
         extra={"job_id": job.job_id, "error": str(exc), "errors_in_a_row": errors, "retry_in_s": wait.seconds},
     )
 
 
-def _pause(
-    model: str, queue: list[Job], exc: ModelUnavailable, store: JobStore, clock: Clock, report: RunReport
-) -> None:
-    """Leaves the model's queue Pending with a message on each item saying what to fix; every later run tries
+def _pause(run: _Run, model: str, queue: list[Job], exc: ModelUnavailable) -> None:
+    """Leaves the model's planned jobs Pending with a message on each saying what to fix; every later run tries
     one job and the queue resumes by itself once Bedrock accepts the model."""
     message = (
         f"Waiting: Bedrock refuses model {model} for this account ({exc}). {WHAT_TO_FIX[exc.reason]}. "
         "bbq tries again on every run and resumes by itself."
     )
-    report.paused[model] = message
-    report.deferred += 1
+    run.report.paused[model] = message
+    run.report.deferred += 1
     log.error("model unavailable; its queue waits", extra={"model_id": model, "reason": exc.reason, "error": str(exc)})
-    now = clock.now()
+    now = run.clock.now()
     for job in queue:
         if job.message != message:
-            store.save_transition(job.with_changes(message=message, updated_at=now), expected=JobStatus.PENDING)
+            run.store.save_job(job.with_changes(message=message, updated_at=now), expected=JobStatus.PENDING)
+            for part in run.store.get_parts(job.part_ids):  # where users look: their files
+                file = run.store.get_file(part.file_id)
+                if file and file.message != message:
+                    run.store.save_file(file.with_changes(message=message, updated_at=now))

@@ -1,11 +1,10 @@
-"""Job statuses: Bedrock's own enum plus bbq's two queue-side states (Pending, Invalid)."""
+"""Job statuses: Bedrock's own enum plus bbq's queue-side Pending."""
 
 from enum import StrEnum
 
 
 class JobStatus(StrEnum):
     PENDING = "Pending"  # bbq: accepted, waiting for a free slot
-    INVALID = "Invalid"  # bbq: rejected at ingest, never sent to Bedrock
     SUBMITTED = "Submitted"
     VALIDATING = "Validating"
     SCHEDULED = "Scheduled"
@@ -25,7 +24,7 @@ ACTIVE = frozenset(
 BEDROCK_TERMINAL = frozenset(
     {JobStatus.COMPLETED, JobStatus.PARTIALLY_COMPLETED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.EXPIRED}
 )
-TERMINAL = BEDROCK_TERMINAL | {JobStatus.INVALID}
+TERMINAL = BEDROCK_TERMINAL
 # What GetModelInvocationJob can report.
 BEDROCK_STATUSES = ACTIVE | BEDROCK_TERMINAL
 

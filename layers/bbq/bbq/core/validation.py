@@ -1,93 +1,89 @@
-"""Checks an input file against Bedrock's batch rules before it takes a slot, so a bad file fails in
-seconds with a line number instead of hours later in Bedrock's Validating step."""
+"""Checks each line of an upload against Bedrock's batch input rules, so a bad line is refused in seconds with
+its line number instead of failing a job hours later, and every good line runs.
 
-import json
+A good line becomes the staged record Bedrock reads: ``{"recordId": <bbq's id>, "modelInput": {...}}``. bbq's
+record id names the file and the line (``<10 hex of the file id>L<line>``), so it is unambiguous in a job that
+packs several files and the results map back to each file and line; the user's own ``recordId``, if any, is
+checked and stays in the original upload.
+"""
+
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-# Bedrock accepts short alphanumeric record ids; bbq joins results on them, so they must be unique.
+import orjson
+
+from bbq.core.lines import Line
+
+# Bedrock accepts short alphanumeric record ids; a user's id is checked so results can be joined on it later.
 RECORD_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
-MAX_PROBLEMS = 20
+FILE_TAG_CHARS = 10
+# orjson refuses arrays and objects nested deeper than this (the stdlib parser would hit RecursionError).
+MAX_DEPTH = 1024
+_NOT_JSON_NUMBERS = re.compile(rb"\b(?:NaN|-?Infinity)\b")
 
 
 @dataclass(frozen=True)
-class InputLimits:
-    min_records: int = 100
-    max_records: int = 50_000
-    max_file_bytes: int = 1024**3
+class Record:
+    line: int
+    body: bytes  # the staged line, newline included
+    record_id: str | None  # the user's, when the line had one
 
 
-@dataclass
-class InputSummary:
-    record_count: int = 0
-    size_bytes: int = 0
-    problems: list[str] = field(default_factory=list)
-    problem_count: int = 0
-
-    @property
-    def valid(self) -> bool:
-        return self.problem_count == 0
-
-    def add_problem(self, text: str) -> None:
-        self.problem_count += 1
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(text)
-
-    def message(self) -> str:
-        """One line for the job item: the first problem and how many more there are."""
-        if self.valid:
-            return ""
-        more = self.problem_count - 1
-        suffix = f" (and {more} more problem{'s' if more > 1 else ''}; see the error report)" if more else ""
-        return f"Input rejected: {self.problems[0]}{suffix}"
+@dataclass(frozen=True)
+class Rejection:
+    line: int
+    reason: str  # never the line's content: it may be customer data
+    record_id: str | None = None
 
 
-def validate_jsonl(lines: Iterable[bytes], limits: InputLimits) -> InputSummary:
-    """Streams the file once: counts records and collects problems with their line numbers."""
-    summary = InputSummary()
-    seen_ids: set[str] = set()
-    for number, raw in enumerate(lines, start=1):
-        summary.size_bytes += len(raw)
-        text = raw.strip()
-        if not text:
-            continue
-        summary.record_count += 1
-        _check_record(number, text, seen_ids, summary)
-    _check_totals(summary, limits)
-    return summary
+def staged_record_id(file_id: str, line: int) -> str:
+    return f"{file_id[:FILE_TAG_CHARS]}L{line}"
 
 
-def _check_record(number: int, text: bytes, seen_ids: set[str], summary: InputSummary) -> None:
-    try:
-        record = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        summary.add_problem(f"line {number} is not valid JSON ({exc})")
-        return
-    if not isinstance(record, dict):
-        summary.add_problem(f"line {number} is not a JSON object")
-        return
-    if not isinstance(record.get("modelInput"), dict):
-        summary.add_problem(f'line {number} has no "modelInput" object')
-    record_id = record.get("recordId")
-    if record_id is None:
-        return
-    if not isinstance(record_id, str) or not RECORD_ID.match(record_id):
-        summary.add_problem(f'line {number}: "recordId" must be 1-64 letters, digits, "-" or "_"')
-    elif record_id in seen_ids:
-        summary.add_problem(f'line {number}: "recordId" {record_id!r} appears more than once')
-    else:
-        seen_ids.add(record_id)
+class LineChecker:
+    """Checks one file's lines in order; remembers record ids (as 64-bit hashes, to keep memory small) to
+    refuse duplicates."""
+
+    def __init__(self, file_id: str, max_line_bytes: int) -> None:
+        self._file_id = file_id
+        self._max_line_bytes = max_line_bytes
+        self._seen: set[int] = set()
+
+    def check(self, line: Line) -> Record | Rejection | None:
+        """The staged record, why the line is refused, or None for a blank line (ignored)."""
+        if line.data is None:
+            return Rejection(
+                line.number,
+                f"the line is {line.size} bytes; bbq takes lines of at most "
+                f"{self._max_line_bytes} bytes (MaxLineBytes)",
+            )
+        if not line.data.strip():
+            return None
+        try:
+            record = orjson.loads(line.data)
+        except orjson.JSONDecodeError as exc:
+            return Rejection(line.number, _json_problem(line.data, str(exc)))
+        if not isinstance(record, dict):
+            return Rejection(line.number, f"the line is a JSON {type(record).__name__}, not an object")
+        record_id = record.get("recordId")
+        if record_id is not None and (not isinstance(record_id, str) or not RECORD_ID.match(record_id)):
+            return Rejection(line.number, '"recordId" must be a string of 1-64 letters, digits, "-" or "_"')
+        if not isinstance(record.get("modelInput"), dict):
+            return Rejection(line.number, 'the line has no "modelInput" object', record_id)
+        if record_id is not None:
+            fingerprint = hash(record_id)
+            if fingerprint in self._seen:
+                return Rejection(line.number, f'"recordId" {record_id!r} appears on an earlier line', record_id)
+            self._seen.add(fingerprint)
+        body = {"recordId": staged_record_id(self._file_id, line.number), "modelInput": record["modelInput"]}
+        return Record(line.number, orjson.dumps(body) + b"\n", record_id)
 
 
-def _check_totals(summary: InputSummary, limits: InputLimits) -> None:
-    if summary.record_count < limits.min_records:
-        summary.add_problem(
-            f"{summary.record_count} records; Bedrock batch needs at least {limits.min_records} per job"
-        )
-    if summary.record_count > limits.max_records:
-        summary.add_problem(f"{summary.record_count} records; Bedrock batch takes at most {limits.max_records} per job")
-    if summary.size_bytes > limits.max_file_bytes:
-        summary.add_problem(
-            f"{summary.size_bytes} bytes; Bedrock batch takes input files of at most {limits.max_file_bytes} bytes"
-        )
+def _json_problem(data: bytes, parser_message: str) -> str:
+    if "UTF-8" in parser_message:
+        return f"the line is not valid UTF-8 ({parser_message})"
+    if "recursion" in parser_message:
+        return f"the JSON is nested more than {MAX_DEPTH} levels deep"
+    if _NOT_JSON_NUMBERS.search(data):
+        return "the line holds NaN or Infinity, which JSON does not allow"
+    return f"the line is not valid JSON ({parser_message})"

@@ -1,0 +1,128 @@
+"""The planner: which jobs to create from a model's waiting parts, given its limits and free slots. Pure: no I/O,
+no clock of its own.
+
+- Oldest first: parts are taken in queue order, so no upload starves.
+- Pack: parts (of one file or many) go together until a job reaches its share of the waiting work; a job never
+  exceeds Bedrock's records, bytes or parts limits and never goes out under its minimum of records.
+- Split: the waiting work is spread over the free slots, so when slots are idle a large file's parts run in
+  several jobs at once. A part is the smallest share of a file a job carries (``SplitPolicy.part_records``).
+- Small work: records under the minimum wait for companions; past ``companion_wait`` the caller applies the
+  small-work policy to them.
+"""
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bbq.core.files import Part
+from bbq.core.limits import ModelLimits
+
+# A job's items (the job and its parts) are written in one DynamoDB transaction, which takes 100 items at most.
+MAX_PARTS_PER_JOB = 99
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    parts: tuple[Part, ...]
+
+    @property
+    def record_count(self) -> int:
+        return sum(part.record_count for part in self.parts)
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(part.size_bytes for part in self.parts)
+
+
+@dataclass
+class Plan:
+    jobs: list[PlannedJob] = field(default_factory=list)
+    # Waiting records under the minimum that have waited longer than companion_wait, and how many records
+    # more a job needs: the small-work policy decides what becomes of them.
+    overdue: list[Part] = field(default_factory=list)
+    short_by: int = 0
+    parts_read: int = 0
+
+
+def plan_jobs(
+    waiting: Iterable[Part],
+    limits: ModelLimits,
+    slots: int,
+    now: datetime,
+    companion_wait: timedelta,
+    max_parts_per_job: int = MAX_PARTS_PER_JOB,
+) -> Plan:
+    """``waiting`` is read lazily and only as far as ``slots`` jobs could hold: the cost of planning follows the
+    free slots, not the backlog."""
+    plan = Plan()
+    if slots <= 0:
+        return plan
+    taken, exhausted = _take(waiting, limits, slots, max_parts_per_job)
+    plan.parts_read = len(taken)
+    records = sum(part.record_count for part in taken)
+    target = max(limits.min_records_per_job, math.ceil(records / slots))
+    current: list[Part] = []
+    for part in taken:
+        if len(plan.jobs) == slots:
+            current = []  # the rest waits for the next free slot
+            break
+        enough = _records(current) >= limits.min_records_per_job
+        if enough and (not _fits(current, part, limits, max_parts_per_job) or _overshoots(current, part, target)):
+            plan.jobs.append(PlannedJob(tuple(current)))
+            current = []
+        if _fits(current, part, limits, max_parts_per_job):
+            current.append(part)
+        # else the part waits: the job being filled is under the minimum and cannot take it
+    else:
+        if _records(current) >= limits.min_records_per_job and len(plan.jobs) < slots:
+            plan.jobs.append(PlannedJob(tuple(current)))
+        elif current and plan.jobs and _fits_all(plan.jobs[-1].parts, current, limits, max_parts_per_job):
+            plan.jobs[-1] = PlannedJob(plan.jobs[-1].parts + tuple(current))  # the tail rides along
+        elif current and exhausted and not plan.jobs:
+            _check_overdue(plan, current, limits, now, companion_wait)
+    return plan
+
+
+def _records(parts: Sequence[Part]) -> int:
+    return sum(part.record_count for part in parts)
+
+
+def _take(waiting: Iterable[Part], limits: ModelLimits, slots: int, max_parts_per_job: int) -> tuple[list[Part], bool]:
+    taken: list[Part] = []
+    records = 0
+    for part in waiting:
+        taken.append(part)
+        records += part.record_count
+        if records >= slots * limits.max_records_per_job or len(taken) >= slots * max_parts_per_job:
+            return taken, False
+    return taken, True
+
+
+def _fits(current: Sequence[Part], part: Part, limits: ModelLimits, max_parts_per_job: int) -> bool:
+    return _fits_all(current, [part], limits, max_parts_per_job)
+
+
+def _fits_all(current: Sequence[Part], more: Sequence[Part], limits: ModelLimits, max_parts_per_job: int) -> bool:
+    parts = [*current, *more]
+    return (
+        len(parts) <= max_parts_per_job
+        and sum(p.record_count for p in parts) <= limits.max_records_per_job
+        and sum(p.size_bytes for p in parts) <= limits.max_job_bytes
+    )
+
+
+def _overshoots(current: Sequence[Part], part: Part, target: int) -> bool:
+    """Adding ``part`` takes the job further past its share than stopping short of it would leave it."""
+    records = _records(current)
+    return records + part.record_count - target > target - records
+
+
+def _check_overdue(
+    plan: Plan, parts: list[Part], limits: ModelLimits, now: datetime, companion_wait: timedelta
+) -> None:
+    records = _records(parts)
+    oldest = min(part.queued_at for part in parts)
+    if now - oldest >= companion_wait:
+        plan.overdue = parts
+        plan.short_by = limits.min_records_per_job - records

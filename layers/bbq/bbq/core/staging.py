@@ -1,0 +1,128 @@
+"""Streaming an upload into parts: every valid line goes to a staged part (a new part whenever one is full), every
+refused line to the error report. Memory stays flat whatever the size of the file or of a line."""
+
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+
+import orjson
+
+from bbq.core import naming
+from bbq.core.lines import split_lines
+from bbq.core.ports import ObjectRef, ObjectStore, ObjectWriter
+from bbq.core.validation import LineChecker, Record, Rejection
+
+
+@dataclass(frozen=True)
+class StagedPart:
+    index: int
+    key: str
+    first_line: int
+    last_line: int
+    record_count: int
+    size_bytes: int
+
+
+@dataclass
+class StagingResult:
+    parts: list[StagedPart] = field(default_factory=list)
+    line_count: int = 0
+    record_count: int = 0
+    rejected: int = 0
+    first_rejection: Rejection | None = None
+    report_key: str | None = None  # set once a line was refused: the report holds every refused line
+
+
+def stage_lines(
+    ref: ObjectRef,
+    file_id: str,
+    chunks: Iterable[bytes],
+    *,
+    part_records: int,
+    part_bytes: int,
+    max_line_bytes: int,
+    objects: ObjectStore,
+) -> tuple[StagingResult, "ReportWriter | None"]:
+    """Stages the valid lines; returns what was staged and the report writer, still open, if any line was
+    refused (the caller adds the file's outcome and closes it)."""
+    result = StagingResult()
+    checker = LineChecker(file_id, max_line_bytes)
+    part: _OpenPart | None = None
+    report: ReportWriter | None = None
+    try:
+        for line in split_lines(chunks, max_line_bytes):
+            result.line_count = line.number
+            outcome = checker.check(line)
+            if isinstance(outcome, Rejection):
+                result.rejected += 1
+                if report is None:
+                    result.first_rejection = outcome
+                    result.report_key = naming.error_report_key(ref.key)
+                    report = ReportWriter(objects.writer(ref.bucket, result.report_key), ref)
+                report.add(outcome)
+            elif isinstance(outcome, Record):
+                if part and (part.records >= part_records or part.size + len(outcome.body) > part_bytes):
+                    result.parts.append(part.close())
+                    part = None
+                if part is None:
+                    index = len(result.parts) + 1
+                    part = _OpenPart(objects, ref.bucket, naming.part_key(file_id, ref.key, index), index)
+                part.add(outcome)
+                result.record_count += 1
+        if part:
+            result.parts.append(part.close())
+            part = None
+    except BaseException as exc:
+        for writer in (part, report):
+            if writer:
+                writer.abort(exc)
+        raise
+    return result, report
+
+
+class _OpenPart:
+    def __init__(self, objects: ObjectStore, bucket: str, key: str, index: int) -> None:
+        self.key, self.index = key, index
+        self._context: AbstractContextManager[ObjectWriter] = objects.writer(bucket, key)
+        self._writer = self._context.__enter__()
+        self.records = self.size = 0
+        self.first_line = self.last_line = 0
+
+    def add(self, record: Record) -> None:
+        self._writer.write(record.body)
+        self.records += 1
+        self.size += len(record.body)
+        self.first_line = self.first_line or record.line
+        self.last_line = record.line
+
+    def close(self) -> StagedPart:
+        self._context.__exit__(None, None, None)
+        return StagedPart(self.index, self.key, self.first_line, self.last_line, self.records, self.size)
+
+    def abort(self, exc: BaseException) -> None:
+        self._context.__exit__(type(exc), exc, exc.__traceback__)
+
+
+class ReportWriter:
+    """The error report next to an upload, as one JSON document written as it goes: the refused lines first
+    (line number, recordId if any, reason; never the line's content), then the file's outcome."""
+
+    def __init__(self, context: AbstractContextManager[ObjectWriter], ref: ObjectRef) -> None:
+        self._context = context
+        self._writer = context.__enter__()
+        self._writer.write(b'{"input": ' + orjson.dumps(naming.s3_uri(ref.bucket, ref.key)) + b',\n"rejectedLines": [')
+        self._first = True
+
+    def add(self, rejection: Rejection) -> None:
+        entry: dict[str, object] = {"line": rejection.line, "reason": rejection.reason}
+        if rejection.record_id is not None:
+            entry["recordId"] = rejection.record_id
+        self._writer.write((b"\n" if self._first else b",\n") + orjson.dumps(entry))
+        self._first = False
+
+    def finish(self, outcome: dict[str, object]) -> None:
+        self._writer.write(b"\n],\n" + orjson.dumps(outcome, option=orjson.OPT_INDENT_2)[1:-1] + b"\n}\n")
+        self._context.__exit__(None, None, None)
+
+    def abort(self, exc: BaseException) -> None:
+        self._context.__exit__(type(exc), exc, exc.__traceback__)
