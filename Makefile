@@ -39,7 +39,8 @@ ci: test lint validate build
 bench: $(STAMP)  ## benchmarks that print figures
 	$(BIN)/python bench/emulator_bench.py
 	$(BIN)/python bench/pipeline_bench.py
-	$(BIN)/python bench/ingest_bench.py
+	PYTHONPATH=. $(BIN)/python bench/ingest_bench.py
+	PYTHONPATH=. $(BIN)/python bench/scheduler_reads_bench.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache demo-output

@@ -76,6 +76,10 @@ def ingest_object(
     parts = [] if file.status == FileStatus.REJECTED else _parts(file, staged)
     if report is not None:
         report.finish(_outcome(file))
+    elif file.status == FileStatus.REJECTED:  # nothing refused line by line (an empty file): still say why
+        report_key = naming.error_report_key(ref.key)
+        file = file.with_changes(report_uri=naming.s3_uri(ref.bucket, report_key))
+        objects.put_json(ref.bucket, report_key, {"input": naming.s3_uri(ref.bucket, ref.key), **_outcome(file)})
     if not parts:
         for part in staged.parts:  # a file rejected whole leaves no staged data behind
             objects.delete(ref.bucket, part.key)

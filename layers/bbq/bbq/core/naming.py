@@ -29,7 +29,13 @@ _TAG_CHARS = 10
 
 
 def is_input_key(key: str) -> bool:
-    return key.startswith(INPUT_PREFIX) and key.lower().endswith(INPUT_SUFFIX)
+    """An upload bbq takes: a .jsonl (any case of the suffix) under to-process/, with no "." or ".." folder."""
+    folders = key.split("/")[1:-1]
+    return (
+        key.startswith(INPUT_PREFIX)
+        and key.lower().endswith(INPUT_SUFFIX)
+        and not any(f in {".", ".."} for f in folders)
+    )
 
 
 def file_id_for(bucket: str, key: str, version: str) -> str:

@@ -1,0 +1,157 @@
+"""What one scheduler run reads from the table, whatever the backlog and history: the deployed table's schema in
+moto, N waiting files, M finished files with their parts and jobs, a few jobs in flight; one run of the real
+scheduler (Bedrock scripted in memory). Counts items returned by every DynamoDB call, beside what a full Scan
+would read. Prints one JSON line.
+Usage: python bench/scheduler_reads_bench.py [--waiting 10000] [--finished 100000]
+"""
+
+import argparse
+import json
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import yaml
+from moto import mock_aws
+
+from bbq.adapters.dynamodb_store import DynamoStore, _file_item, _job_item, _part_item
+from bbq.core.clock import ManualClock
+from bbq.core.config import PipelineConfig
+from bbq.core.files import FileStatus, InputFile, InvocationType, Part, PartStatus
+from bbq.core.jobs import Job
+from bbq.core.limits import FixedLimits, ModelLimits
+from bbq.core.scheduler import run_scheduler
+from bbq.core.states import JobStatus
+from bbq_local.stack import ROOT
+from tests.core.fakes import FakeBatch, FakeObjects
+
+MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def table_schema() -> dict[str, Any]:
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=Loader)  # noqa: S506 (SafeLoader subclass)
+    props = template["Resources"]["JobsTable"]["Properties"]
+    return {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")}
+
+
+def a_file(file_id: str, status: FileStatus) -> InputFile:
+    return InputFile(
+        file_id, "b", f"to-process/{file_id}.jsonl", "v", MODEL, InvocationType.INVOKE_MODEL, status,
+        1000, 1000, 0, 10**6, 1, f"s3://b/processed/{file_id}/", T0, T0,
+    )  # fmt: skip
+
+
+def a_part(file_id: str, seconds: int, status: PartStatus, job_id: str | None) -> Part:
+    return Part(
+        file_id, 1, MODEL, InvocationType.INVOKE_MODEL, f"s3://b/staged/{file_id}/x-p00001.jsonl", 1,
+        f"s3://b/processed/{file_id}/", 1, 1000, 1000, 10**6, T0 + timedelta(seconds=seconds), status, job_id,
+    )  # fmt: skip
+
+
+def a_job(job_id: str, part_id: str, status: JobStatus) -> Job:
+    arn = f"arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/{job_id[:12]}"
+    return Job(
+        job_id, status, MODEL, InvocationType.INVOKE_MODEL, (part_id,), "s3://b/staged/x/", "s3://b/processed/x/",
+        1000, 10**6, T0, T0, job_name=f"bbq-{job_id[:20]}-a1", job_arn=arn,
+    )  # fmt: skip
+
+
+def fill(ddb: Any, table: str, waiting: int, finished: int, active: int) -> None:
+    items: list[dict[str, Any]] = []
+    for i in range(waiting):
+        fid = f"w{i:09d}"
+        items += [_file_item(a_file(fid, FileStatus.QUEUED)), _part_item(a_part(fid, i, PartStatus.WAITING, None))]
+    for i in range(finished + active):
+        fid, jid = f"d{i:09d}", f"j{i:023d}"
+        done = i < finished
+        items += [
+            _file_item(a_file(fid, FileStatus.COMPLETED if done else FileStatus.RUNNING)),
+            _part_item(a_part(fid, i, PartStatus.COMPLETED if done else PartStatus.IN_JOB, jid)),
+            _job_item(a_job(jid, f"{fid}-p00001", JobStatus.COMPLETED if done else JobStatus.IN_PROGRESS)),
+        ]
+    for start in range(0, len(items), 25):
+        batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        ddb.batch_write_item(RequestItems={table: batch})
+
+
+class _StagedElsewhere(FakeObjects):
+    """Copies of staged parts for packed jobs are S3's work, not the table's: not measured here."""
+
+    def copy(self, bucket: str, source_key: str, key: str) -> None:
+        pass
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--waiting", type=int, default=10_000)
+    parser.add_argument("--finished", type=int, default=100_000)
+    parser.add_argument("--active", type=int, default=7)
+    parser.add_argument("--quota", type=int, default=10)
+    args = parser.parse_args()
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+    with mock_aws():
+        ddb = boto3.client("dynamodb")
+        ddb.create_table(TableName="jobs", **table_schema())
+        fill(ddb, "jobs", args.waiting, args.finished, args.active)
+        read = {"items": 0, "calls": 0}
+
+        def count(parsed: dict[str, Any], **_: Any) -> None:
+            read["calls"] += 1
+            if "Items" in parsed:
+                read["items"] += len(parsed["Items"])
+            elif "Item" in parsed:
+                read["items"] += 1
+            elif "Responses" in parsed:
+                read["items"] += sum(len(v) for v in parsed["Responses"].values())
+
+        ddb.meta.events.register("after-call.dynamodb", count)
+        batch = FakeBatch()
+        for i in range(args.active):
+            arn = f"arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/{f'j{args.finished + i:023d}'[:12]}"
+            batch.snapshots[arn] = batch.snapshots.get(arn) or _running()
+        limits = ModelLimits(args.quota, 100, 50_000, 50_000, 1024**3, 5 * 1024**3)
+        start = time.perf_counter()
+        report = run_scheduler(
+            store=DynamoStore(ddb, "jobs"),
+            batch=batch,
+            objects=_StagedElsewhere(),
+            limits=FixedLimits(limits),
+            config=PipelineConfig(MODEL, "arn:aws:iam::123456789012:role/r", "bbq"),
+            clock=ManualClock(T0 + timedelta(days=1)),
+        )
+        seconds = time.perf_counter() - start
+        total = ddb.describe_table(TableName="jobs")["Table"]["ItemCount"]
+    print(
+        json.dumps(
+            {
+                "waiting_files": args.waiting,
+                "finished_files": args.finished,
+                "active_jobs": args.active,
+                "quota": args.quota,
+                "items_in_table": total,
+                "items_read": read["items"],
+                "dynamodb_calls": read["calls"],
+                "full_scan_would_read": total,
+                "planned": report.planned,
+                "submitted": report.submitted,
+                "wall_s": round(seconds, 3),
+            }
+        )
+    )
+
+
+def _running() -> Any:
+    from bbq.core.jobs import JobSnapshot, RecordCounts
+
+    return JobSnapshot(JobStatus.IN_PROGRESS, "", RecordCounts(1000, 10, 10, 0), None)
+
+
+if __name__ == "__main__":
+    main()
