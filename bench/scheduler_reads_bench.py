@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-import yaml
 from moto import mock_aws
 
 from bbq.adapters.dynamodb_store import DynamoStore, _file_item, _job_item, _part_item
@@ -24,7 +23,7 @@ from bbq.core.jobs import Job
 from bbq.core.limits import FixedLimits, ModelLimits
 from bbq.core.scheduler import run_scheduler
 from bbq.core.states import JobStatus
-from bbq_local.stack import ROOT
+from bbq_local.stack import load_template
 from tests.core.fakes import FakeBatch, FakeObjects
 
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -32,12 +31,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def table_schema() -> dict[str, Any]:
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=Loader)  # noqa: S506 (SafeLoader subclass)
-    props = template["Resources"]["JobsTable"]["Properties"]
+    props = load_template()["Resources"]["JobsTable"]["Properties"]
     return {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")}
 
 
