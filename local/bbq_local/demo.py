@@ -20,7 +20,13 @@ MAX_JOB_RECORDS = 1_000
 
 def _fake_credentials() -> None:
     # Everything runs against moto and the emulator: never a real account, whatever the shell has set.
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_BEDROCK", "AWS_SESSION_TOKEN"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_BEDROCK",
+        "AWS_ENDPOINT_URL_SERVICE_QUOTAS",
+        "AWS_SESSION_TOKEN",
+    ):
         os.environ.pop(name, None)
     os.environ.update(
         AWS_ACCESS_KEY_ID="demo",
@@ -93,7 +99,7 @@ def _upload_tour(pipeline: Any, files: int, records: int) -> None:
     pipeline.upload("to-process/archive/big-export.jsonl", transcripts.jsonl_file(50, 2_400))
     print(
         f"  - archive/big-export.jsonl: 2,400 records, split into parts of {PART_RECORDS} (PartRecords) that run "
-        f"in several jobs (the demo sets MaxRecordsPerJob to {MAX_JOB_RECORDS})"
+        f"in several jobs (the demo's Bedrock takes {MAX_JOB_RECORDS} records a job)"
     )
     for team in ("north", "south", "east", "west"):
         pipeline.upload(f"to-process/{team}/calls.jsonl", transcripts.jsonl_file(60 + len(team), 30))
@@ -129,15 +135,11 @@ def run_demo(*, files: int, records: int, quota: int, output_dir: str) -> int:
         print("bbq demo: deploying template.yaml into moto (translated by aws-sam-translator) ...")
         pipeline = LocalPipeline(
             quota=quota,
-            parameters={
-                "LogLevel": "ERROR",
-                "AllowedModels": NOVA,
-                # Small figures, so a laptop-sized tour shows splitting: Bedrock's real limit is 50,000 a job.
-                "PartRecords": str(PART_RECORDS),
-                "MaxRecordsPerJob": str(MAX_JOB_RECORDS),
-                "MaxRecordsPerFile": str(MAX_JOB_RECORDS),
-            },
+            parameters={"LogLevel": "ERROR", "AllowedModels": NOVA, "PartRecords": str(PART_RECORDS)},
         )
+        # A small figure, so a laptop-sized tour shows splitting (Bedrock's real limit is 50,000 a job): the
+        # emulated Bedrock enforces it and lists it in Service Quotas, where bbq reads it.
+        pipeline.emulator.limits.set(None, max_records_per_job=MAX_JOB_RECORDS, max_records_per_file=MAX_JOB_RECORDS)
         try:
             print(f"  bucket {pipeline.bucket}, table {pipeline.table}, Bedrock emulator at {pipeline.server.url}")
             print(

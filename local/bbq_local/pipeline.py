@@ -91,7 +91,11 @@ class LocalPipeline:
         self.server = EmulatorServer(self.emulator).start()
         ingest_name = self.stack.outputs["IngestFunctionName"]
         scheduler_name = self.stack.outputs["SchedulerFunctionName"]
-        endpoint = {"AWS_ENDPOINT_URL_BEDROCK": self.server.url, "POWERTOOLS_TRACE_DISABLED": "true"}
+        endpoint = {
+            "AWS_ENDPOINT_URL_BEDROCK": self.server.url,
+            "AWS_ENDPOINT_URL_SERVICE_QUOTAS": self.server.url,  # the emulator lists Bedrock's quotas too
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
         self.ingest = LocalFunction(ingest_name, "ingest", {**self.stack.function_environment(ingest_name), **endpoint})
         self.scheduler = LocalFunction(
             scheduler_name, "scheduler", {**self.stack.function_environment(scheduler_name), **endpoint}

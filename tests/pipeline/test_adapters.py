@@ -177,3 +177,22 @@ def test_only_a_job_bedrock_cannot_find_by_arn_or_name_is_gone(pipeline: LocalPi
         batch.describe(arn, "bbq-never-made-a1")
     with pytest.raises(ClientError):  # a malformed identifier is not proof that a job is gone
         batch.describe("not-a-job", "bbq-never-made-a1")
+
+
+def test_limits_come_from_service_quotas_and_fall_back_when_denied(pipeline: LocalPipeline) -> None:
+    from bbq.adapters.service_quotas import CACHE_FOR, ServiceQuotaLimits
+    from bbq.core.clock import ManualClock
+    from bbq.core.limits import ModelLimits
+
+    fallback = ModelLimits(7, 1, 2, 3, 4, 5)
+    clock = ManualClock()
+    client = boto3.client("service-quotas", endpoint_url=pipeline.server.url)
+    pipeline.emulator.limits.set(CLAUDE, min_records_per_job=250, concurrent_jobs=4)
+    limits = ServiceQuotaLimits(client, fallback, clock)
+    assert limits.limits(CLAUDE) == ModelLimits(4, 250, 50_000, 50_000, 1024**3, 5 * 1024**3)
+    assert limits.limits("anthropic.claude-v2") == fallback, "no quota names it: the template's figures"
+    pipeline.emulator.faults.update({"service_quotas_denied": True})
+    pipeline.emulator.limits.set(CLAUDE, concurrent_jobs=9)
+    assert limits.limits(CLAUDE).concurrent_jobs == 4, "cached for an hour"
+    clock.advance(CACHE_FOR.total_seconds() + 1)
+    assert limits.limits(CLAUDE) == fallback, "denied: the template's figures"

@@ -10,8 +10,10 @@ from botocore.config import Config
 from bbq.adapters.bedrock_batch import BedrockBatch
 from bbq.adapters.dynamodb_store import DynamoStore
 from bbq.adapters.s3_objects import S3Objects
+from bbq.adapters.service_quotas import ServiceQuotaLimits
 from bbq.core.clock import Clock, SystemClock
 from bbq.core.limits import FixedLimits
+from bbq.core.ports import LimitsProvider
 from bbq.settings import Settings
 
 # botocore's standard retry mode: exponential backoff with jitter on throttling and 5xx.
@@ -26,6 +28,7 @@ def client(service: str) -> Any:
 
 def reset() -> None:
     client.cache_clear()
+    limits.cache_clear()
 
 
 _clock: list[Clock] = [SystemClock()]
@@ -52,5 +55,9 @@ def batch() -> BedrockBatch:
     return BedrockBatch(client("bedrock"))
 
 
-def limits(settings: Settings) -> FixedLimits:
-    return FixedLimits(settings.fallback_limits())
+@cache
+def limits(settings: Settings) -> LimitsProvider:
+    """Per process, so Service Quotas is asked once an hour, not on every invocation."""
+    if not settings.use_service_quotas:
+        return FixedLimits(settings.fallback_limits())
+    return ServiceQuotaLimits(client("service-quotas"), settings.fallback_limits(), clock())

@@ -34,6 +34,8 @@ class Faults:
     # Models (by base model id) the account may not use yet, with the refusal: "access" (model access not
     # granted, or not in this Region), "marketplace" (subscription missing) or "use-case-form" (Anthropic).
     denied_models: dict[str, str] = field(default_factory=dict)
+    # Service Quotas refuses ListServiceQuotas (a role without servicequotas:ListServiceQuotas).
+    service_quotas_denied: bool = False
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name for f in fields(self)}

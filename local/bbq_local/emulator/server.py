@@ -14,11 +14,13 @@ from botocore.utils import parse_timestamp
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from bbq_local.emulator import quotas
 from bbq_local.emulator.api import ERROR_STATUS, SERVICE, ApiError
 from bbq_local.emulator.engine import BedrockEmulator
 
 _LIST_QUERY = SERVICE.operation_model("ListModelInvocationJobs").input_shape.members  # type: ignore[union-attr]
 ADMIN_PREFIX = "/_emulator"
+QUOTAS_TARGET = "ServiceQuotasV20190624."
 
 
 def _json_default(value: object) -> str:
@@ -60,6 +62,9 @@ class EmulatorApp:
         raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or request.path
         segments = [unquote(s) for s in urlsplit(raw).path.split("/")[1:]]
         method = request.method
+        target = request.headers.get("X-Amz-Target", "")
+        if target.startswith(QUOTAS_TARGET):  # Service Quotas (JSON 1.1) on the same endpoint
+            return self._service_quotas(target.removeprefix(QUOTAS_TARGET), request)
         if segments[:1] == [ADMIN_PREFIX[1:]]:
             return self._admin(method, segments[1:], request)
         if method == "POST" and segments == ["model-invocation-job"]:
@@ -71,6 +76,15 @@ class EmulatorApp:
         if method == "GET" and segments == ["model-invocation-jobs"]:
             return _respond(self.emulator.list_model_invocation_jobs(self._list_params(request)))
         return _error("ResourceNotFoundException", f"No such route: {method} {request.path}")
+
+    def _service_quotas(self, operation: str, request: Request) -> Response:
+        if operation != "ListServiceQuotas":
+            return _error("ResourceNotFoundException", f"The emulator serves ListServiceQuotas, not {operation}")
+        body = request.get_json(force=True) or {}
+        page = quotas.list_service_quotas(self.emulator.limits, body, self.emulator.faults.service_quotas_denied)
+        response = _respond(page)
+        response.content_type = "application/x-amz-json-1.1"
+        return response
 
     @staticmethod
     def _list_params(request: Request) -> dict[str, Any]:
