@@ -31,6 +31,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         limits=wiring.limits(settings),
         config=settings.pipeline(),
         clock=wiring.clock(),
+        on_demand=wiring.on_demand(),
     )
     metrics.add_metric(name="JobsPlanned", unit=MetricUnit.Count, value=report.planned)
     metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=report.submitted)
@@ -40,6 +41,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     metrics.add_metric(name="ModelsPaused", unit=MetricUnit.Count, value=len(report.paused))
     metrics.add_metric(name="RunErrors", unit=MetricUnit.Count, value=report.errors)
     metrics.add_metric(name="PartsFailedBySmallWorkPolicy", unit=MetricUnit.Count, value=report.small_work_failed)
+    metrics.add_metric(name="RecordsRunOnDemand", unit=MetricUnit.Count, value=report.ran_on_demand)
     for model, why in report.paused.items():
         logger.error("model paused: its jobs wait until Bedrock accepts it", model_id=model, what_to_do=why)
     for status, count in report.finished.items():
@@ -60,6 +62,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         "planned": report.planned,
         "submitted": report.submitted,
         "partsRead": report.parts_read,
+        "ranOnDemand": report.ran_on_demand,
         "deferred": report.deferred,
         "pendingLeft": report.pending_left,
         "activePerModel": report.active_per_model,

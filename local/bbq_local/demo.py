@@ -25,6 +25,7 @@ def _fake_credentials() -> None:
         "AWS_ENDPOINT_URL",
         "AWS_ENDPOINT_URL_BEDROCK",
         "AWS_ENDPOINT_URL_SERVICE_QUOTAS",
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
         "AWS_SESSION_TOKEN",
     ):
         os.environ.pop(name, None)

@@ -93,6 +93,7 @@ class LocalPipeline:
         scheduler_name = self.stack.outputs["SchedulerFunctionName"]
         endpoint = {
             "AWS_ENDPOINT_URL_BEDROCK": self.server.url,
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": self.server.url,  # InvokeModel and Converse for on-demand work
             "AWS_ENDPOINT_URL_SERVICE_QUOTAS": self.server.url,  # the emulator lists Bedrock's quotas too
             "POWERTOOLS_TRACE_DISABLED": "true",
         }

@@ -11,7 +11,7 @@ from typing import Any
 from bbq.core.errors import JobNotFound, ObjectMissing
 from bbq.core.files import InputFile, InvocationType, Part, PartStatus, part_id
 from bbq.core.jobs import Job, JobSnapshot, RecordCounts
-from bbq.core.ports import ObjectRef, Reservation, StoredObject, SubmitRequest
+from bbq.core.ports import ObjectRef, OnDemandResult, Reservation, StoredObject, SubmitRequest
 from bbq.core.states import JobStatus, is_terminal
 
 
@@ -139,6 +139,22 @@ class FakeBatch:
         return self.snapshots[job_arn]
 
 
+@dataclass
+class FakeOnDemand:
+    """bedrock-runtime as a script: records whose input contains a key of ``errors`` raise it."""
+
+    errors: dict[str, Exception] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def invoke(self, model_id: str, invocation_type: str, model_input: Mapping[str, object]) -> OnDemandResult:
+        text = json.dumps(model_input)
+        for needle, error in self.errors.items():
+            if needle in text:
+                raise error
+        self.calls.append((model_id, invocation_type))
+        return OnDemandResult({"content": [{"type": "text", "text": "ok"}]}, 10, 2)
+
+
 class FakeObjects:
     """S3 in memory; reads come in small chunks so that lines cross chunk boundaries."""
 
@@ -159,6 +175,10 @@ class FakeObjects:
         writer = _Writer()
         yield writer
         self.files[bucket, key] = b"".join(writer.data)
+
+    def read_key(self, bucket: str, key: str) -> Iterator[bytes]:
+        body = self.files[bucket, key]
+        return (body[i : i + self.chunk] for i in range(0, len(body), self.chunk))
 
     def copy(self, bucket: str, source_key: str, key: str) -> None:
         self.files[bucket, key] = self.files[bucket, source_key]

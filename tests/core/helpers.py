@@ -10,7 +10,7 @@ from bbq.core.ingest import IngestOutcome, ingest_object
 from bbq.core.limits import FixedLimits, ModelLimits, SplitPolicy
 from bbq.core.ports import ObjectRef
 from tests.conftest import CLAUDE, ROLE_ARN
-from tests.core.fakes import FakeBatch, FakeObjects, InMemoryStore
+from tests.core.fakes import FakeBatch, FakeObjects, FakeOnDemand, InMemoryStore
 
 BUCKET = "bucket"
 NOVA = "amazon.nova-lite-v1:0"
@@ -48,6 +48,7 @@ class World:
     store: InMemoryStore = field(default_factory=InMemoryStore)
     objects: FakeObjects = field(default_factory=FakeObjects)
     batch: FakeBatch = field(default_factory=FakeBatch)
+    on_demand: FakeOnDemand = field(default_factory=FakeOnDemand)
     limits: FixedLimits = field(default_factory=lambda: FixedLimits(LIMITS))
     config: PipelineConfig = CONFIG
     uploads: int = 0

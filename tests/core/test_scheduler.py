@@ -1,6 +1,7 @@
 """The scheduler run against in-memory ports: reconcile, plan from waiting parts, fill free slots; every Bedrock
 answer handled."""
 
+import json
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -9,7 +10,14 @@ import pytest
 
 from bbq.core import retry
 from bbq.core.config import SmallWork
-from bbq.core.errors import JobNotFound, ModelUnavailable, RequestRejected, ServiceBusy, SlotUnavailable
+from bbq.core.errors import (
+    JobNotFound,
+    ModelUnavailable,
+    RecordRejected,
+    RequestRejected,
+    ServiceBusy,
+    SlotUnavailable,
+)
 from bbq.core.files import FileStatus, PartStatus
 from bbq.core.jobs import Job, JobSnapshot, RecordCounts
 from bbq.core.limits import FixedLimits, SplitPolicy
@@ -38,6 +46,7 @@ def run(world: World, quota: int = 2, **per_model: int) -> RunReport:
         limits=world.limits,
         config=world.config,
         clock=world.clock,
+        on_demand=world.on_demand,
     )
 
 
@@ -353,3 +362,29 @@ def test_a_run_reads_only_what_free_slots_need_whatever_the_backlog() -> None:
     world.store.parts_read = 0
     run(world, quota=3)
     assert world.store.parts_read == 0, "no free slot, nothing read"
+
+
+def test_small_work_runs_on_demand_by_policy_in_bedrocks_output_format() -> None:
+    world = World(config=replace(CONFIG, small_work=SmallWork.ON_DEMAND))
+    lonely = upload(world, "few", 30)
+    other = upload(world, "fewer", 20)
+    world.on_demand.errors['hi 25"'] = RecordRejected("ValidationException: messages.0.content is empty")
+    assert run(world).ran_on_demand == 0 and not world.on_demand.calls, "it waits for companions first"
+    world.clock.advance(3600)
+    report = run(world)
+    assert report.ran_on_demand == 50 and len(world.on_demand.calls) == 49 and world.batch.submitted == []
+    job = job_of(world, lonely)
+    assert job is job_of(world, other) or job == job_of(world, other)
+    assert job.on_demand and job.status == JobStatus.PARTIALLY_COMPLETED and job.input_tokens == 490
+    assert "on-demand price" in job.message and job.counts == RecordCounts(50, 50, 49, 1)
+    assert world.store.files[other].status == FileStatus.COMPLETED
+    assert world.store.files[lonely].status == FileStatus.PARTIALLY_COMPLETED
+    outputs = {key: body for (_, key), body in world.objects.files.items() if "/on-demand/" in key}
+    assert sorted(k.rsplit("/", 1)[1] for k in outputs) == sorted(
+        f"{f[:10]}-{n}-p00001.jsonl.out" for f, n in ((lonely, "few"), (other, "fewer"))
+    )
+    lines = [json.loads(line) for body in outputs.values() for line in body.splitlines()]
+    assert len(lines) == 50 and sum("error" in line for line in lines) == 1
+    assert all(
+        set(line) in ({"recordId", "modelInput", "modelOutput"}, {"recordId", "modelInput", "error"}) for line in lines
+    )

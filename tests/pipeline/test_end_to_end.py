@@ -229,3 +229,17 @@ def test_an_overwrite_before_submission_cannot_change_what_runs(pipeline: LocalP
     assert_every_record_ran_once(pipeline, items)
     staged = {o["Key"] for o in pipeline.s3.list_objects_v2(Bucket=pipeline.bucket, Prefix="staged/")["Contents"]}
     assert {f"staged/{i['FileId']}/calls-p00001.jsonl" for i in items} <= staged, "each upload staged on its own"
+
+
+def test_small_work_runs_on_demand_through_bedrock_runtime(make_pipeline: Callable[..., LocalPipeline]) -> None:
+    pipeline = make_pipeline(parameters={"SmallWork": "on-demand", "CompanionWaitMinutes": "30"})
+    drop(pipeline, {"to-process/few.jsonl": 30})
+    items = pipeline.run_until_done(step_seconds=60)
+    assert [i["Status"] for i in items] == ["Completed"] and "on-demand price" in items[0]["Message"]
+    assert pipeline.emulator.jobs() == [] and pipeline.emulator.on_demand_calls == 30, "no batch job, 30 calls"
+    (job,) = pipeline.items("job")
+    assert job["OnDemand"] is True and job["InputTokenCount"] > 0 and job["OutputTokenCount"] > 0
+    assert job["OutputUri"] == f"s3://{pipeline.bucket}/processed/few/on-demand/"
+    assert_every_record_ran_once(pipeline, items)
+    waited = pipeline.clock.now() - pipeline.started_at
+    assert waited.total_seconds() >= 30 * 60, "it waited for companions first"

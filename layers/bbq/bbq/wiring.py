@@ -8,6 +8,7 @@ import boto3
 from botocore.config import Config
 
 from bbq.adapters.bedrock_batch import BedrockBatch
+from bbq.adapters.bedrock_runtime import BedrockRuntime
 from bbq.adapters.dynamodb_store import DynamoStore
 from bbq.adapters.s3_objects import S3Objects
 from bbq.adapters.service_quotas import ServiceQuotaLimits
@@ -53,6 +54,10 @@ def objects() -> S3Objects:
 
 def batch() -> BedrockBatch:
     return BedrockBatch(client("bedrock"))
+
+
+def on_demand() -> BedrockRuntime:
+    return BedrockRuntime(client("bedrock-runtime"))
 
 
 @cache

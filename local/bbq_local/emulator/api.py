@@ -111,9 +111,7 @@ def _check(shape: Any, value: Any, path: str) -> Iterator[str]:
         if shape.enum and value not in shape.enum:
             yield _problem(value, path, f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
         if "pattern" in shape.metadata and not pattern(shape.name).fullmatch(value):
-            yield _problem(
-                value, path, f"Member must satisfy regular expression pattern: {shape.metadata['pattern']}"
-            )
+            yield _problem(value, path, f"Member must satisfy regular expression pattern: {shape.metadata['pattern']}")
 
 
 def _bounds(measure: int, shape: Any, value: Any, path: str, what: str) -> Iterator[str]:

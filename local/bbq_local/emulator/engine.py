@@ -60,6 +60,7 @@ class BedrockEmulator:
         self._seed = seed
         self._jobs: dict[str, EmulatedJob] = {}
         self._tokens: dict[str, tuple[str, datetime]] = {}  # token -> (job id, when it was first used)
+        self.on_demand_calls = 0  # InvokeModel and Converse calls answered
         self.refused_for_quota = 0  # creates answered ServiceQuotaExceeded: a client that counts slots right gets none
         self._subscribers: list[Callable[[Event], None]] = []
         self._outbox: list[Event] = []
@@ -119,6 +120,31 @@ class BedrockEmulator:
             if start + max_results < len(jobs):
                 response["nextToken"] = base64.urlsafe_b64encode(str(start + max_results).encode()).decode()
             return response
+
+    # ---- bedrock-runtime: one record on demand ------------------------------------------------------------
+
+    def invoke_model(self, model_id: str, body: Any) -> models.Invocation:
+        """InvokeModel: the model's native request body in, its response body out."""
+        return self._on_demand("InvokeModel", model_id, models.INVOKE_MODEL, body)
+
+    def converse(self, model_id: str, body: Any) -> models.Invocation:
+        """Converse: a Converse request (messages, system, inferenceConfig) in, a Converse response out."""
+        return self._on_demand("Converse", model_id, models.CONVERSE, body)
+
+    def _on_demand(self, operation: str, model_id: str, invocation_type: str, body: Any) -> models.Invocation:
+        with self._call(operation):
+            refusal = self.faults.denied_models.get(models.base_model(model_id))
+            if refusal is not None:
+                code, message = models.ACCESS_REFUSALS[refusal]
+                raise ApiError(code, message)
+            if not models.supports(model_id, invocation_type):
+                raise ApiError("ValidationException", "The provided model identifier is invalid.")
+            try:
+                invocation = models.invoke(model_id, invocation_type, body)
+            except models.RecordError as exc:
+                raise ApiError("ValidationException", str(exc)) from exc
+            self.on_demand_calls += 1
+            return invocation
 
     def stop_model_invocation_job(self, identifier: str) -> dict[str, Any]:
         with self._call("StopModelInvocationJob"):

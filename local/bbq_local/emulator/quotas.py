@@ -48,8 +48,11 @@ def list_service_quotas(limits: LimitTable, body: dict[str, Any], denied: bool) 
         )
     if body.get("ServiceCode") != "bedrock":
         return {"Quotas": []}
-    quotas = [_quota(f"{what} for {name}", getattr(limits.for_model(model), field) / scale)
-              for model, name in CATALOG.items() for what, field, scale in _BATCH]
+    quotas = [
+        _quota(f"{what} for {name}", getattr(limits.for_model(model), field) / scale)
+        for model, name in CATALOG.items()
+        for what, field, scale in _BATCH
+    ]
     quotas += [_quota(f"{what} for {name}", value) for name in CATALOG.values() for what, value in _OTHERS]
     start = int(body.get("NextToken") or 0)
     size = int(body.get("MaxResults") or 100)

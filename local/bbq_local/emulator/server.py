@@ -21,6 +21,7 @@ from bbq_local.emulator.engine import BedrockEmulator
 _LIST_QUERY = SERVICE.operation_model("ListModelInvocationJobs").input_shape.members  # type: ignore[union-attr]
 ADMIN_PREFIX = "/_emulator"
 QUOTAS_TARGET = "ServiceQuotasV20190624."
+RUNTIME = {"invoke", "converse"}
 
 
 def _json_default(value: object) -> str:
@@ -67,6 +68,8 @@ class EmulatorApp:
             return self._service_quotas(target.removeprefix(QUOTAS_TARGET), request)
         if segments[:1] == [ADMIN_PREFIX[1:]]:
             return self._admin(method, segments[1:], request)
+        if method == "POST" and len(segments) == 3 and segments[0] == "model" and segments[2] in RUNTIME:
+            return self._runtime(segments[1], segments[2], request)
         if method == "POST" and segments == ["model-invocation-job"]:
             return _respond(self.emulator.create_model_invocation_job(request.get_json(force=True)))
         if method == "GET" and len(segments) == 2 and segments[0] == "model-invocation-job":
@@ -76,6 +79,21 @@ class EmulatorApp:
         if method == "GET" and segments == ["model-invocation-jobs"]:
             return _respond(self.emulator.list_model_invocation_jobs(self._list_params(request)))
         return _error("ResourceNotFoundException", f"No such route: {method} {request.path}")
+
+    def _runtime(self, model_id: str, operation: str, request: Request) -> Response:
+        """bedrock-runtime's InvokeModel and Converse, on the same endpoint (AWS_ENDPOINT_URL_BEDROCK_RUNTIME)."""
+        body = request.get_json(force=True)
+        if operation == "converse":
+            invocation = self.emulator.converse(model_id, body)
+            return _respond(invocation.output)
+        invocation = self.emulator.invoke_model(model_id, body)
+        return _respond(
+            invocation.output,
+            headers={
+                "X-Amzn-Bedrock-Input-Token-Count": str(invocation.input_tokens),
+                "X-Amzn-Bedrock-Output-Token-Count": str(invocation.output_tokens),
+            },
+        )
 
     def _service_quotas(self, operation: str, request: Request) -> Response:
         if operation != "ListServiceQuotas":

@@ -356,6 +356,9 @@ def _job_item(job: Job) -> dict[str, Any]:
         "TransientErrors": job.transient_errors or None,
         "RetryAt": iso(job.retry_at) if job.retry_at else None,
         "QueuedAt": iso(job.queued_at) if job.queued_at else None,
+        "OnDemand": job.on_demand or None,
+        "InputTokenCount": job.input_tokens,
+        "OutputTokenCount": job.output_tokens,
         # In the model's queue of jobs in flight until it ends.
         "Queue": None if is_terminal(job.status) else f"jobs#{job.model_id}",
         "QueueOrder": None if is_terminal(job.status) else f"{created_at}#{job.job_id}",
@@ -392,4 +395,7 @@ def _job_from(item: dict[str, Any]) -> Job:
         transient_errors=int(plain.get("TransientErrors", 0)),
         retry_at=_moment(plain, "RetryAt"),
         queued_at=_moment(plain, "QueuedAt"),
+        on_demand=bool(plain.get("OnDemand", False)),
+        input_tokens=number("InputTokenCount"),
+        output_tokens=number("OutputTokenCount"),
     )

@@ -31,6 +31,9 @@ class S3Objects:
         metadata = {name.lower(): value for name, value in response.get("Metadata", {}).items()}
         return StoredObject(metadata, _chunks(response["Body"]))
 
+    def read_key(self, bucket: str, key: str) -> Iterator[bytes]:
+        return _chunks(self._s3.get_object(Bucket=bucket, Key=key)["Body"])
+
     @contextmanager
     def writer(self, bucket: str, key: str) -> Iterator["_MultipartWriter"]:
         writer = _MultipartWriter(self._s3, bucket, key)

@@ -20,6 +20,7 @@ class SmallWork(StrEnum):
 
     WAIT = "wait"  # keep waiting for more uploads (the default)
     FAIL = "fail"  # fail the files, saying how many more records would let them run
+    ON_DEMAND = "on-demand"  # run them one by one through InvokeModel or Converse, at the on-demand price
 
 
 @dataclass(frozen=True)

@@ -37,3 +37,7 @@ class JobNotFound(BbqError):
 
 class ObjectMissing(BbqError):
     """The S3 object an event names is gone (deleted or overwritten since the event)."""
+
+
+class RecordRejected(BbqError):
+    """Bedrock refused one record run on demand (a 4xx about its own input): that record fails, the others go on."""

@@ -47,6 +47,11 @@ class Job:
     transient_errors: int = 0
     retry_at: datetime | None = None
     queued_at: datetime | None = None  # when its oldest part was queued: jobs go out in this order
+    # Run by bbq record by record through InvokeModel or Converse (SmallWork on-demand), not by a Bedrock batch job,
+    # at the on-demand price; with the tokens it used.
+    on_demand: bool = False
+    input_tokens: int | None = None
+    output_tokens: int | None = None
 
     @property
     def order(self) -> tuple[datetime, str]:

@@ -108,6 +108,22 @@ class StoredObject:
     chunks: Iterator[bytes]  # the body in large chunks
 
 
+@dataclass(frozen=True)
+class OnDemandResult:
+    output: Mapping[str, object]  # the response body, as Bedrock batch writes it in modelOutput
+    input_tokens: int
+    output_tokens: int
+
+
+class OnDemandService(Protocol):
+    """bedrock-runtime: one record at a time, at the on-demand price."""
+
+    def invoke(
+        self, model_id: str, invocation_type: InvocationType, model_input: Mapping[str, object]
+    ) -> OnDemandResult:
+        """Raises RecordRejected (this record's input), ModelUnavailable or ServiceBusy."""
+
+
 class ObjectWriter(Protocol):
     def write(self, data: bytes) -> None: ...
 
@@ -120,6 +136,9 @@ class ObjectStore(Protocol):
 
     def writer(self, bucket: str, key: str) -> AbstractContextManager[ObjectWriter]:
         """Writes an object of any size in constant memory; nothing is stored if the block raises."""
+
+    def read_key(self, bucket: str, key: str) -> Iterator[bytes]:
+        """Streams an object bbq wrote itself (a staged part), in large chunks."""
 
     def copy(self, bucket: str, source_key: str, key: str) -> None: ...
 

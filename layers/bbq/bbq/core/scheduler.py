@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bbq.core import naming, retry
+from bbq.core import on_demand as on_demand_run
 from bbq.core.clock import Clock
 from bbq.core.config import PipelineConfig, SmallWork
 from bbq.core.errors import JobNotFound, ModelUnavailable, RequestRejected, ServiceBusy, SlotUnavailable
@@ -25,7 +26,15 @@ from bbq.core.ingest import PACKING_NOTE
 from bbq.core.jobs import Job, JobSnapshot
 from bbq.core.limits import ModelLimits
 from bbq.core.planner import PlannedJob, plan_jobs
-from bbq.core.ports import BatchService, LimitsProvider, ObjectStore, Reservation, Store, SubmitRequest
+from bbq.core.ports import (
+    BatchService,
+    LimitsProvider,
+    ObjectStore,
+    OnDemandService,
+    Reservation,
+    Store,
+    SubmitRequest,
+)
 from bbq.core.states import ACTIVE, JobStatus, is_terminal
 
 log = logging.getLogger(__name__)
@@ -55,6 +64,7 @@ class RunReport:
     pending_left: int = 0  # planned jobs still waiting for a slot
     parts_read: int = 0
     small_work_failed: int = 0  # parts failed by the small-work policy
+    ran_on_demand: int = 0  # records run through InvokeModel or Converse by the small-work policy
     errors: int = 0  # jobs skipped this run because of an unexpected answer (logged with the job id)
     active_per_model: dict[str, int] = field(default_factory=dict)
     paused: dict[str, str] = field(default_factory=dict)  # model -> why Bedrock refuses it for this account
@@ -68,6 +78,7 @@ class _Run:
     config: PipelineConfig
     clock: Clock
     report: RunReport
+    on_demand: OnDemandService | None
 
 
 def run_scheduler(
@@ -78,8 +89,9 @@ def run_scheduler(
     limits: LimitsProvider,
     config: PipelineConfig,
     clock: Clock,
+    on_demand: OnDemandService | None = None,
 ) -> RunReport:
-    run = _Run(store, batch, objects, config, clock, RunReport())
+    run = _Run(store, batch, objects, config, clock, RunReport(), on_demand)
     for model in config.models:
         try:
             _run_model(run, model, limits.limits(model))
@@ -107,11 +119,16 @@ def _run_model(run: _Run, model: str, limits: ModelLimits) -> None:
     now = run.clock.now()
     ready = [job for job in pending if not (job.retry_at and job.retry_at > now)]
     run.report.set_aside += len(pending) - len(ready)
+    on_demand = [job for job in ready if job.on_demand]  # they take no batch slot
+    ready = [job for job in ready if not job.on_demand]
     free = limits.concurrent_jobs - len(active) - len(ready)
     for invocation_type in InvocationType:
         made = _plan(run, model, invocation_type, limits, free)
-        free -= len(made)
-        ready.extend(made)
+        free -= len([job for job in made if not job.on_demand])
+        ready.extend(job for job in made if not job.on_demand)
+        on_demand.extend(job for job in made if job.on_demand)
+    for job in on_demand:
+        _run_on_demand(run, job)
     submitted = _fill(run, model, ready, limits.concurrent_jobs)
     run.report.active_per_model[model] = len(active) + submitted
     run.report.pending_left += len(ready) - submitted
@@ -139,12 +156,20 @@ def _plan(run: _Run, model: str, invocation_type: InvocationType, limits: ModelL
             log.info("parts taken by another run; planning again next run", extra={"model_id": model})
     if plan.overdue and run.config.small_work == SmallWork.FAIL:
         _fail_small_work(run, plan.overdue, plan.short_by, limits)
+    if plan.overdue and run.config.small_work == SmallWork.ON_DEMAND and run.on_demand is not None:
+        job, parts = _job(PlannedJob(tuple(plan.overdue)), model, invocation_type, now, on_demand=True)
+        if run.store.create_job(job, parts):
+            made.append(job)
+            _update_files(run, parts)
     return made
 
 
-def _job(planned: PlannedJob, model: str, invocation_type: InvocationType, now: datetime) -> tuple[Job, list[Part]]:
+def _job(
+    planned: PlannedJob, model: str, invocation_type: InvocationType, now: datetime, on_demand: bool = False
+) -> tuple[Job, list[Part]]:
     """The job for these parts and where its input and output are: one part is read where it was staged; all
-    of one file's parts, from the file's staged folder; any other set, from copies under the job's own folder."""
+    of one file's parts, from the file's staged folder; any other set, from copies under the job's own folder.
+    An on-demand job reads each part where it was staged and writes beside where a batch job would."""
     parts = list(planned.parts)
     job_id = naming.job_id_for([part.part_id for part in parts])
     first = parts[0]
@@ -156,7 +181,7 @@ def _job(planned: PlannedJob, model: str, invocation_type: InvocationType, now: 
         input_uri = naming.s3_uri(bucket, naming.staged_prefix(first.file_id))
     else:
         input_uri = naming.s3_uri(bucket, naming.packed_input_prefix(job_id))
-    packed = input_uri.endswith(naming.packed_input_prefix(job_id))
+    packed = on_demand or input_uri.endswith(naming.packed_input_prefix(job_id))
     claimed = [
         part.with_changes(
             status=PartStatus.IN_JOB,
@@ -169,6 +194,7 @@ def _job(planned: PlannedJob, model: str, invocation_type: InvocationType, now: 
         )
         for part in parts
     ]
+    output_uri = first.output_uri if one_file else naming.packed_output_uri(bucket, job_id)
     job = Job(
         job_id=job_id,
         status=JobStatus.PENDING,
@@ -176,12 +202,13 @@ def _job(planned: PlannedJob, model: str, invocation_type: InvocationType, now: 
         invocation_type=invocation_type,
         part_ids=tuple(part.part_id for part in parts),
         input_uri=input_uri,
-        output_uri=first.output_uri if one_file else naming.packed_output_uri(bucket, job_id),
+        output_uri=output_uri if not on_demand else on_demand_run.output_uri(output_uri),
         record_count=planned.record_count,
         size_bytes=planned.size_bytes,
         created_at=now,
         updated_at=now,
         queued_at=min(part.queued_at for part in parts),
+        on_demand=on_demand,
     )
     return job, claimed
 
@@ -222,11 +249,11 @@ def _reconcile(job: Job, run: _Run) -> Job:
     return updated
 
 
-def _finish_parts(run: _Run, job: Job) -> None:
-    """A job ended: its parts take its outcome and their files' statuses follow."""
+def _finish_parts(run: _Run, job: Job, outcomes: dict[str, PartStatus] | None = None) -> None:
+    """A job ended: its parts take its outcome (or their own, where known) and their files' statuses follow."""
     status = PART_STATUS_OF_JOB[job.status]
     parts = [
-        part.with_changes(status=status, message=job.message)
+        part.with_changes(status=(outcomes or {}).get(part.part_id, status), message=job.message)
         for part in run.store.get_parts(job.part_ids)
         if part.job_id == job.job_id
     ]
@@ -243,7 +270,10 @@ def _update_files(run: _Run, parts: Iterable[Part]) -> None:
             continue
         siblings = run.store.parts_of(file)
         status = file_status(siblings)
-        messages = [p.message for p in siblings if p.message and p.status != PartStatus.COMPLETED]
+        # What went wrong first; else a note every part carries (such as having run on demand).
+        messages = [p.message for p in siblings if p.message and p.status != PartStatus.COMPLETED] or [
+            p.message for p in siblings if p.message
+        ]
         message = messages[0] if messages and status != file.status else _without_packing_note(file.message)
         if status != file.status or message != file.message:
             run.store.save_file(file.with_changes(status=status, message=message, updated_at=run.clock.now()))
@@ -326,6 +356,39 @@ def _fill(run: _Run, model: str, queue: list[Job], quota: int) -> int:
         submitted += 1
         _record_submission(run, job, request.job_name, arn)
     return submitted
+
+
+def _run_on_demand(run: _Run, job: Job) -> None:
+    assert run.on_demand is not None
+    try:
+        ran, outcomes = on_demand_run.run_job(
+            job,
+            store=run.store,
+            objects=run.objects,
+            service=run.on_demand,
+            max_line_bytes=run.config.split.max_line_bytes,
+        )
+    except ModelUnavailable as exc:
+        _pause(run, job.model_id, [job], exc)
+        return
+    except Exception as exc:  # throttled past botocore's retries, or a surprise: the whole job again later
+        _set_aside(run, job, exc)
+        return
+    now = run.clock.now()
+    status = (
+        JobStatus.COMPLETED
+        if ran.counts.error == 0
+        else JobStatus.FAILED
+        if ran.counts.success == 0
+        else JobStatus.PARTIALLY_COMPLETED
+    )
+    done = ran.with_changes(
+        status=status, updated_at=now, submitted_at=now, ended_at=now, transient_errors=0, retry_at=None
+    )
+    if run.store.save_job(done, expected=JobStatus.PENDING):
+        run.report.ran_on_demand += done.counts.total or 0
+        run.report.finished[status.value] += 1
+        _finish_parts(run, done, outcomes)
 
 
 def _stage_input(run: _Run, job: Job) -> None:

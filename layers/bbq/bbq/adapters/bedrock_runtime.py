@@ -1,0 +1,70 @@
+"""bedrock-runtime adapter for the OnDemandService port: InvokeModel (the model's native body) or Converse."""
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError, ParamValidationError
+
+from bbq.core.errors import ModelUnavailable, RecordRejected, ServiceBusy
+from bbq.core.files import InvocationType
+from bbq.core.ports import OnDemandResult
+
+_TRANSIENT = {
+    "ThrottlingException",
+    "InternalServerException",
+    "ServiceUnavailableException",
+    "ModelNotReadyException",
+    "ModelTimeoutException",
+}
+
+
+class BedrockRuntime:
+    def __init__(self, client: Any) -> None:
+        self._runtime = client
+
+    def invoke(
+        self, model_id: str, invocation_type: InvocationType, model_input: Mapping[str, object]
+    ) -> OnDemandResult:
+        try:
+            if invocation_type == InvocationType.CONVERSE:
+                response = self._runtime.converse(modelId=model_id, **model_input)
+                usage = response.get("usage", {})
+                body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
+                return OnDemandResult(body, int(usage.get("inputTokens", 0)), int(usage.get("outputTokens", 0)))
+            response = self._runtime.invoke_model(
+                modelId=model_id,
+                body=json.dumps(model_input),
+                contentType="application/json",
+                accept="application/json",
+            )
+        except ClientError as exc:
+            raise _translate(exc) from exc
+        except ParamValidationError as exc:  # a Converse body the Converse API does not take
+            raise RecordRejected(f"ValidationException: {exc}") from exc
+        headers = response["ResponseMetadata"]["HTTPHeaders"]
+        return OnDemandResult(
+            json.loads(response["body"].read()),
+            int(headers.get("x-amzn-bedrock-input-token-count", 0)),
+            int(headers.get("x-amzn-bedrock-output-token-count", 0)),
+        )
+
+
+def _translate(exc: ClientError) -> Exception:
+    error = exc.response.get("Error", {})
+    code, message = error.get("Code", ""), error.get("Message", "")
+    text = f"{code}: {message}"
+    if code in _TRANSIENT:
+        return ServiceBusy(text)
+    if code == "AccessDeniedException":
+        reason = ModelUnavailable.SUBSCRIPTION if "marketplace" in message.lower() else ModelUnavailable.ACCESS
+        return ModelUnavailable(reason, text)
+    if code == "ResourceNotFoundException":
+        return ModelUnavailable(
+            ModelUnavailable.USE_CASE_FORM if "use case" in message.lower() else ModelUnavailable.UNKNOWN_MODEL, text
+        )
+    if code == "ValidationException" and "model identifier" in message.lower():
+        return ModelUnavailable(ModelUnavailable.UNKNOWN_MODEL, text)
+    if code == "ValidationException":
+        return RecordRejected(text)
+    return ServiceBusy(text)
