@@ -41,6 +41,7 @@ bench: $(STAMP)  ## benchmarks that print figures
 	$(BIN)/python bench/pipeline_bench.py
 	PYTHONPATH=. $(BIN)/python bench/ingest_bench.py
 	PYTHONPATH=. $(BIN)/python bench/scheduler_reads_bench.py
+	PYTHONPATH=. $(BIN)/python bench/planning_sim.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache demo-output

@@ -89,3 +89,21 @@ def test_planning_reads_only_what_the_free_slots_can_take() -> None:
 def test_oldest_parts_go_first() -> None:
     parts = [part("old", 1, 1_000, age=0), part("new", 1, 1_000, age=9)]
     assert shape(plan_jobs(parts, LIMITS, 1, T0, WAIT)) == [["old1"]]
+
+
+def test_free_slots_are_filled_to_the_level_of_the_busy_ones() -> None:
+    from bbq.core.planner import level
+
+    assert level(900, 3, []) == 300
+    assert level(900, 1, [600, 300]) == 600, "the free slot ends with the busiest"
+    assert level(100, 1, [600, 300]) == 100, "too little to reach the others: all of it"
+    assert level(2_000, 2, [100, 5_000]) == 700, "the nearly done slot shares; the long one does not"
+
+
+def test_the_last_work_of_a_batch_is_shared_so_the_slots_end_together() -> None:
+    parts = [part("a", i, 250, count=8) for i in range(1, 9)]  # 2,000 records waiting
+    # One slot just freed; two others have 250 and 750 records left: the free one takes about 1,000.
+    plan = plan_jobs(parts, LIMITS, 1, T0, WAIT, busy=[250, 750])
+    assert [job.record_count for job in plan.jobs] == [1_000]
+    # Three free slots and nothing running: the batch is shared three ways, in whole parts.
+    assert [job.record_count for job in plan_jobs(parts, LIMITS, 3, T0, WAIT).jobs] == [750, 750, 500]

@@ -171,3 +171,12 @@ def test_routing_by_folder_and_metadata(key: str, metadata: dict[str, str], expe
 def test_models_not_allowed_are_refused_with_what_to_do(key: str, metadata: dict[str, str]) -> None:
     with pytest.raises(RouteRefused, match="AllowedModels|InvokeModel or Converse"):
         route(key, metadata, (CLAUDE, NOVA), CLAUDE)
+
+
+def test_backoff_doubles_up_to_an_hour_however_many_failures() -> None:
+    from datetime import timedelta
+
+    from bbq.core.retry import backoff
+
+    assert [backoff(n) for n in (1, 2, 3)] == [timedelta(minutes=1), timedelta(minutes=2), timedelta(minutes=4)]
+    assert backoff(7) == backoff(10_000) == timedelta(hours=1)

@@ -4,8 +4,11 @@ no clock of its own.
 - Oldest first: parts are taken in queue order, so no upload starves.
 - Pack: parts (of one file or many) go together until a job reaches its share of the waiting work; a job never
   exceeds Bedrock's records, bytes or parts limits and never goes out under its minimum of records.
-- Split: the waiting work is spread over the free slots, so when slots are idle a large file's parts run in
-  several jobs at once. A part is the smallest share of a file a job carries (``SplitPolicy.part_records``).
+- Split: the waiting work is spread over all of the model's slots so that they end together: a free slot gets the
+  share that brings it level with the slots still busy (``busy``: the records each running job has left), so
+  when slots are idle a large file's parts run in several jobs at once, and the last jobs of a batch do not
+  leave one slot working long after the others. With more waiting than the slots can hold, every job is as
+  large as Bedrock allows. A part is the smallest share of a file a job carries (``SplitPolicy.part_records``).
 - Small work: records under the minimum wait for companions; past ``companion_wait`` the caller applies the
   small-work policy to them.
 """
@@ -52,16 +55,18 @@ def plan_jobs(
     now: datetime,
     companion_wait: timedelta,
     max_parts_per_job: int = MAX_PARTS_PER_JOB,
+    busy: Sequence[int] = (),
 ) -> Plan:
-    """``waiting`` is read lazily and only as far as ``slots`` jobs could hold: the cost of planning follows the
-    free slots, not the backlog."""
+    """At most ``slots`` jobs (the free slots); ``busy`` holds the records left in each job holding one of the
+    model's other slots. ``waiting`` is read lazily and only as far as all of the model's slots could hold: the
+    cost of planning follows the model's slots, not the backlog."""
     plan = Plan()
     if slots <= 0:
         return plan
-    taken, exhausted = _take(waiting, limits, slots, max_parts_per_job)
+    taken, exhausted = _take(waiting, limits, slots + len(busy), max_parts_per_job)
     plan.parts_read = len(taken)
     records = sum(part.record_count for part in taken)
-    target = max(limits.min_records_per_job, math.ceil(records / slots))
+    target = max(limits.min_records_per_job, math.ceil(level(records, slots, busy)))
     current: list[Part] = []
     for part in taken:
         if len(plan.jobs) == slots:
@@ -82,6 +87,19 @@ def plan_jobs(
         elif current and exhausted and not plan.jobs:
             _check_overdue(plan, current, limits, now, companion_wait)
     return plan
+
+
+def level(records: int, free: int, busy: Sequence[int]) -> float:
+    """How many records each free slot takes so that, with the busy slots' remaining records, all of them end
+    together (water-filling); busy slots with more left than that level take nothing."""
+    remaining = sorted(busy)
+    total, count = float(records), free
+    for left in remaining:
+        if (total + left) / (count + 1) <= left:
+            break  # this slot (and every busier one) is still working when the others are done
+        total += left
+        count += 1
+    return total / count
 
 
 def _records(parts: Sequence[Part]) -> int:

@@ -15,4 +15,5 @@ STALE_RESERVATION = timedelta(minutes=15)
 
 def backoff(transient_errors: int) -> timedelta:
     """The wait after the ``transient_errors``-th transient failure in a row (1, 2, 3, ...)."""
-    return min(FIRST_BACKOFF * 2 ** max(0, transient_errors - 1), MAX_BACKOFF)
+    doublings = min(max(0, transient_errors - 1), 20)  # past 2**6 minutes the cap holds: no overflow, ever
+    return min(FIRST_BACKOFF * 2**doublings, MAX_BACKOFF)

@@ -122,8 +122,11 @@ def _run_model(run: _Run, model: str, limits: ModelLimits) -> None:
     on_demand = [job for job in ready if job.on_demand]  # they take no batch slot
     ready = [job for job in ready if not job.on_demand]
     free = limits.concurrent_jobs - len(active) - len(ready)
+    # What each slot still has to do: the records left in running jobs (Bedrock's progress), whole planned ones.
+    busy = [job.record_count - (job.counts.processed or 0) for job in active] + [job.record_count for job in ready]
     for invocation_type in InvocationType:
-        made = _plan(run, model, invocation_type, limits, free)
+        made = _plan(run, model, invocation_type, limits, free, busy)
+        busy += [job.record_count for job in made if not job.on_demand]
         free -= len([job for job in made if not job.on_demand])
         ready.extend(job for job in made if not job.on_demand)
         on_demand.extend(job for job in made if job.on_demand)
@@ -134,12 +137,21 @@ def _run_model(run: _Run, model: str, limits: ModelLimits) -> None:
     run.report.pending_left += len(ready) - submitted
 
 
-def _plan(run: _Run, model: str, invocation_type: InvocationType, limits: ModelLimits, slots: int) -> list[Job]:
+def _plan(
+    run: _Run, model: str, invocation_type: InvocationType, limits: ModelLimits, slots: int, busy: list[int]
+) -> list[Job]:
     """Jobs made from the model's waiting parts for the free slots (each stored with its parts claimed)."""
     if slots <= 0:
         return []
     now = run.clock.now()
-    plan = plan_jobs(run.store.waiting_parts(model, invocation_type), limits, slots, now, run.config.companion_wait)
+    plan = plan_jobs(
+        run.store.waiting_parts(model, invocation_type),
+        limits,
+        slots,
+        now,
+        run.config.companion_wait,
+        busy=busy,
+    )
     run.report.parts_read += plan.parts_read
     made = []
     for planned in plan.jobs:
