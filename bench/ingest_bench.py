@@ -1,5 +1,6 @@
 """Ingest of one upload from S3 (a moto server in its own process): validation and staging together, beside a
-bare read + json.loads of every line in the same process, with the peak RSS of each.
+bare read + json.loads of every line in the same process, with the peak RSS of each. Also bbq with the staged
+parts written nowhere, which separates bbq's own work from the cost of storing the parts in the server.
 
 Each size runs in a fresh child process, so each peak is its own. Prints one JSON line per size.
 Usage: python bench/ingest_bench.py [--sizes-mb 10 100 1000] [--line-kb 1.5]
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -75,8 +77,18 @@ def child(endpoint: str, key: str, mode: str) -> None:
         for line in body.iter_lines(chunk_size=1024**2):  # a fair baseline: large chunks
             json.loads(line)
     else:
-        from bbq.adapters.dynamodb_store import DynamoStore  # noqa: F401  (the handler imports it too)
+        import contextlib
+
         from bbq.adapters.s3_objects import S3Objects
+
+        class _NullWrites(S3Objects):
+            """Reads from S3, writes nowhere: bbq's own work without the cost of storing the parts."""
+
+            @contextlib.contextmanager
+            def writer(self, bucket: str, key: str) -> Any:
+                yield SimpleNamespace(write=lambda data: None)
+
+        objects = S3Objects(s3) if mode == "bbq" else _NullWrites(s3)
         from bbq.core.clock import SystemClock
         from bbq.core.config import PipelineConfig
         from bbq.core.ingest import ingest_object
@@ -87,7 +99,7 @@ def child(endpoint: str, key: str, mode: str) -> None:
         limits = ModelLimits(10, 100, 50_000, 50_000, 1024**3, 5 * 1024**3)
         outcome = ingest_object(
             ObjectRef(BUCKET, key, head["ETag"].strip('"'), head["ContentLength"]),
-            objects=S3Objects(s3),
+            objects=objects,
             store=InMemoryStore(),
             limits=FixedLimits(limits),
             config=PipelineConfig("m", "arn:aws:iam::123456789012:role/r", "bbq"),
@@ -145,6 +157,7 @@ def main() -> None:
             s3.upload_fileobj(_Stream(lines(size_mb * 10**6, int(args.line_kb * 1024))), BUCKET, key)
             base = measure(endpoint, key, "baseline")
             ours = measure(endpoint, key, "bbq")
+            checks = measure(endpoint, key, "bbq-without-writes")
             s3.delete_object(Bucket=BUCKET, Key=key)
             print(
                 json.dumps(
@@ -154,6 +167,8 @@ def main() -> None:
                         "baseline_s": round(base["seconds"], 2),
                         "bbq_s": round(ours["seconds"], 2),
                         "bbq_over_baseline": round(ours["seconds"] / base["seconds"], 2),
+                        "bbq_without_writes_s": round(checks["seconds"], 2),
+                        "bbq_without_writes_over_baseline": round(checks["seconds"] / base["seconds"], 2),
                         "baseline_mb_s": round(size_mb / base["seconds"], 1),
                         "bbq_mb_s": round(size_mb / ours["seconds"], 1),
                         "baseline_peak_rss_mb": round(base["peak_rss_mb"]),

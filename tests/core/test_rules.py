@@ -180,3 +180,12 @@ def test_backoff_doubles_up_to_an_hour_however_many_failures() -> None:
 
     assert [backoff(n) for n in (1, 2, 3)] == [timedelta(minutes=1), timedelta(minutes=2), timedelta(minutes=4)]
     assert backoff(7) == backoff(10_000) == timedelta(hours=1)
+
+
+def test_fingerprints_remember_every_value_through_growth() -> None:
+    from bbq.core.validation import Fingerprints
+
+    seen = Fingerprints()
+    assert all(seen.add(hash(f"R{i}")) for i in range(5_000))
+    assert not any(seen.add(hash(f"R{i}")) for i in range(5_000))
+    assert seen.add(0) and not seen.add(0) and seen.add(2**64 - 1)

@@ -3,6 +3,7 @@ of an upload or of a line in it."""
 
 import json
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -15,6 +16,7 @@ _MISSING = {"NoSuchKey", "NoSuchVersion", "404", "NotFound", "PreconditionFailed
 READ_CHUNK = 8 * 1024**2
 # Multipart parts: S3 takes 5 MiB to 5 GiB each and at most 10,000 of them, so 16 MiB parts allow 160 GiB.
 WRITE_PART = 16 * 1024**2
+IN_FLIGHT = 2  # parts uploading while the next is filled: at most (IN_FLIGHT + 1) x WRITE_PART in memory
 
 
 class S3Objects:
@@ -39,10 +41,10 @@ class S3Objects:
         writer = _MultipartWriter(self._s3, bucket, key)
         try:
             yield writer
+            writer.complete()
         except BaseException:
-            writer.abort()
+            writer.abort()  # nothing half-written is left, not even the parts of a multipart upload
             raise
-        writer.complete()
 
     def copy(self, bucket: str, source_key: str, key: str) -> None:
         # Managed copy: multipart above 8 MB, so parts past CopyObject's 5 GB limit copy too.
@@ -64,14 +66,16 @@ def _chunks(body: Any) -> Iterator[bytes]:
 
 
 class _MultipartWriter:
-    """Buffers up to one multipart part; a small object is written with one PutObject."""
+    """Buffers up to one multipart part and uploads parts on a background thread while the caller goes on
+    producing the next (at most ``IN_FLIGHT`` parts held at once); a small object is written with one PutObject."""
 
     def __init__(self, client: Any, bucket: str, key: str) -> None:
         self._s3, self._bucket, self._key = client, bucket, key
         self._buffer: list[bytes] = []
         self._buffered = 0
         self._upload_id: str | None = None
-        self._parts: list[dict[str, Any]] = []
+        self._parts: list[Future[dict[str, Any]]] = []
+        self._uploader: ThreadPoolExecutor | None = None
 
     def write(self, data: bytes) -> None:
         self._buffer.append(data)
@@ -82,12 +86,18 @@ class _MultipartWriter:
     def _flush(self) -> None:
         if self._upload_id is None:
             self._upload_id = self._s3.create_multipart_upload(Bucket=self._bucket, Key=self._key)["UploadId"]
-        number = len(self._parts) + 1
+            self._uploader = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="s3-part")
+        assert self._uploader is not None
+        if len(self._parts) >= IN_FLIGHT:
+            self._parts[-IN_FLIGHT].result()  # bounded memory: wait for the oldest part still in flight
+        body, self._buffer, self._buffered = b"".join(self._buffer), [], 0
+        self._parts.append(self._uploader.submit(self._upload_part, len(self._parts) + 1, body))
+
+    def _upload_part(self, number: int, body: bytes) -> dict[str, Any]:
         response = self._s3.upload_part(
-            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=b"".join(self._buffer)
+            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=body
         )
-        self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
-        self._buffer, self._buffered = [], 0
+        return {"PartNumber": number, "ETag": response["ETag"]}
 
     def complete(self) -> None:
         if self._upload_id is None:
@@ -95,13 +105,21 @@ class _MultipartWriter:
             return
         if self._buffer:
             self._flush()
+        parts = [part.result() for part in self._parts]
+        self._close_uploader()
         self._s3.complete_multipart_upload(
-            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
+            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": parts}
         )
 
     def abort(self) -> None:
+        self._close_uploader()
         if self._upload_id is not None:
             self._s3.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id)
+
+    def _close_uploader(self) -> None:
+        if self._uploader is not None:
+            self._uploader.shutdown(wait=True, cancel_futures=True)
+            self._uploader = None
 
 
 def _translate(exc: ClientError, bucket: str, key: str) -> Exception:

@@ -6,45 +6,49 @@ line's pieces are joined once, and a line longer than ``max_line_bytes`` is coun
 """
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 BOM = b"\xef\xbb\xbf"
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     number: int  # 1-based, as an editor shows it
     data: bytes | None  # without its line ending; None when the line is longer than the limit (then dropped)
     size: int  # bytes on disk, line ending included
 
 
 def split_lines(chunks: Iterable[bytes], max_line_bytes: int) -> Iterator[Line]:
-    pieces: list[bytes] = []  # the current line so far, while it is under the limit
-    length = 0  # bytes of the current line so far
-    number = 1
+    """Each chunk is split at C speed; a line that spans chunks is joined once, or only counted if too long."""
+    carry: list[bytes] = []  # the start of a line that spans chunks, while it is under the limit
+    carried = 0  # bytes of that line so far (counted even once it is over the limit and no longer kept)
+    number = 0
     first = True
     for chunk in chunks:
         if first and chunk:
             chunk = chunk.removeprefix(BOM)  # a UTF-8 byte order mark before the first line is tolerated
             first = False
-        start = 0
-        while (end := chunk.find(b"\n", start)) >= 0:
-            piece = chunk[start:end]
-            yield _line(number, pieces, piece, length + len(piece), max_line_bytes, ending=1)
+        pieces = chunk.split(b"\n")
+        rest = pieces.pop()  # after the chunk's last newline: the start of a line that goes on
+        for piece in pieces:
             number += 1
-            pieces, length, start = [], 0, end + 1
-        rest = chunk[start:]
-        length += len(rest)
-        if length <= max_line_bytes:
-            pieces.append(rest)
-        else:
-            pieces.clear()
-    if length:
-        yield _line(number, pieces, b"", length, max_line_bytes, ending=0)
-
-
-def _line(number: int, pieces: list[bytes], last: bytes, length: int, max_line_bytes: int, ending: int) -> Line:
-    if length > max_line_bytes:
-        return Line(number, None, length + ending)
-    data = b"".join([*pieces, last]) if pieces else last
-    return Line(number, data.removesuffix(b"\r"), length + ending)
+            if carried:
+                length = carried + len(piece)
+                data = b"".join((*carry, piece)) if length <= max_line_bytes else None
+                carry, carried = [], 0
+            else:
+                length = len(piece)
+                data = piece if length <= max_line_bytes else None
+            if data is not None and data.endswith(b"\r"):
+                data = data[:-1]
+            yield Line(number, data, length + 1)
+        if rest:
+            carried += len(rest)
+            if carried <= max_line_bytes:
+                carry.append(rest)
+            else:
+                carry = []
+    if carried:
+        data = b"".join(carry) if carried <= max_line_bytes else None
+        if data is not None and data.endswith(b"\r"):
+            data = data[:-1]
+        yield Line(number + 1, data, carried)

@@ -49,18 +49,22 @@ def stage_lines(
     checker = LineChecker(file_id, max_line_bytes)
     part: _OpenPart | None = None
     report: ReportWriter | None = None
+    check = checker.check
+    line = None
     try:
         for line in split_lines(chunks, max_line_bytes):
-            result.line_count = line.number
-            outcome = checker.check(line)
-            if isinstance(outcome, Rejection):
+            outcome = check(line)
+            if outcome is None:
+                continue
+            if type(outcome) is Rejection:
                 result.rejected += 1
                 if report is None:
                     result.first_rejection = outcome
                     result.report_key = naming.error_report_key(ref.key)
                     report = ReportWriter(objects.writer(ref.bucket, result.report_key), ref)
                 report.add(outcome)
-            elif isinstance(outcome, Record):
+            else:
+                assert type(outcome) is Record
                 if part and (part.records >= part_records or part.size + len(outcome.body) > part_bytes):
                     result.parts.append(part.close())
                     part = None
@@ -69,6 +73,7 @@ def stage_lines(
                     part = _OpenPart(objects, ref.bucket, naming.part_key(file_id, ref.key, index), index)
                 part.add(outcome)
                 result.record_count += 1
+        result.line_count = line.number if line else 0
         if part:
             result.parts.append(part.close())
             part = None
