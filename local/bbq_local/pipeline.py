@@ -38,7 +38,7 @@ def _serialize_item_writes() -> None:
     if getattr(DynamoDBBackend, "_bbq_serialized", False):
         return
     lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "get_item"):
+    for name in ("put_item", "update_item", "delete_item", "get_item", "transact_write_items"):
         original = getattr(DynamoDBBackend, name)
 
         @functools.wraps(original)
