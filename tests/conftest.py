@@ -12,6 +12,7 @@ from moto import mock_aws
 
 from bbq import wiring
 from bbq.core.clock import ManualClock
+from bbq_local import AWS_VARIABLES_TO_CLEAR
 from bbq_local.emulator import BedrockEmulator, EmulatorServer
 
 # Set before any test module imports a handler: Powertools reads these when bbq.observability is imported.
@@ -27,13 +28,7 @@ CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
 
 @pytest.fixture(autouse=True)
 def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "AWS_PROFILE",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_BEDROCK",
-        "AWS_ENDPOINT_URL_SERVICE_QUOTAS",
-        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
-    ):
+    for name in AWS_VARIABLES_TO_CLEAR:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

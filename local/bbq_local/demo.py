@@ -10,7 +10,7 @@ from typing import Any
 
 from moto import mock_aws
 
-from bbq_local import transcripts
+from bbq_local import AWS_VARIABLES_TO_CLEAR, transcripts
 
 STATUS_ORDER = ["Queued", "Running", "Completed", "PartiallyCompleted", "Failed", "Rejected"]
 NOVA = "amazon.nova-lite-v1:0"
@@ -20,14 +20,7 @@ MAX_JOB_RECORDS = 1_000
 
 def _fake_credentials() -> None:
     # Everything runs against moto and the emulator: never a real account, whatever the shell has set.
-    for name in (
-        "AWS_PROFILE",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_BEDROCK",
-        "AWS_ENDPOINT_URL_SERVICE_QUOTAS",
-        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
-        "AWS_SESSION_TOKEN",
-    ):
+    for name in AWS_VARIABLES_TO_CLEAR:
         os.environ.pop(name, None)
     os.environ.update(
         AWS_ACCESS_KEY_ID="demo",

@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from bbq.adapters.bedrock_errors import model_refusal
 from bbq.core.errors import JobNotFound, ModelUnavailable, RequestRejected, ServiceBusy, SlotUnavailable
 from bbq.core.jobs import JobSnapshot, RecordCounts
 from bbq.core.ports import SubmitRequest
@@ -95,12 +96,8 @@ def _submit_error(code: str, message: str) -> Exception:
         return SlotUnavailable(message)
     if code in _TRANSIENT:
         return ServiceBusy(text)
-    if code == "AccessDeniedException":
-        reason = ModelUnavailable.SUBSCRIPTION if "marketplace" in message.lower() else ModelUnavailable.ACCESS
-        return ModelUnavailable(reason, text)
-    if code == "ResourceNotFoundException":
-        use_case = "use case" in message.lower()
-        return ModelUnavailable(ModelUnavailable.USE_CASE_FORM if use_case else ModelUnavailable.UNKNOWN_MODEL, text)
+    if refusal := model_refusal(code, message):
+        return refusal
     if code == "ValidationException" and _ABOUT_THE_MODEL.search(message):
         return ModelUnavailable(ModelUnavailable.UNKNOWN_MODEL, text)
     if code == "ConflictException" or (code == "ValidationException" and _NAME_IN_USE.search(message)):

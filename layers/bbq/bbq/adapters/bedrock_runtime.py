@@ -6,6 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError, ParamValidationError
 
+from bbq.adapters.bedrock_errors import model_refusal
 from bbq.core.errors import ModelUnavailable, RecordRejected, ServiceBusy
 from bbq.core.files import InvocationType
 from bbq.core.ports import OnDemandResult
@@ -56,13 +57,8 @@ def _translate(exc: ClientError) -> Exception:
     text = f"{code}: {message}"
     if code in _TRANSIENT:
         return ServiceBusy(text)
-    if code == "AccessDeniedException":
-        reason = ModelUnavailable.SUBSCRIPTION if "marketplace" in message.lower() else ModelUnavailable.ACCESS
-        return ModelUnavailable(reason, text)
-    if code == "ResourceNotFoundException":
-        return ModelUnavailable(
-            ModelUnavailable.USE_CASE_FORM if "use case" in message.lower() else ModelUnavailable.UNKNOWN_MODEL, text
-        )
+    if refusal := model_refusal(code, message):
+        return refusal
     if code == "ValidationException" and "model identifier" in message.lower():
         return ModelUnavailable(ModelUnavailable.UNKNOWN_MODEL, text)
     if code == "ValidationException":
