@@ -1,15 +1,22 @@
 """Ingest against in-memory ports: lines validated one by one, valid ones staged in parts, the rest reported."""
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from types import SimpleNamespace
+from typing import Any
 
 import orjson
 
 from bbq.core.config import RejectedLines
 from bbq.core.files import FileStatus, PartStatus
 from bbq.core.ingest import ingest_object
-from bbq.core.ports import ObjectRef
+from bbq.core.limits import FixedLimits, SplitPolicy
+from bbq.core.ports import ObjectRef, StoredObject
 from tests.conftest import CLAUDE
-from tests.core.helpers import BUCKET, CONFIG, NOVA, World, jsonl, record
+from tests.core.fakes import FakeObjects
+from tests.core.helpers import BUCKET, CONFIG, LIMITS, NOVA, World, jsonl, record
 
 
 def staged_lines(world: World, uri: str) -> list[dict[str, object]]:
@@ -133,3 +140,40 @@ def test_duplicate_events_change_nothing_and_vanished_uploads_queue_nothing() ->
     assert outcome.status is None and outcome.reason == "object no longer exists"
     skipped = world.upload("to-process/notes.txt", b"hello")
     assert skipped.file_id is None and len(world.store.files) == 1
+
+
+class _GeneratedUpload(FakeObjects):
+    """A 1 GB upload generated as it is read, and parts counted rather than kept: the size without the memory."""
+
+    def __init__(self, lines: int, line: bytes) -> None:
+        super().__init__()
+        self.lines, self.line = lines, line
+        self.written: dict[str, int] = {}
+
+    def read(self, ref: ObjectRef) -> StoredObject:
+        per_chunk = 8
+        chunks = (self.line * per_chunk for _ in range(self.lines // per_chunk))
+        return StoredObject({}, chunks)
+
+    @contextmanager
+    def writer(self, bucket: str, key: str) -> Iterator[Any]:
+        def count(data: bytes) -> None:
+            self.written[key] = self.written.get(key, 0) + len(data)
+
+        yield SimpleNamespace(write=count)
+
+
+def test_a_gigabyte_upload_is_cut_by_bytes_as_well_as_records() -> None:
+    line = orjson.dumps({"modelInput": {"image": "A" * (1024**2 - 40)}}) + b"\n"  # 1 MiB records
+    world = World(
+        objects=_GeneratedUpload(1024, line),
+        limits=FixedLimits(replace(LIMITS, max_file_bytes=300 * 1024**2)),
+        config=replace(CONFIG, split=SplitPolicy(part_records=1_000)),  # the default 32 MiB line limit
+    )
+    outcome = world.upload("to-process/images.jsonl", b"")
+    file = world.store.get_file(outcome.file_id or "")
+    assert file and file.record_count == 1024 and outcome.parts == 4
+    parts = world.store.parts_of(file)
+    assert all(p.size_bytes <= 300 * 1024**2 for p in parts) and sum(p.record_count for p in parts) == 1024
+    assert [(p.first_line, p.record_count) for p in parts] == [(1, 299), (300, 299), (599, 299), (898, 127)]
+    assert sum(world.objects.written.values()) == sum(p.size_bytes for p in parts)  # type: ignore[attr-defined]
