@@ -112,10 +112,17 @@ def test_iam_gives_each_function_only_its_own_calls(resources: dict[str, Any]) -
     assert actions(listing) == {"bedrock:ListModelInvocationJobs"}
     pass_role = next(s for s in scheduler if "iam:PassRole" in actions(s))
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
-    # S3 only to copy staged parts into a packed job's input folder.
-    s3 = {a: s["Resource"]["Fn::Sub"][0] for s in scheduler for a in actions(s) if a.startswith("s3:")}
-    assert set(s3) == {"s3:GetObject", "s3:PutObject"}
-    assert s3["s3:GetObject"].endswith("/staged/*") and s3["s3:PutObject"].endswith("/staged/jobs/*")
+    # S3: copies of staged parts for packed jobs; results of on-demand records beside batch results.
+    s3 = {
+        (a, s["Resource"]["Fn::Sub"][0].rsplit("}", 1)[1]) for s in scheduler for a in actions(s) if a.startswith("s3:")
+    }
+    assert s3 == {
+        ("s3:GetObject", "/staged/*"),
+        ("s3:PutObject", "/staged/jobs/*"),
+        ("s3:AbortMultipartUpload", "/staged/jobs/*"),
+        ("s3:PutObject", "/processed/*"),
+        ("s3:AbortMultipartUpload", "/processed/*"),
+    }
 
 
 def test_the_batch_role_is_created_only_without_a_role_arn_and_trusts_bedrock(resources: dict[str, Any]) -> None:
