@@ -21,7 +21,7 @@ from bbq.core import on_demand as on_demand_run
 from bbq.core.clock import Clock
 from bbq.core.config import PipelineConfig, SmallWork
 from bbq.core.errors import JobNotFound, ModelUnavailable, RequestRejected, ServiceBusy, SlotUnavailable
-from bbq.core.files import PART_STATUS_OF_JOB, InvocationType, Part, PartStatus, file_status
+from bbq.core.files import PART_STATUS_OF_JOB, FileStatus, InputFile, InvocationType, Part, PartStatus, file_status
 from bbq.core.ingest import PACKING_NOTE
 from bbq.core.jobs import Job, JobSnapshot
 from bbq.core.limits import ModelLimits
@@ -39,6 +39,7 @@ from bbq.core.states import ACTIVE, JobStatus, is_terminal
 
 log = logging.getLogger(__name__)
 
+WAITING = "Waiting:"  # how a message that a model's queue waits for access begins
 # What to do about each way Bedrock refuses a model for the account: the message every waiting job carries.
 WHAT_TO_FIX = {
     ModelUnavailable.ACCESS: "Grant access to the model in the Bedrock console (Model access) in this Region, and "
@@ -275,20 +276,31 @@ def _finish_parts(run: _Run, job: Job, outcomes: dict[str, PartStatus] | None = 
 
 
 def _update_files(run: _Run, parts: Iterable[Part]) -> None:
-    """Each file's status is derived from all of its parts."""
+    """Each file's status is derived from all of its parts. Written, then checked again: a run that finished a
+    sibling part at the same moment may have read the parts before this one's change and written after it; the
+    last writer's check sees every part and puts the file right."""
     for file_id in dict.fromkeys(part.file_id for part in parts):
-        file = run.store.get_file(file_id)
-        if file is None:
-            continue
-        siblings = run.store.parts_of(file)
-        status = file_status(siblings)
-        # What went wrong first; else a note every part carries (such as having run on demand).
-        messages = [p.message for p in siblings if p.message and p.status != PartStatus.COMPLETED] or [
-            p.message for p in siblings if p.message
-        ]
-        message = messages[0] if messages and status != file.status else _without_packing_note(file.message)
-        if status != file.status or message != file.message:
+        for _ in range(3):
+            file = run.store.get_file(file_id)
+            if file is None:
+                break
+            status, message = _derived(file, run.store.parts_of(file))
+            if status == file.status and message == file.message:
+                break
             run.store.save_file(file.with_changes(status=status, message=message, updated_at=run.clock.now()))
+
+
+def _derived(file: InputFile, parts: list[Part]) -> tuple[FileStatus, str]:
+    status = file_status(parts)
+    # What went wrong first; else a note every part carries (such as having run on demand).
+    messages = [p.message for p in parts if p.message and p.status != PartStatus.COMPLETED] or [
+        p.message for p in parts if p.message
+    ]
+    if messages and status != FileStatus.RUNNING:
+        return status, messages[0]
+    if status != FileStatus.RUNNING and file.message.startswith(WAITING):
+        return status, ""  # the model's queue waited for access once; it no longer does
+    return status, _without_packing_note(file.message)
 
 
 def _without_packing_note(message: str) -> str:
@@ -475,7 +487,7 @@ def _pause(run: _Run, model: str, queue: list[Job], exc: ModelUnavailable) -> No
     """Leaves the model's planned jobs Pending with a message on each saying what to fix; every later run tries
     one job and the queue resumes by itself once Bedrock accepts the model."""
     message = (
-        f"Waiting: Bedrock refuses model {model} for this account ({exc}). {WHAT_TO_FIX[exc.reason]}. "
+        f"{WAITING} Bedrock refuses model {model} for this account ({exc}). {WHAT_TO_FIX[exc.reason]}. "
         "bbq tries again on every run and resumes by itself."
     )
     run.report.paused[model] = message
