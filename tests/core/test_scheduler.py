@@ -18,7 +18,7 @@ from bbq.core.errors import (
     ServiceBusy,
     SlotUnavailable,
 )
-from bbq.core.files import FileStatus, PartStatus
+from bbq.core.files import FileStatus, InputFile, Part, PartStatus
 from bbq.core.jobs import Job, JobSnapshot, RecordCounts
 from bbq.core.limits import FixedLimits, SplitPolicy
 from bbq.core.scheduler import RunReport, run_scheduler
@@ -388,3 +388,26 @@ def test_small_work_runs_on_demand_by_policy_in_bedrocks_output_format() -> None
     assert all(
         set(line) in ({"recordId", "modelInput", "modelOutput"}, {"recordId", "modelInput", "error"}) for line in lines
     )
+
+
+def test_a_file_written_from_a_stale_view_of_its_parts_is_put_right() -> None:
+    """Another run finishes the file's parts and writes it Completed between this run's read of the parts and its
+    write: this run's write is stale, and its check after writing puts the file right."""
+    world = World(config=WHOLE)
+    file_id = upload(world, "race")
+    store = world.store
+    real_parts_of = store.parts_of
+    raced = []
+
+    def stale_then_real(file: InputFile) -> list[Part]:
+        parts = real_parts_of(file)
+        if not raced:
+            raced.append(True)
+            for part in parts:  # the other run: every part done, the file written Completed
+                store.save_part(part.with_changes(status=PartStatus.COMPLETED))
+            store.save_file(store.files[file_id].with_changes(status=FileStatus.COMPLETED))
+        return parts
+
+    store.parts_of = stale_then_real  # type: ignore[method-assign]
+    run(world)
+    assert raced and store.files[file_id].status == FileStatus.COMPLETED
