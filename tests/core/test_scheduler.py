@@ -397,7 +397,7 @@ def test_a_file_written_from_a_stale_view_of_its_parts_is_put_right() -> None:
     file_id = upload(world, "race")
     store = world.store
     real_parts_of = store.parts_of
-    raced = []
+    raced: list[bool] = []
 
     def stale_then_real(file: InputFile) -> list[Part]:
         parts = real_parts_of(file)
