@@ -122,15 +122,14 @@ def _run_model(run: _Run, model: str, limits: ModelLimits) -> None:
     run.report.set_aside += len(pending) - len(ready)
     on_demand = [job for job in ready if job.on_demand]  # they take no batch slot
     ready = [job for job in ready if not job.on_demand]
-    free = limits.concurrent_jobs - len(active) - len(ready)
     # What each slot still has to do: the records left in running jobs (Bedrock's progress), whole planned ones.
     busy = [job.record_count - (job.counts.processed or 0) for job in active] + [job.record_count for job in ready]
     for invocation_type in InvocationType:
-        made = _plan(run, model, invocation_type, limits, free, busy)
-        busy += [job.record_count for job in made if not job.on_demand]
-        free -= len([job for job in made if not job.on_demand])
-        ready.extend(job for job in made if not job.on_demand)
-        on_demand.extend(job for job in made if job.on_demand)
+        free = limits.concurrent_jobs - len(busy)
+        batch_jobs, demand_jobs = _plan(run, model, invocation_type, limits, free, busy)
+        busy += [job.record_count for job in batch_jobs]
+        ready += batch_jobs
+        on_demand += demand_jobs
     for job in on_demand:
         _run_on_demand(run, job)
     submitted = _fill(run, model, ready, limits.concurrent_jobs)
@@ -140,10 +139,11 @@ def _run_model(run: _Run, model: str, limits: ModelLimits) -> None:
 
 def _plan(
     run: _Run, model: str, invocation_type: InvocationType, limits: ModelLimits, slots: int, busy: list[int]
-) -> list[Job]:
-    """Jobs made from the model's waiting parts for the free slots (each stored with its parts claimed)."""
+) -> tuple[list[Job], list[Job]]:
+    """Batch jobs made from the model's waiting parts for the free slots, and an on-demand job for small work
+    that waited too long (SmallWork on-demand); each stored with its parts claimed."""
     if slots <= 0:
-        return []
+        return [], []
     now = run.clock.now()
     plan = plan_jobs(
         run.store.waiting_parts(model, invocation_type),
@@ -169,12 +169,13 @@ def _plan(
             log.info("parts taken by another run; planning again next run", extra={"model_id": model})
     if plan.overdue and run.config.small_work == SmallWork.FAIL:
         _fail_small_work(run, plan.overdue, plan.short_by, limits)
+    on_demand = []
     if plan.overdue and run.config.small_work == SmallWork.ON_DEMAND and run.on_demand is not None:
         job, parts = _job(PlannedJob(tuple(plan.overdue)), model, invocation_type, now, on_demand=True)
         if run.store.create_job(job, parts):
-            made.append(job)
+            on_demand.append(job)
             _update_files(run, parts)
-    return made
+    return made, on_demand
 
 
 def _job(
@@ -188,25 +189,19 @@ def _job(
     first = parts[0]
     bucket = naming.split_uri(first.staged_uri)[0]
     one_file = all(part.file_id == first.file_id for part in parts)
+    copies = False
     if len(parts) == 1:
         input_uri = first.staged_uri
     elif one_file and len(parts) == first.part_count:
         input_uri = naming.s3_uri(bucket, naming.staged_prefix(first.file_id))
     else:
-        input_uri = naming.s3_uri(bucket, naming.packed_input_prefix(job_id))
-    packed = on_demand or input_uri.endswith(naming.packed_input_prefix(job_id))
-    claimed = [
-        part.with_changes(
-            status=PartStatus.IN_JOB,
-            job_id=job_id,
-            input_name=(
-                naming.packed_input_name(part.file_id, naming.split_uri(part.staged_uri)[1])
-                if packed
-                else posixpath.basename(naming.split_uri(part.staged_uri)[1])
-            ),
-        )
-        for part in parts
-    ]
+        input_uri, copies = naming.s3_uri(bucket, naming.packed_input_prefix(job_id)), True
+    tagged = copies or on_demand  # names that stay apart however many files share the job
+    claimed = []
+    for part in parts:
+        key = naming.split_uri(part.staged_uri)[1]
+        name = naming.packed_input_name(part.file_id, key) if tagged else posixpath.basename(key)
+        claimed.append(part.with_changes(status=PartStatus.IN_JOB, job_id=job_id, input_name=name))
     output_uri = first.output_uri if one_file else naming.packed_output_uri(bucket, job_id)
     job = Job(
         job_id=job_id,
