@@ -41,7 +41,7 @@ def shape(plan) -> list[list[str]]:  # type: ignore[no-untyped-def]
 
 def test_a_large_file_is_spread_over_the_free_slots() -> None:
     big = [part("a", i, 250, count=4) for i in range(1, 5)]
-    assert shape(plan_jobs(big, LIMITS, 3, T0, WAIT)) == [["a1"], ["a2"], ["a3", "a4"]]
+    assert shape(plan_jobs(big, LIMITS, 3, T0, WAIT)) == [["a1"], ["a2"], ["a3"]], "a4 waits for a slot"
     assert shape(plan_jobs(big, LIMITS, 1, T0, WAIT)) == [["a1", "a2", "a3", "a4"]]
     assert shape(plan_jobs(big, LIMITS, 2, T0, WAIT)) == [["a1", "a2"], ["a3", "a4"]]
 
@@ -107,3 +107,10 @@ def test_the_last_work_of_a_batch_is_shared_so_the_slots_end_together() -> None:
     assert [job.record_count for job in plan.jobs] == [1_000]
     # Three free slots and nothing running: the batch is shared three ways, in whole parts.
     assert [job.record_count for job in plan_jobs(parts, LIMITS, 3, T0, WAIT).jobs] == [750, 750, 500]
+
+
+def test_work_too_small_for_a_job_of_its_own_rides_along_when_nothing_else_waits() -> None:
+    parts = [part("a", i, 300, count=3) for i in range(1, 4)] + [part("s", 1, 20, age=1), part("t", 1, 20, age=2)]
+    plan = plan_jobs(parts, LIMITS, 3, T0, WAIT)
+    assert shape(plan) == [["a1"], ["a2"], ["a3", "s1", "t1"]], "40 records could never run alone"
+    assert plan.overdue == []

@@ -67,25 +67,32 @@ def plan_jobs(
     plan.parts_read = len(taken)
     records = sum(part.record_count for part in taken)
     target = max(limits.min_records_per_job, math.ceil(level(records, slots, busy)))
-    current: list[Part] = []
+    jobs: list[list[Part]] = []
+    current: list[Part] = []  # the job being filled
+    left: list[Part] = []  # parts this plan leaves waiting
     for part in taken:
-        if len(plan.jobs) == slots:
-            current = []  # the rest waits for the next free slot
-            break
-        enough = _records(current) >= limits.min_records_per_job
-        if enough and (not _fits(current, part, limits, max_parts_per_job) or _overshoots(current, part, target)):
-            plan.jobs.append(PlannedJob(tuple(current)))
+        full = not _fits(current, part, limits, max_parts_per_job) or _overshoots(current, part, target)
+        if len(jobs) < slots and _records(current) >= limits.min_records_per_job and full:
+            jobs.append(current)
             current = []
-        if _fits(current, part, limits, max_parts_per_job):
+        if len(jobs) < slots and _fits(current, part, limits, max_parts_per_job):
             current.append(part)
-        # else the part waits: the job being filled is under the minimum and cannot take it
-    else:
-        if _records(current) >= limits.min_records_per_job and len(plan.jobs) < slots:
-            plan.jobs.append(PlannedJob(tuple(current)))
-        elif current and plan.jobs and _fits_all(plan.jobs[-1].parts, current, limits, max_parts_per_job):
-            plan.jobs[-1] = PlannedJob(plan.jobs[-1].parts + tuple(current))  # the tail rides along
-        elif current and exhausted and not plan.jobs:
-            _check_overdue(plan, current, limits, now, companion_wait)
+        else:  # no free slot left, or the job being filled is under the minimum and cannot take it
+            left.append(part)
+    if current and _records(current) >= limits.min_records_per_job and len(jobs) < slots:
+        jobs.append(current)
+    elif current:
+        left = current + left
+    if exhausted and left and _records(left) < limits.min_records_per_job:
+        # Too little to ever make a job of its own and nothing else waiting: it rides along where there is room.
+        for part in list(left):
+            room = next((job for job in reversed(jobs) if _fits(job, part, limits, max_parts_per_job)), None)
+            if room is not None:
+                room.append(part)
+                left.remove(part)
+        if left and not jobs:
+            _check_overdue(plan, left, limits, now, companion_wait)
+    plan.jobs = [PlannedJob(tuple(job)) for job in jobs]
     return plan
 
 
