@@ -133,13 +133,46 @@ def test_one_jobs_surprise_does_not_stop_the_run(world: World) -> None:
     }
 
 
-def test_a_job_bedrock_forgot_fails_with_a_clear_message(world: World) -> None:
+def test_a_job_bedrock_forgot_fails_with_a_clear_message() -> None:
+    world = World(config=replace(WHOLE, max_attempts=1))
     file = upload(world, "a1")
     run(world)
     world.batch.describe_errors[job_of(world, file).job_arn or ""] = JobNotFound("gone")
     run(world)
     assert job_of(world, file).status == JobStatus.FAILED and world.store.files[file].status == FileStatus.FAILED
     assert "Bedrock no longer knows job" in world.store.files[file].message
+
+
+def test_a_failed_or_expired_job_goes_again_as_a_new_attempt_then_fails_for_good(world: World) -> None:
+    file = upload(world, "a1")
+    run(world, quota=1)
+    first = job_of(world, file)
+    world.batch.snapshots[first.job_arn or ""] = JobSnapshot(JobStatus.FAILED, "Internal error", RecordCounts(), None)
+    report = run(world, quota=1)
+    again = job_of(world, file)
+    assert report.retried == 1 and (again.status, again.attempt, again.job_arn) == (JobStatus.PENDING, 2, None)
+    assert again.previous_arns == (first.job_arn,) and again.retry_at == world.clock.now() + retry.backoff(1)
+    assert again.message.startswith("Attempt 1 ended Failed: Internal error. Attempt 2 of 3 goes after")
+    assert world.store.files[file].message == again.message and world.store.files[file].status == FileStatus.RUNNING
+    assert world.store.ledger[CLAUDE] == {}, "the slot is free while the job waits"
+    world.clock.advance(61)
+    run(world, quota=1)
+    second = world.batch.submitted[-1]
+    assert second.job_name.endswith("-a2") and second.client_token.endswith("a2") and len(world.batch.submitted) == 2
+    expired = JobSnapshot(JobStatus.EXPIRED, "Job timed out", RecordCounts(), None)
+    world.batch.snapshots[job_of(world, file).job_arn or ""] = expired
+    run(world, quota=1)
+    world.clock.advance(121)
+    run(world, quota=1)
+    assert world.batch.submitted[-1].job_name.endswith("-a3")
+    world.batch.snapshots[job_of(world, file).job_arn or ""] = JobSnapshot(
+        JobStatus.FAILED, "Bad", RecordCounts(), None
+    )
+    run(world, quota=1)
+    final = job_of(world, file)
+    assert (final.status, final.attempt, len(final.previous_arns)) == (JobStatus.FAILED, 3, 2)
+    assert final.message == "Failed after 3 attempts: Bad" and world.store.files[file].status == FileStatus.FAILED
+    assert world.store.files[file].message == final.message
 
 
 def test_throttled_refresh_keeps_the_job_and_its_slot(world: World) -> None:

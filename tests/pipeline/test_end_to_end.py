@@ -244,3 +244,18 @@ def test_small_work_runs_on_demand_through_bedrock_runtime(make_pipeline: Callab
     assert_every_record_ran_once(pipeline, items)
     waited = pipeline.clock.now() - pipeline.started_at
     assert waited.total_seconds() >= 30 * 60, "it waited for companions first"
+
+
+@pytest.mark.parametrize("fault", ["fail_next_jobs", "expire_next_jobs"])
+def test_a_job_bedrock_fails_or_expires_runs_again_as_a_new_attempt(
+    make_pipeline: Callable[..., LocalPipeline], fault: str
+) -> None:
+    pipeline = make_pipeline(parameters={"JobTimeoutHours": "24"})  # an expired job ends after a day, not three
+    drop(pipeline, {"to-process/a.jsonl": 150})
+    pipeline.emulator.faults.update({fault: 1})
+    items = pipeline.run_until_done(step_seconds=1800 if fault == "expire_next_jobs" else 60)
+    assert [i["Status"] for i in items] == ["Completed"]
+    (job,) = pipeline.items("job")
+    assert job["Attempt"] == 2 and len(job["PreviousJobArns"]) == 1 and job["JobName"].endswith("-a2")
+    assert len(pipeline.emulator.jobs()) == 2, "the failed attempt and the one that ran"
+    assert_every_record_ran_once(pipeline, items)

@@ -21,6 +21,7 @@ class Settings(BaseModel):
     job_name_prefix: str = Field(alias="JOB_NAME_PREFIX", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9\-]{0,39}$")
     stack_name: str = Field(alias="STACK_NAME", default="bbq")
     job_timeout_hours: int = Field(alias="JOB_TIMEOUT_HOURS", default=72, ge=24, le=168)
+    max_job_attempts: int = Field(alias="MAX_JOB_ATTEMPTS", default=3, ge=1, le=10)
     # Bedrock's limits, used where Service Quotas cannot be read (the template's parameters).
     max_concurrent_jobs: int = Field(alias="MAX_CONCURRENT_JOBS", default=10, ge=1)
     min_records_per_job: int = Field(alias="MIN_RECORDS_PER_JOB", default=100, ge=1)
@@ -57,6 +58,7 @@ class Settings(BaseModel):
             job_name_prefix=self.job_name_prefix,
             allowed_models=tuple(m.strip() for m in self.allowed_models.split(",") if m.strip()),
             timeout_hours=self.job_timeout_hours,
+            max_attempts=self.max_job_attempts,
             split=SplitPolicy(part_records=self.part_records, max_line_bytes=self.max_line_bytes),
             rejected_lines=self.rejected_lines,
             small_work=self.small_work,

@@ -357,6 +357,7 @@ def _job_item(job: Job) -> dict[str, Any]:
         "RetryAt": iso(job.retry_at) if job.retry_at else None,
         "QueuedAt": iso(job.queued_at) if job.queued_at else None,
         "OnDemand": job.on_demand or None,
+        "PreviousJobArns": list(job.previous_arns) or None,
         "InputTokenCount": job.input_tokens,
         "OutputTokenCount": job.output_tokens,
         # In the model's queue of jobs in flight until it ends.
@@ -396,6 +397,7 @@ def _job_from(item: dict[str, Any]) -> Job:
         retry_at=_moment(plain, "RetryAt"),
         queued_at=_moment(plain, "QueuedAt"),
         on_demand=bool(plain.get("OnDemand", False)),
+        previous_arns=tuple(plain.get("PreviousJobArns", ())),
         input_tokens=number("InputTokenCount"),
         output_tokens=number("OutputTokenCount"),
     )

@@ -30,6 +30,7 @@ class PipelineConfig:
     job_name_prefix: str
     allowed_models: tuple[str, ...] = ()  # the default model is always allowed
     timeout_hours: int = 72
+    max_attempts: int = 3  # submissions of a job's parts when Bedrock fails or expires the job
     split: SplitPolicy = field(default_factory=SplitPolicy)
     rejected_lines: RejectedLines = RejectedLines.RUN_VALID
     small_work: SmallWork = SmallWork.WAIT

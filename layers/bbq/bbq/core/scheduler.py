@@ -23,7 +23,7 @@ from bbq.core.config import PipelineConfig, SmallWork
 from bbq.core.errors import JobNotFound, ModelUnavailable, RequestRejected, ServiceBusy, SlotUnavailable
 from bbq.core.files import PART_STATUS_OF_JOB, FileStatus, InputFile, InvocationType, Part, PartStatus, file_status
 from bbq.core.ingest import PACKING_NOTE
-from bbq.core.jobs import Job, JobSnapshot
+from bbq.core.jobs import Job, JobSnapshot, RecordCounts
 from bbq.core.limits import ModelLimits
 from bbq.core.planner import PlannedJob, plan_jobs
 from bbq.core.ports import (
@@ -39,6 +39,8 @@ from bbq.core.states import ACTIVE, JobStatus, is_terminal
 
 log = logging.getLogger(__name__)
 
+# Bedrock outcomes after which the same parts go again as a new attempt (up to PipelineConfig.max_attempts).
+RETRIED = frozenset({JobStatus.FAILED, JobStatus.EXPIRED})
 WAITING = "Waiting:"  # how a message that a model's queue waits for access begins
 # What to do about each way Bedrock refuses a model for the account: the message every waiting job carries.
 WHAT_TO_FIX = {
@@ -65,6 +67,7 @@ class RunReport:
     pending_left: int = 0  # planned jobs still waiting for a slot
     parts_read: int = 0
     small_work_failed: int = 0  # parts failed by the small-work policy
+    retried: int = 0  # failed or expired jobs whose parts go again as a new attempt
     ran_on_demand: int = 0  # records run through InvokeModel or Converse by the small-work policy
     errors: int = 0  # jobs skipped this run because of an unexpected answer (logged with the job id)
     active_per_model: dict[str, int] = field(default_factory=dict)
@@ -235,6 +238,8 @@ def _reconcile(job: Job, run: _Run) -> Job:
     if snapshot.status == job.status and snapshot.counts == job.counts and snapshot.message == job.message:
         return job
     now = run.clock.now()
+    if snapshot.status in RETRIED and job.attempt < run.config.max_attempts:
+        return _retry(job, snapshot, run)
     updated = job.with_changes(
         status=snapshot.status,
         message=snapshot.message,
@@ -242,6 +247,8 @@ def _reconcile(job: Job, run: _Run) -> Job:
         updated_at=now,
         ended_at=(snapshot.ended_at or now) if is_terminal(snapshot.status) else None,
     )
+    if updated.status in RETRIED and job.attempt > 1:
+        updated = updated.with_changes(message=f"Failed after {job.attempt} attempts: {snapshot.message}")
     if not run.store.save_job(updated, expected=job.status):
         log.info("job changed by another run; skipped", extra={"job_id": job.job_id})
         return job
@@ -255,6 +262,56 @@ def _reconcile(job: Job, run: _Run) -> Job:
         run.store.release_slot(job.model_id, job.job_id)
         run.report.finished[updated.status.value] += 1
     return updated
+
+
+def _retry(job: Job, snapshot: JobSnapshot, run: _Run) -> Job:
+    """Bedrock failed or expired the job: the same parts go again as a new attempt (a new job name and request
+    token) after a backoff, until MaxJobAttempts; the slot is free meanwhile."""
+    now = run.clock.now()
+    wait = retry.backoff(job.attempt)
+    message = (
+        f"Attempt {job.attempt} ended {snapshot.status.value}: {snapshot.message or 'no message from Bedrock'}. "
+        f"Attempt {job.attempt + 1} of {run.config.max_attempts} goes after {wait} (MaxJobAttempts)"
+    )
+    again = job.with_changes(
+        status=JobStatus.PENDING,
+        attempt=job.attempt + 1,
+        job_name=None,
+        job_arn=None,
+        submitted_at=None,
+        ended_at=None,
+        counts=RecordCounts(),
+        previous_arns=(*job.previous_arns, job.job_arn or ""),
+        transient_errors=0,
+        retry_at=now + wait,
+        message=message,
+        updated_at=now,
+    )
+    if not run.store.save_job(again, expected=job.status):
+        log.info("job changed by another run; skipped", extra={"job_id": job.job_id})
+        return job
+    run.store.release_slot(job.model_id, job.job_id)
+    run.report.retried += 1
+    _tell_files(run, again, message)
+    log.warning(
+        "job failed; its parts go again as a new attempt",
+        extra={
+            "job_id": job.job_id,
+            "status": snapshot.status.value,
+            "attempt": again.attempt,
+            "error": snapshot.message,
+        },
+    )
+    return again
+
+
+def _tell_files(run: _Run, job: Job, message: str) -> None:
+    """Puts a job's news where users look: on the files its parts come from."""
+    now = run.clock.now()
+    for file_id in dict.fromkeys(part.file_id for part in run.store.get_parts(job.part_ids)):
+        file = run.store.get_file(file_id)
+        if file and file.message != message:
+            run.store.save_file(file.with_changes(message=message, updated_at=now))
 
 
 def _finish_parts(run: _Run, job: Job, outcomes: dict[str, PartStatus] | None = None) -> None:
@@ -492,7 +549,4 @@ def _pause(run: _Run, model: str, queue: list[Job], exc: ModelUnavailable) -> No
     for job in queue:
         if job.message != message:
             run.store.save_job(job.with_changes(message=message, updated_at=now), expected=JobStatus.PENDING)
-            for part in run.store.get_parts(job.part_ids):  # where users look: their files
-                file = run.store.get_file(part.file_id)
-                if file and file.message != message:
-                    run.store.save_file(file.with_changes(message=message, updated_at=now))
+            _tell_files(run, job, message)
