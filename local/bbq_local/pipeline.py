@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 from boto3.dynamodb.types import TypeDeserializer
 from moto.dynamodb.models import DynamoDBBackend
+from moto.s3 import notifications as s3_notifications
 
 from bbq import wiring
 from bbq.core.clock import ManualClock, SystemClock
@@ -50,6 +51,26 @@ def _serialize_item_writes() -> None:
     DynamoDBBackend._bbq_serialized = True  # type: ignore[attr-defined]
 
 
+def _s3_events_carry_version_ids() -> None:
+    """AWS puts the object's versionId (and a sequencer) in every event from a versioned bucket; moto's events
+    have neither. Adding them lets ingest pin each upload by its version, as it does in AWS."""
+    if getattr(s3_notifications, "_bbq_versioned", False):
+        return
+    original = s3_notifications._get_s3_event
+
+    @functools.wraps(original)
+    def with_version(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
+        event = original(event_name, bucket, key, notification_id)
+        version = getattr(key, "version_id", None)
+        if version and version != "null":
+            obj = event["Records"][0]["s3"]["object"]
+            obj.update(versionId=version, sequencer=f"{int(key.last_modified.timestamp() * 1e6):016X}")
+        return event
+
+    s3_notifications._get_s3_event = with_version  # type: ignore[assignment]
+    s3_notifications._bbq_versioned = True  # type: ignore[attr-defined]
+
+
 def schedule_seconds(expression: str) -> int:
     match = _RATE.fullmatch(expression.strip())
     if not match:
@@ -75,8 +96,12 @@ class LocalPipeline:
         self.clock = clock or ManualClock()
         self.stack: DeployedStack = deploy(stack_name, self.parameters)
         self.bucket = self.stack.outputs["BucketName"]
+        self.dead_letters = self.stack.outputs["IngestDeadLetterQueueUrl"]
         self.table = self.stack.outputs["JobsTableName"]
         self.s3, self.sqs = boto3.client("s3"), boto3.client("sqs")
+        # moto's CloudFormation drops the bucket's versioning: set it as the template does, so S3 events carry a
+        # versionId and ingest pins each upload by it, as in AWS.
+        self.s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
         self.events = boto3.client("events")
         self.uploads_queue = self._route_uploads_to_queue()
         self.bedrock_queue, self.schedule_rule = self._route_rules_to_queue()
@@ -104,7 +129,10 @@ class LocalPipeline:
         self.started_at = self._next_schedule = self.clock.now()
         # Scheduler runs per trigger: more than one overlap on threads (no reserved concurrency by default).
         self.runs_per_tick = 1
+        invoke_config = self.stack.translated["Resources"]["IngestFunctionEventInvokeConfig"]["Properties"]
+        self.ingest_retries = int(invoke_config["MaximumRetryAttempts"])
         _serialize_item_writes()
+        _s3_events_carry_version_ids()
         wiring.use_clock(self.clock)  # the handlers' time is the emulator's
         self.max_active_seen: dict[str, int] = {}
         self.emulator.subscribe(self._watch_quota)
@@ -174,15 +202,28 @@ class LocalPipeline:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, Metadata=metadata or {})
 
     def deliver_uploads(self, transform: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None) -> int:
-        """Hands every queued S3 event to the ingest function (``transform`` can duplicate or alter them)."""
+        """Hands every queued S3 event to the ingest function (``transform`` can duplicate or alter them), as
+        Lambda does an asynchronous event: an invocation that raises is tried again (the template's
+        MaximumRetryAttempts), then the event goes to the dead-letter queue; the events behind it go on."""
         count = 0
         for body in self._drain(self.uploads_queue):
             if "Records" not in body:  # the test event S3 sends when a notification is configured
                 continue
             for event in transform(body) if transform else [body]:
-                self.ingest.invoke(event)
+                self._invoke_async(self.ingest, event)
                 count += 1
         return count
+
+    def _invoke_async(self, function: LocalFunction, event: dict[str, Any]) -> None:
+        attempts = 1 + self.ingest_retries
+        for attempt in range(1, attempts + 1):
+            try:
+                function.invoke(event)
+                return
+            except Exception as exc:  # noqa: BLE001 (Lambda catches whatever the handler raises)
+                if attempt == attempts:
+                    self.sqs.send_message(QueueUrl=self.dead_letters, MessageBody=json.dumps(event))
+                    logging.getLogger(__name__).warning("event dead-lettered after %d attempts: %s", attempts, exc)
 
     def schedule_event(self) -> dict[str, Any]:
         return {

@@ -4,6 +4,7 @@ emulator as Bedrock: every record of every good file ends up under processed/, w
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote_plus
 
 import pytest
 from botocore.retries.standard import ExponentialBackoff
@@ -259,3 +260,29 @@ def test_a_job_bedrock_fails_or_expires_runs_again_as_a_new_attempt(
     assert job["Attempt"] == 2 and len(job["PreviousJobArns"]) == 1 and job["JobName"].endswith("-a2")
     assert len(pipeline.emulator.jobs()) == 2, "the failed attempt and the one that ran"
     assert_every_record_ran_once(pipeline, items)
+
+
+def test_an_ingest_that_crashes_is_retried_then_dead_lettered_and_the_rest_goes_on(
+    pipeline: LocalPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bbq.core import ingest
+
+    real_route = ingest.route
+    tries: list[str] = []
+
+    def crash_on_poison(key: str, *args: Any) -> Any:
+        if "poison" in key:
+            tries.append(key)
+            raise RuntimeError("ingest crashed")
+        return real_route(key, *args)
+
+    monkeypatch.setattr(ingest, "route", crash_on_poison)
+    drop(pipeline, {"to-process/poison.jsonl": 100, "to-process/fine.jsonl": 100})
+    pipeline.deliver_uploads()
+    assert len(tries) == 1 + pipeline.ingest_retries == 3, "Lambda's two retries of an asynchronous event"
+    (dead,) = pipeline.sqs.receive_message(QueueUrl=pipeline.dead_letters)["Messages"]
+    assert unquote_plus(json.loads(dead["Body"])["Records"][0]["s3"]["object"]["key"]) == "to-process/poison.jsonl"
+    (item,) = pipeline.run_until_done()
+    assert (item["SourceKey"], item["Status"]) == ("to-process/fine.jsonl", "Completed")
+    versions = pipeline.s3.list_object_versions(Bucket=pipeline.bucket, Prefix="to-process/fine.jsonl")
+    assert item["Version"] == versions["Versions"][0]["VersionId"], "the event's versionId pins the upload"

@@ -22,8 +22,7 @@ def s3_event_for(pipeline: LocalPipeline, key: str, encoded_key: str, body: byte
     event = sample("s3-put.json")
     record = event["Records"][0]["s3"]
     record["bucket"]["name"] = pipeline.bucket
-    record["object"].update(key=encoded_key, eTag=put["ETag"].strip('"'), size=len(body))
-    record["object"].pop("versionId")  # moto's stack bucket is unversioned: the ETag pins the upload
+    record["object"].update(key=encoded_key, eTag=put["ETag"].strip('"'), size=len(body), versionId=put["VersionId"])
     return event
 
 
