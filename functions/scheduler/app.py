@@ -42,6 +42,11 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     metrics.add_metric(name="RunErrors", unit=MetricUnit.Count, value=report.errors)
     metrics.add_metric(name="PartsFailedBySmallWorkPolicy", unit=MetricUnit.Count, value=report.small_work_failed)
     metrics.add_metric(name="RecordsRunOnDemand", unit=MetricUnit.Count, value=report.ran_on_demand)
+    metrics.add_metric(name="JobsRetried", unit=MetricUnit.Count, value=report.retried)
+    metrics.add_metric(name="JobsPastTimeout", unit=MetricUnit.Count, value=report.past_timeout)
+    # The longest wait over the models: what an alarm on a queue that does not move watches.
+    longest = max(report.oldest_waiting.values(), default=0.0)
+    metrics.add_metric(name="OldestWaitingSeconds", unit=MetricUnit.Seconds, value=longest)
     for model, why in report.paused.items():
         logger.error("model paused: its jobs wait until Bedrock accepts it", model_id=model, what_to_do=why)
     for status, count in report.finished.items():
@@ -56,6 +61,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         active=report.active_per_model,
         finished=dict(report.finished),
         paused=sorted(report.paused),
+        oldest_waiting_s=report.oldest_waiting,
         errors=report.errors,
     )
     return {
@@ -63,6 +69,9 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         "submitted": report.submitted,
         "partsRead": report.parts_read,
         "ranOnDemand": report.ran_on_demand,
+        "retried": report.retried,
+        "pastTimeout": report.past_timeout,
+        "oldestWaitingSeconds": report.oldest_waiting,
         "deferred": report.deferred,
         "pendingLeft": report.pending_left,
         "activePerModel": report.active_per_model,

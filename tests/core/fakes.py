@@ -51,7 +51,7 @@ class InMemoryStore:
     def save_part(self, part: Part) -> None:
         self.parts[part.part_id] = part
 
-    def waiting_parts(self, model_id: str, invocation_type: InvocationType) -> Iterator[Part]:
+    def waiting_parts(self, model_id: str, invocation_type: InvocationType, page_size: int = 100) -> Iterator[Part]:
         waiting = sorted(
             (
                 p

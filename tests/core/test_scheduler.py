@@ -391,10 +391,10 @@ def test_a_run_reads_only_what_free_slots_need_whatever_the_backlog() -> None:
         upload(world, f"f{index:03d}")
     world.store.parts_read = 0
     run(world, quota=3)
-    assert world.store.parts_read == 3, "three free slots, three 1,000-record parts read"
+    assert world.store.parts_read == 3 + 1, "three free slots, three 1,000-record parts; one to measure the wait"
     world.store.parts_read = 0
     run(world, quota=3)
-    assert world.store.parts_read == 0, "no free slot, nothing read"
+    assert world.store.parts_read == 1, "no free slot: only the oldest waiting part, to measure the wait"
 
 
 def test_small_work_runs_on_demand_by_policy_in_bedrocks_output_format() -> None:
@@ -444,3 +444,16 @@ def test_a_file_written_from_a_stale_view_of_its_parts_is_put_right() -> None:
     store.parts_of = stale_then_real  # type: ignore[method-assign]
     run(world)
     assert raced and store.files[file_id].status == FileStatus.COMPLETED
+
+
+def test_a_queue_that_does_not_move_and_a_job_past_its_timeout_are_surfaced(world: World) -> None:
+    upload(world, "running")
+    run(world, quota=1)
+    upload(world, "waiting")
+    world.clock.advance(600)
+    report = run(world, quota=1)
+    assert report.oldest_waiting == {CLAUDE: 600.0} and report.past_timeout == 0
+    world.clock.advance((48 + 1) * 3600)  # the job's 48-hour timeout and the hour of grace have passed
+    report = run(world, quota=1)
+    assert report.past_timeout == 1 and report.oldest_waiting[CLAUDE] == 600.0 + 49 * 3600
+    assert NOVA not in report.oldest_waiting, "a model with nothing waiting reports nothing"

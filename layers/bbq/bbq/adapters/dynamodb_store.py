@@ -77,8 +77,10 @@ class DynamoStore:
     def save_part(self, part: Part) -> None:
         self._ddb.put_item(TableName=self._table, Item=_part_item(part))
 
-    def waiting_parts(self, model_id: str, invocation_type: InvocationType) -> Iterator[Part]:
-        for item in self._queue(f"parts#{model_id}#{invocation_type.value}"):
+    def waiting_parts(
+        self, model_id: str, invocation_type: InvocationType, page_size: int = PAGE_SIZE
+    ) -> Iterator[Part]:
+        for item in self._queue(f"parts#{model_id}#{invocation_type.value}", page_size):
             yield _part_from(item)
 
     # ---- jobs -----------------------------------------------------------------------------------------------
@@ -200,7 +202,7 @@ class DynamoStore:
             raise
         return True
 
-    def _queue(self, queue: str) -> Iterator[dict[str, Any]]:
+    def _queue(self, queue: str, page_size: int = PAGE_SIZE) -> Iterator[dict[str, Any]]:
         """One queue of QueueIndex in order, a page at a time, only as far as the caller reads."""
         pages = self._ddb.get_paginator("query").paginate(
             TableName=self._table,
@@ -208,7 +210,7 @@ class DynamoStore:
             KeyConditionExpression="#q = :q",
             ExpressionAttributeNames={"#q": "Queue"},
             ExpressionAttributeValues={":q": {"S": queue}},
-            PaginationConfig={"PageSize": PAGE_SIZE},
+            PaginationConfig={"PageSize": page_size},
         )
         for page in pages:
             yield from page["Items"]

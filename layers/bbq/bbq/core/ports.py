@@ -61,7 +61,7 @@ class Store(Protocol):
 
     def get_parts(self, part_ids: Sequence[str]) -> list[Part]: ...
 
-    def waiting_parts(self, model_id: str, invocation_type: InvocationType) -> Iterator[Part]:
+    def waiting_parts(self, model_id: str, invocation_type: InvocationType, page_size: int = 100) -> Iterator[Part]:
         """The model's waiting parts of one invocation type, oldest first, read page by page as consumed."""
 
     def get_job(self, job_id: str) -> Job | None: ...

@@ -11,6 +11,8 @@ TRANSIENT_FAILURES_PER_RUN = 3
 # A slot reserved for a job that is still Pending this long after is a leftover of a run that died between
 # reserving and submitting (no run lives longer than Lambda's 15 minutes).
 STALE_RESERVATION = timedelta(minutes=15)
+# Bedrock expires a job at its timeout; one still active this long after is stuck (surfaced, not touched).
+TIMEOUT_GRACE = timedelta(hours=1)
 
 
 def backoff(transient_errors: int) -> timedelta:

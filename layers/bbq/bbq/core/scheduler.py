@@ -14,7 +14,7 @@ import posixpath
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bbq.core import naming, retry
 from bbq.core import on_demand as on_demand_run
@@ -68,6 +68,9 @@ class RunReport:
     parts_read: int = 0
     small_work_failed: int = 0  # parts failed by the small-work policy
     retried: int = 0  # failed or expired jobs whose parts go again as a new attempt
+    past_timeout: int = 0  # jobs Bedrock still runs after their timeout window: it should have expired them
+    # Per model, how long its oldest waiting part has waited (seconds): a queue that does not move shows here.
+    oldest_waiting: dict[str, float] = field(default_factory=dict)
     ran_on_demand: int = 0  # records run through InvokeModel or Converse by the small-work policy
     errors: int = 0  # jobs skipped this run because of an unexpected answer (logged with the job id)
     active_per_model: dict[str, int] = field(default_factory=dict)
@@ -119,6 +122,7 @@ def _run_model(run: _Run, model: str, limits: ModelLimits) -> None:
             log.exception("could not refresh job; it keeps its slot", extra={"job_id": job.job_id})
         if job.status in ACTIVE:
             active.append(job)
+            _check_timeout(run, job)
     _sync_ledger(run.store, model, {job.job_id for job in active}, run.clock.now())
     now = run.clock.now()
     ready = [job for job in pending if not (job.retry_at and job.retry_at > now)]
@@ -136,8 +140,31 @@ def _run_model(run: _Run, model: str, limits: ModelLimits) -> None:
     for job in on_demand:
         _run_on_demand(run, job)
     submitted = _fill(run, model, ready, limits.concurrent_jobs)
+    _measure_wait(run, model)
     run.report.active_per_model[model] = len(active) + submitted
     run.report.pending_left += len(ready) - submitted
+
+
+def _check_timeout(run: _Run, job: Job) -> None:
+    """Bedrock expires a job at its timeout; one still running an hour later is stuck and said so."""
+    window = timedelta(hours=run.config.timeout_hours) + retry.TIMEOUT_GRACE
+    if job.submitted_at and run.clock.now() - job.submitted_at > window:
+        run.report.past_timeout += 1
+        log.error(
+            "job still running past its timeout window; check it in the Bedrock console, or stop it",
+            extra={"job_id": job.job_id, "job_arn": job.job_arn, "submitted_at": str(job.submitted_at)},
+        )
+
+
+def _measure_wait(run: _Run, model: str) -> None:
+    """How long the model's oldest waiting part has waited: one item of each of its queues."""
+    oldest = [
+        part.queued_at
+        for invocation_type in InvocationType
+        if (part := next(iter(run.store.waiting_parts(model, invocation_type, page_size=1)), None)) is not None
+    ]
+    if oldest:
+        run.report.oldest_waiting[model] = (run.clock.now() - min(oldest)).total_seconds()
 
 
 def _plan(
