@@ -77,9 +77,7 @@ def ingest_object(
     if report is not None:
         report.finish(_outcome(file))
     elif file.status == FileStatus.REJECTED:  # nothing refused line by line (an empty file): still say why
-        report_key = naming.error_report_key(ref.key)
-        file = file.with_changes(report_uri=naming.s3_uri(ref.bucket, report_key))
-        objects.put_json(ref.bucket, report_key, {"input": naming.s3_uri(ref.bucket, ref.key), **_outcome(file)})
+        file = _report_whole_file(file, objects)
     if not parts:
         for part in staged.parts:  # a file rejected whole leaves no staged data behind
             objects.delete(ref.bucket, part.key)
@@ -197,7 +195,6 @@ def _refuse(
 ) -> IngestOutcome:
     """A file refused before its lines are read (a model this stack does not run)."""
     now = clock.now()
-    report_key = naming.error_report_key(ref.key)
     file = InputFile(
         file_id=file_id,
         bucket=ref.bucket,
@@ -214,14 +211,19 @@ def _refuse(
         output_uri=naming.output_uri_for(ref.bucket, ref.key),
         created_at=now,
         updated_at=now,
-        report_uri=naming.s3_uri(ref.bucket, report_key),
         message=f"Refused: {reason}",
     )
-    objects.put_json(
-        ref.bucket,
-        report_key,
-        {"input": naming.s3_uri(ref.bucket, ref.key), "rejectedLines": [], **_outcome(file)},
-    )
+    file = _report_whole_file(file, objects)
     created = store.create_file(file, [])
     log.warning("file refused", extra={"file_id": file_id, "key": ref.key, "reason": reason})
     return IngestOutcome(ref.key, file_id, file.status, created=created, reason=reason)
+
+
+def _report_whole_file(file: InputFile, objects: ObjectStore) -> InputFile:
+    """The error report of a file refused with no line to list (an empty file, a model this stack does not run),
+    in the same shape as one listing refused lines; the file with where its report is."""
+    report_key = naming.error_report_key(file.key)
+    file = file.with_changes(report_uri=naming.s3_uri(file.bucket, report_key))
+    body = {"input": naming.s3_uri(file.bucket, file.key), "rejectedLines": [], **_outcome(file)}
+    objects.put_json(file.bucket, report_key, body)
+    return file
