@@ -14,11 +14,11 @@ from typing import NamedTuple
 
 import orjson
 
+from bbq.core import naming
 from bbq.core.lines import Line
 
 # Bedrock accepts short alphanumeric record ids; a user's id is checked so results can be joined on it later.
 RECORD_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
-FILE_TAG_CHARS = 10
 # orjson refuses arrays and objects nested deeper than this (the stdlib parser would hit RecursionError).
 MAX_DEPTH = 1024
 _NOT_JSON_NUMBERS = re.compile(rb"\b(?:NaN|-?Infinity)\b")
@@ -38,7 +38,11 @@ class Rejection:
 
 
 def staged_record_id(file_id: str, line: int) -> str:
-    return f"{file_id[:FILE_TAG_CHARS]}L{line}"
+    return f"{_record_id_prefix(file_id)}{line}"
+
+
+def _record_id_prefix(file_id: str) -> str:
+    return f"{naming.file_tag(file_id)}L"
 
 
 class Fingerprints:
@@ -78,7 +82,7 @@ class LineChecker:
     refuse duplicates."""
 
     def __init__(self, file_id: str, max_line_bytes: int) -> None:
-        self._tag = file_id[:FILE_TAG_CHARS] + "L"
+        self._tag = _record_id_prefix(file_id)  # each line appends its number
         self._max_line_bytes = max_line_bytes
         self._seen = Fingerprints()
 
