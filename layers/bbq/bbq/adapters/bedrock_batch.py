@@ -10,14 +10,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bbq.adapters.bedrock_errors import model_refusal
+from bbq.adapters.bedrock_errors import TRANSIENT, code_and_message, model_refusal
 from bbq.core.errors import JobNotFound, ModelUnavailable, RequestRejected, ServiceBusy, SlotUnavailable
 from bbq.core.jobs import JobSnapshot, RecordCounts
 from bbq.core.ports import SubmitRequest
 from bbq.core.states import JobStatus
 
-# Errors that go away by waiting: the job keeps its place and a later run asks again.
-_TRANSIENT = {"ThrottlingException", "InternalServerException", "ServiceUnavailableException"}
 # ValidationException texts about the model rather than the job ("The provided model identifier is invalid",
 # "Batch inference is not supported for the requested model", a modelId that fails its pattern).
 _ABOUT_THE_MODEL = re.compile(r"model identifier|requested model|model id\b|at 'modelId'", re.IGNORECASE)
@@ -42,7 +40,7 @@ class BedrockBatch:
                 tags=[{"key": k, "value": v} for k, v in request.tags.items()],
             )
         except ClientError as exc:
-            code, message = _error(exc)
+            code, message = code_and_message(exc)
             if code in {"ConflictException", "ValidationException"} and (
                 existing := self._find_by_name(request.job_name)
             ):
@@ -68,7 +66,7 @@ class BedrockBatch:
         try:
             job = self._bedrock.get_model_invocation_job(jobIdentifier=job_arn)
         except ClientError as exc:
-            code, message = _error(exc)
+            code, message = code_and_message(exc)
             _raise_if_transient(exc)
             if code == "ResourceNotFoundException":
                 if job_name and self._find_by_name(job_name):
@@ -94,7 +92,7 @@ def _submit_error(code: str, message: str) -> Exception:
     text = f"{code}: {message}"
     if code == "ServiceQuotaExceededException":
         return SlotUnavailable(message)
-    if code in _TRANSIENT:
+    if code in TRANSIENT:
         return ServiceBusy(text)
     if refusal := model_refusal(code, message):
         return refusal
@@ -109,11 +107,6 @@ def _submit_error(code: str, message: str) -> Exception:
 
 
 def _raise_if_transient(exc: ClientError) -> None:
-    code, message = _error(exc)
-    if code in _TRANSIENT:
+    code, message = code_and_message(exc)
+    if code in TRANSIENT:
         raise ServiceBusy(f"{code}: {message}") from exc
-
-
-def _error(exc: ClientError) -> tuple[str, str]:
-    error = exc.response.get("Error", {})
-    return error.get("Code", ""), error.get("Message", "")

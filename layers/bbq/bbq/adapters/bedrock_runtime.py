@@ -6,18 +6,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError, ParamValidationError
 
-from bbq.adapters.bedrock_errors import model_refusal
+from bbq.adapters.bedrock_errors import TRANSIENT, code_and_message, model_refusal
 from bbq.core.errors import ModelUnavailable, RecordRejected, ServiceBusy
 from bbq.core.files import InvocationType
 from bbq.core.ports import OnDemandResult
 
-_TRANSIENT = {
-    "ThrottlingException",
-    "InternalServerException",
-    "ServiceUnavailableException",
-    "ModelNotReadyException",
-    "ModelTimeoutException",
-}
+# Beside the usual ones, the runtime's own "try again" answers.
+_TRANSIENT = TRANSIENT | {"ModelNotReadyException", "ModelTimeoutException"}
 
 
 class BedrockRuntime:
@@ -52,8 +47,7 @@ class BedrockRuntime:
 
 
 def _translate(exc: ClientError) -> Exception:
-    error = exc.response.get("Error", {})
-    code, message = error.get("Code", ""), error.get("Message", "")
+    code, message = code_and_message(exc)
     text = f"{code}: {message}"
     if code in _TRANSIENT:
         return ServiceBusy(text)
