@@ -184,28 +184,43 @@ def _plan(
         busy=busy,
     )
     run.report.parts_read += plan.parts_read
-    made = []
-    for planned in plan.jobs:
-        job, parts = _job(planned, model, invocation_type, now)
-        if run.store.create_job(job, parts):
-            made.append(job)
-            run.report.planned += 1
-            _update_files(run, parts)
-            log.info(
-                "job planned",
-                extra={"job_id": job.job_id, "model_id": model, "records": job.record_count, "parts": len(parts)},
-            )
-        else:
-            log.info("parts taken by another run; planning again next run", extra={"model_id": model})
+    made = [job for planned in plan.jobs if (job := _store(run, planned, model, invocation_type, now))]
+    run.report.planned += len(made)
     if plan.overdue and run.config.small_work == SmallWork.FAIL:
         _fail_small_work(run, plan.overdue, plan.short_by, limits)
     on_demand = []
     if plan.overdue and run.config.small_work == SmallWork.ON_DEMAND and run.on_demand is not None:
-        job, parts = _job(PlannedJob(tuple(plan.overdue)), model, invocation_type, now, on_demand=True)
-        if run.store.create_job(job, parts):
-            on_demand.append(job)
-            _update_files(run, parts)
+        job = _store(run, PlannedJob(tuple(plan.overdue)), model, invocation_type, now, on_demand=True)
+        on_demand = [job] if job else []
     return made, on_demand
+
+
+def _store(
+    run: _Run,
+    planned: PlannedJob,
+    model: str,
+    invocation_type: InvocationType,
+    now: datetime,
+    on_demand: bool = False,
+) -> Job | None:
+    """Stores the planned job with its parts claimed and their files' statuses updated; None if another run
+    took any of its parts first."""
+    job, parts = _job(planned, model, invocation_type, now, on_demand)
+    if not run.store.create_job(job, parts):
+        log.info("parts taken by another run; planning again next run", extra={"model_id": model})
+        return None
+    _update_files(run, parts)
+    log.info(
+        "job planned",
+        extra={
+            "job_id": job.job_id,
+            "model_id": model,
+            "records": job.record_count,
+            "parts": len(parts),
+            "on_demand": on_demand,
+        },
+    )
+    return job
 
 
 def _job(
