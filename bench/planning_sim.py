@@ -21,6 +21,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from bbq.core import naming
 from bbq.core.clock import ManualClock
 from bbq.core.config import PipelineConfig
 from bbq.core.errors import SlotUnavailable
@@ -30,6 +31,7 @@ from bbq.core.limits import FixedLimits, ModelLimits, SplitPolicy
 from bbq.core.ports import SubmitRequest
 from bbq.core.scheduler import run_scheduler
 from bbq.core.states import JobStatus
+from bbq.core.validation import staged_record_id
 from tests.core.fakes import FakeObjects, FakeOnDemand, InMemoryStore
 
 MODELS = {"anthropic.claude-3-haiku-20240307-v1:0": 3, "amazon.nova-lite-v1:0": 10}
@@ -63,6 +65,8 @@ class SimulatedBedrock:
     records: dict[str, int] = field(default_factory=dict)  # arn -> records
     busy: dict[str, float] = field(default_factory=dict)  # model -> slot-seconds used
     events: list[datetime] = field(default_factory=list)
+    objects: FakeObjects = field(default_factory=lambda: _NoCopies())
+    job_ids: dict[str, str] = field(default_factory=dict)  # arn -> bbq's job id
 
     def submit(self, request: SubmitRequest) -> str:
         now = self.clock.now()
@@ -76,6 +80,7 @@ class SimulatedBedrock:
         self.ends[arn] = now + timedelta(seconds=seconds)
         self.models[arn] = request.model_id
         self.records[arn] = records
+        self.job_ids[arn] = job_id
         self.busy[request.model_id] = self.busy.get(request.model_id, 0.0) + seconds
         heapq.heappush(self.events, self.ends[arn])
         return arn
@@ -85,10 +90,24 @@ class SimulatedBedrock:
         now, end = self.clock.now(), self.ends[job_arn]
         records = self.records[job_arn]
         if now >= end:
+            self._write_output(job_arn)
             return JobSnapshot(JobStatus.COMPLETED, "", RecordCounts(records, records, records, 0), end)
         running = (now - (end - timedelta(seconds=job_seconds(records)))).total_seconds() - OVERHEAD_S
         processed = max(0, min(records, int(running * RECORDS_PER_S)))
         return JobSnapshot(JobStatus.IN_PROGRESS, "", RecordCounts(records, processed, processed, 0), None)
+
+
+    def stop(self, job_arn: str) -> bool:
+        raise NotImplementedError("the simulated workload never stops a job")
+
+    def _write_output(self, job_arn: str) -> None:
+        """A result line per record (with bbq's record id and nothing else): what settling the job reads."""
+        job = self.store.jobs[self.job_ids[job_arn]]
+        for part in self.store.get_parts(job.part_ids):
+            key = naming.split_uri(naming.results_uri(job.output_uri, job_arn, part.input_name or ""))
+            if key not in self.objects.files:
+                ids = (staged_record_id(part.file_id, n) for n in range(part.first_line, part.last_line + 1))
+                self.objects.files[key] = b"".join(b'{"recordId":"%s","modelOutput":{}}\n' % i.encode() for i in ids)
 
 
 class _NoCopies(FakeObjects):
@@ -112,7 +131,7 @@ def simulate_bbq(files: list[tuple[str, int]], part_records: int) -> dict[str, d
         run_scheduler(
             store=store,
             batch=bedrock,
-            objects=_NoCopies(),
+            objects=bedrock.objects,
             limits=limits,
             config=config,
             clock=clock,

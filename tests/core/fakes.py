@@ -2,17 +2,18 @@
 
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from bbq.core.errors import JobNotFound, ObjectMissing
-from bbq.core.files import InputFile, InvocationType, Part, PartStatus, part_id
+from bbq.core.files import InputFile, InvocationType, Part, PartStatus, every_attempt
 from bbq.core.jobs import Job, JobSnapshot, RecordCounts
 from bbq.core.ports import ObjectRef, OnDemandResult, Reservation, StoredObject, SubmitRequest
 from bbq.core.states import JobStatus, is_terminal
+from bbq.core.validation import line_of
 
 
 class InMemoryStore:
@@ -43,13 +44,24 @@ class InMemoryStore:
         self.files[file.file_id] = file
 
     def parts_of(self, file: InputFile) -> list[Part]:
-        return self.get_parts([part_id(file.file_id, i) for i in range(1, file.part_count + 1)])
+        return every_attempt(file, self.get_parts)
 
     def get_parts(self, part_ids: Sequence[str]) -> list[Part]:
         return [self.parts[pid] for pid in part_ids if pid in self.parts]
 
-    def save_part(self, part: Part) -> None:
-        self.parts[part.part_id] = part
+    def save_part(self, part: Part, expected: PartStatus | None = None) -> bool:
+        with self._lock:
+            if expected is not None and self.parts[part.part_id].status != expected:
+                return False
+            self.parts[part.part_id] = part
+            return True
+
+    def add_part(self, part: Part) -> bool:
+        with self._lock:
+            if part.part_id in self.parts:
+                return False
+            self.parts[part.part_id] = part
+            return True
 
     def waiting_parts(self, model_id: str, invocation_type: InvocationType, page_size: int = 100) -> Iterator[Part]:
         waiting = sorted(
@@ -69,7 +81,7 @@ class InMemoryStore:
 
     def jobs_in_flight(self, model_id: str) -> list[Job]:
         return sorted(
-            (j for j in self.jobs.values() if j.model_id == model_id and not is_terminal(j.status)),
+            (j for j in self.jobs.values() if j.model_id == model_id and not (is_terminal(j.status) and j.settled)),
             key=lambda j: (j.created_at, j.job_id),
         )
 
@@ -115,21 +127,27 @@ class InMemoryStore:
 @dataclass
 class FakeBatch:
     """Bedrock as a script: what submit raises for a job whose input URI contains a key of ``submit_errors``;
-    per ARN, what describe says."""
+    per ARN, what describe says; ``end`` finishes a job the way Bedrock does, output files included."""
 
     submit_errors: dict[str, Exception] = field(default_factory=dict)
     snapshots: dict[str, JobSnapshot] = field(default_factory=dict)
     describe_errors: dict[str, Exception] = field(default_factory=dict)
     submitted: list[SubmitRequest] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+    objects: "FakeObjects | None" = None  # where inputs are read and outputs written
 
     def submit(self, request: SubmitRequest) -> str:
         for needle, error in self.submit_errors.items():
             if needle in request.input_uri:
                 raise error
         self.submitted.append(request)
-        arn = f"arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/{request.client_token[:12]}"
+        arn = self.arn(request)
         self.snapshots.setdefault(arn, JobSnapshot(JobStatus.SUBMITTED, "", RecordCounts(), None))
         return arn
+
+    @staticmethod
+    def arn(request: SubmitRequest) -> str:
+        return f"arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/{request.client_token[:12]}"
 
     def describe(self, job_arn: str, job_name: str | None) -> JobSnapshot:
         if job_arn in self.describe_errors:
@@ -137,6 +155,33 @@ class FakeBatch:
         if job_arn not in self.snapshots:
             raise JobNotFound(job_arn)
         return self.snapshots[job_arn]
+
+    def stop(self, job_arn: str) -> bool:
+        if job_arn not in self.snapshots:
+            raise JobNotFound(job_arn)
+        if is_terminal(self.snapshots[job_arn].status):
+            return False
+        self.stopped.append(job_arn)
+        self.snapshots[job_arn] = replace(self.snapshots[job_arn], status=JobStatus.STOPPING)
+        return True
+
+    def end(
+        self,
+        job_arn: str,
+        status: JobStatus = JobStatus.COMPLETED,
+        message: str = "",
+        *,
+        errors: Mapping[int, int] | None = None,
+        missing: Collection[int] = (),
+        ended_at: datetime | None = None,
+    ) -> None:
+        """Ends the job. Unless it failed or expired, Bedrock's output is written for each input file: a record
+        whose line number is in ``errors`` gets that errorCode, one in ``missing`` is left out."""
+        counts = RecordCounts()
+        if status in {JobStatus.COMPLETED, JobStatus.PARTIALLY_COMPLETED, JobStatus.STOPPED} and self.objects:
+            request = next(r for r in self.submitted if self.arn(r) == job_arn)
+            counts = self.objects.write_output(request, job_arn, errors or {}, missing)
+        self.snapshots[job_arn] = JobSnapshot(status, message, counts, ended_at)
 
 
 @dataclass
@@ -177,6 +222,8 @@ class FakeObjects:
         self.files[bucket, key] = b"".join(writer.data)
 
     def read_key(self, bucket: str, key: str) -> Iterator[bytes]:
+        if (bucket, key) not in self.files:
+            raise ObjectMissing(key)
         body = self.files[bucket, key]
         return (body[i : i + self.chunk] for i in range(0, len(body), self.chunk))
 
@@ -188,6 +235,33 @@ class FakeObjects:
 
     def put_json(self, bucket: str, key: str, body: Mapping[str, object]) -> None:
         self.files[bucket, key] = json.dumps(body).encode()
+
+    def write_output(
+        self, request: SubmitRequest, job_arn: str, errors: Mapping[int, int], missing: Collection[int]
+    ) -> RecordCounts:
+        """What Bedrock writes for a job: ``<output>/<job id>/<input name>.out`` for each of its input files."""
+        bucket, prefix = request.input_uri.removeprefix("s3://").split("/", 1)
+        out_bucket, out_prefix = request.output_uri.removeprefix("s3://").split("/", 1)
+        folder = prefix.endswith("/")
+        keys = [k for b, k in self.files if b == bucket and (k == prefix or (folder and k.startswith(prefix)))]
+        success = error = 0
+        for key in keys:
+            lines = []
+            for data in self.files[bucket, key].splitlines():
+                record = json.loads(data)
+                line = line_of(record["recordId"]) or 0
+                if line in missing:
+                    continue
+                if line in errors:
+                    error += 1
+                    record["error"] = {"errorCode": errors[line], "errorMessage": f"error {errors[line]}"}
+                else:
+                    success += 1
+                    record["modelOutput"] = {"content": [{"type": "text", "text": "ok"}]}
+                lines.append(json.dumps(record).encode() + b"\n")
+            name = key.rsplit("/", 1)[1]
+            self.files[out_bucket, f"{out_prefix}{job_arn.rsplit('/', 1)[1]}/{name}.out"] = b"".join(lines)
+        return RecordCounts(success + error, success + error, success, error)
 
     def json(self, bucket: str, key: str) -> Any:
         return json.loads(self.files[bucket, key])

@@ -1,14 +1,18 @@
-"""Building inputs for core tests: JSONL bodies, an ingest into the in-memory store, fixed limits."""
+"""Building inputs for core tests: JSONL bodies, an ingest into the in-memory store, fixed limits, a scheduler
+run, a job ended the way Bedrock ends it."""
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bbq.core.clock import ManualClock
 from bbq.core.config import PipelineConfig
 from bbq.core.ingest import IngestOutcome, ingest_object
+from bbq.core.jobs import Job
 from bbq.core.limits import FixedLimits, ModelLimits, SplitPolicy
 from bbq.core.ports import ObjectRef
+from bbq.core.scheduler import RunReport, run_scheduler
+from bbq.core.states import JobStatus
 from tests.conftest import CLAUDE, ROLE_ARN
 from tests.core.fakes import FakeBatch, FakeObjects, FakeOnDemand, InMemoryStore
 
@@ -53,6 +57,9 @@ class World:
     config: PipelineConfig = CONFIG
     uploads: int = 0
 
+    def __post_init__(self) -> None:
+        self.batch.objects = self.objects  # Bedrock reads inputs and writes outputs in the same S3
+
     def upload(self, key: str, body: bytes, metadata: dict[str, str] | None = None) -> IngestOutcome:
         self.uploads += 1
         self.clock.advance(1)
@@ -63,3 +70,40 @@ class World:
         return ingest_object(
             ref, objects=self.objects, store=self.store, limits=self.limits, config=self.config, clock=self.clock
         )
+
+
+# One 1,000-record upload is exactly one part and one job: the scenarios below are about slots, not packing.
+WHOLE = replace(CONFIG, split=SplitPolicy(part_records=1_000, max_line_bytes=64 * 1024))
+
+
+def run(world: World, quota: int = 2, **per_model: int) -> RunReport:
+    world.limits = FixedLimits(
+        replace(LIMITS, concurrent_jobs=quota), {m: replace(LIMITS, concurrent_jobs=q) for m, q in per_model.items()}
+    )
+    return run_scheduler(
+        store=world.store,
+        batch=world.batch,
+        objects=world.objects,
+        limits=world.limits,
+        config=world.config,
+        clock=world.clock,
+        on_demand=world.on_demand,
+    )
+
+
+def upload(world: World, name: str, records: int = 1_000, model: str | None = None) -> str:
+    key = f"to-process/{model}/{name}.jsonl" if model else f"to-process/{name}.jsonl"
+    outcome = world.upload(key, jsonl(records))
+    assert outcome.file_id
+    return outcome.file_id
+
+
+def job_of(world: World, file_id: str) -> Job:
+    (part, *_) = world.store.parts_of(world.store.files[file_id])
+    assert part.job_id, f"{file_id} is in no job"
+    return world.store.jobs[part.job_id]
+
+
+def finish(world: World, job: Job, status: JobStatus = JobStatus.COMPLETED, message: str = "", **output: Any) -> None:
+    assert job.job_arn
+    world.batch.end(job.job_arn, status, message, **output)

@@ -19,15 +19,10 @@ from bbq.core.errors import (
     SlotUnavailable,
 )
 from bbq.core.files import FileStatus, InputFile, Part, PartStatus
-from bbq.core.jobs import Job, JobSnapshot, RecordCounts
-from bbq.core.limits import FixedLimits, SplitPolicy
-from bbq.core.scheduler import RunReport, run_scheduler
+from bbq.core.jobs import JobSnapshot, RecordCounts
 from bbq.core.states import JobStatus
 from tests.conftest import CLAUDE, ROLE_ARN
-from tests.core.helpers import BUCKET, CONFIG, LIMITS, NOVA, World, jsonl
-
-# One 1,000-record upload is exactly one part and one job: the scenarios below are about slots, not packing.
-WHOLE = replace(CONFIG, split=SplitPolicy(part_records=1_000, max_line_bytes=64 * 1024))
+from tests.core.helpers import BUCKET, CONFIG, NOVA, WHOLE, World, finish, job_of, run, upload
 
 
 @pytest.fixture
@@ -35,41 +30,8 @@ def world() -> World:
     return World(config=WHOLE)
 
 
-def run(world: World, quota: int = 2, **per_model: int) -> RunReport:
-    world.limits = FixedLimits(
-        replace(LIMITS, concurrent_jobs=quota), {m: replace(LIMITS, concurrent_jobs=q) for m, q in per_model.items()}
-    )
-    return run_scheduler(
-        store=world.store,
-        batch=world.batch,
-        objects=world.objects,
-        limits=world.limits,
-        config=world.config,
-        clock=world.clock,
-        on_demand=world.on_demand,
-    )
-
-
-def upload(world: World, name: str, records: int = 1_000, model: str | None = None) -> str:
-    key = f"to-process/{model}/{name}.jsonl" if model else f"to-process/{name}.jsonl"
-    outcome = world.upload(key, jsonl(records))
-    assert outcome.file_id
-    return outcome.file_id
-
-
-def job_of(world: World, file_id: str) -> Job:
-    (part, *_) = world.store.parts_of(world.store.files[file_id])
-    assert part.job_id, f"{file_id} is in no job"
-    return world.store.jobs[part.job_id]
-
-
 def submitted_files(world: World) -> list[str]:
     return [r.input_uri.rsplit("/", 1)[1].removesuffix("-p00001.jsonl") for r in world.batch.submitted]
-
-
-def finish(world: World, job: Job, status: JobStatus = JobStatus.COMPLETED, message: str = "") -> None:
-    assert job.job_arn
-    world.batch.snapshots[job.job_arn] = JobSnapshot(status, message, RecordCounts(1000, 1000, 1000, 0), None)
 
 
 def test_fills_free_slots_with_the_oldest_files(world: World) -> None:
@@ -104,12 +66,21 @@ def test_a_finished_job_finishes_its_parts_and_files_and_frees_its_slot(world: W
     ended = datetime(2026, 1, 2, tzinfo=UTC)
     job = job_of(world, first)
     assert job.job_arn
-    world.batch.snapshots[job.job_arn] = JobSnapshot(
-        JobStatus.PARTIALLY_COMPLETED, "Some records were not processed.", RecordCounts(1000, 990, 988, 2), ended
+    world.batch.end(
+        job.job_arn,
+        JobStatus.PARTIALLY_COMPLETED,
+        "Some records were not processed.",
+        errors={5: 400, 6: 400},
+        ended_at=ended,
     )
     report = run(world, quota=2)
     saved = world.store.jobs[job.job_id]
-    assert (saved.status, saved.ended_at, saved.counts.error) == (JobStatus.PARTIALLY_COMPLETED, ended, 2)
+    assert (saved.status, saved.ended_at, saved.counts.error, saved.settled) == (
+        JobStatus.PARTIALLY_COMPLETED,
+        ended,
+        2,
+        True,
+    )
     assert world.store.parts_of(world.store.files[first])[0].status == PartStatus.PARTIALLY_COMPLETED
     assert world.store.files[first].status == FileStatus.PARTIALLY_COMPLETED
     assert world.store.files[second].status == FileStatus.RUNNING
@@ -172,7 +143,7 @@ def test_a_failed_or_expired_job_goes_again_as_a_new_attempt_then_fails_for_good
     final = job_of(world, file)
     assert (final.status, final.attempt, len(final.previous_arns)) == (JobStatus.FAILED, 3, 2)
     assert final.message == "Failed after 3 attempts: Bad" and world.store.files[file].status == FileStatus.FAILED
-    assert world.store.files[file].message == final.message
+    assert world.store.files[file].message == f"No record succeeded: {final.message}"
 
 
 def test_throttled_refresh_keeps_the_job_and_its_slot(world: World) -> None:
@@ -266,7 +237,7 @@ def test_a_rejected_job_fails_with_bedrocks_message_and_the_next_one_goes(world:
     world.batch.submit_errors["/p1-"] = RequestRejected("ValidationException: bad input")
     report = run(world, quota=1)
     assert job_of(world, first).status == JobStatus.FAILED and world.store.files[first].status == FileStatus.FAILED
-    assert world.store.files[first].message == "ValidationException: bad input"
+    assert world.store.files[first].message == "No record succeeded: ValidationException: bad input"
     run(world, quota=1)
     assert job_of(world, second).status == JobStatus.SUBMITTED
     assert report.rejected == 1

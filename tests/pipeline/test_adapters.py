@@ -106,7 +106,15 @@ def test_files_parts_and_jobs_survive_the_round_trip(pipeline: LocalPipeline) ->
     done = job.with_changes(status=JobStatus.COMPLETED)
     assert store.save_job(done, expected=JobStatus.PENDING)
     assert not store.save_job(job, expected=JobStatus.PENDING), "another run moved it already"
-    assert store.get_job("j1") == done and store.jobs_in_flight(CLAUDE) == [], "ended jobs leave the queue"
+    assert store.get_job("j1") == done and store.jobs_in_flight(CLAUDE) == [done], "an ended job waits to be settled"
+    settled = done.with_changes(settled=True)
+    assert store.save_job(settled, expected=JobStatus.COMPLETED)
+    assert store.jobs_in_flight(CLAUDE) == [], "settled jobs leave the queue"
+    retry = parts[0].with_changes(attempt=2, record_count=3)
+    assert store.add_part(retry) and not store.add_part(retry), "a later attempt is stored once"
+    assert not store.save_part(retry.with_changes(status=PartStatus.STOPPED), expected=PartStatus.IN_JOB)
+    assert store.save_part(claimed[0].with_changes(status=PartStatus.RETRIED), expected=PartStatus.IN_JOB)
+    assert [p.part_id for p in store.parts_of(file)] == ["f1-p00001", "f1-p00002", "f1-p00001-a2"]
 
 
 def test_waiting_parts_are_read_lazily_oldest_first(pipeline: LocalPipeline) -> None:

@@ -1,4 +1,4 @@
-"""Bedrock adapter for the BatchService port (Create/Get/ListModelInvocationJobs).
+"""Bedrock adapter for the BatchService port (Create/Get/List/StopModelInvocationJob(s)).
 
 It turns Bedrock's answers into the core's few outcomes. The codes alone do not say everything: whether a
 refusal is about the account's access to the model (the whole queue waits) or about one job's request (that
@@ -85,6 +85,21 @@ class BedrockBatch:
             ),
             ended_at=job.get("endTime"),
         )
+
+    def stop(self, job_arn: str) -> bool:
+        try:
+            self._bedrock.stop_model_invocation_job(jobIdentifier=job_arn)
+        except ClientError as exc:
+            code, message = code_and_message(exc)
+            _raise_if_transient(exc)
+            if code == "ResourceNotFoundException":
+                raise JobNotFound(message) from exc
+            if code == "ConflictException":
+                return True  # stopping already
+            if code == "ValidationException":
+                return False  # it ended already: there is nothing left to stop
+            raise
+        return True
 
 
 def _submit_error(code: str, message: str) -> Exception:

@@ -16,7 +16,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from bbq.core.clock import iso
-from bbq.core.files import FileStatus, InputFile, InvocationType, Part, PartStatus, part_id
+from bbq.core.files import FileCounts, FileStatus, InputFile, InvocationType, Part, PartStatus, every_attempt
 from bbq.core.jobs import Job, RecordCounts
 from bbq.core.ports import Reservation
 from bbq.core.states import JobStatus, is_terminal
@@ -58,7 +58,7 @@ class DynamoStore:
         self._ddb.put_item(TableName=self._table, Item=_file_item(file))
 
     def parts_of(self, file: InputFile) -> list[Part]:
-        return self.get_parts([part_id(file.file_id, index) for index in range(1, file.part_count + 1)])
+        return every_attempt(file, self.get_parts)
 
     def get_parts(self, part_ids: Sequence[str]) -> list[Part]:
         found: dict[str, Part] = {}
@@ -74,8 +74,25 @@ class DynamoStore:
                 request = response.get("UnprocessedKeys") or {}
         return [found[pid] for pid in ids if pid in found]
 
-    def save_part(self, part: Part) -> None:
-        self._ddb.put_item(TableName=self._table, Item=_part_item(part))
+    def save_part(self, part: Part, expected: PartStatus | None = None) -> bool:
+        if expected is None:
+            self._ddb.put_item(TableName=self._table, Item=_part_item(part))
+            return True
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=_part_item(part),
+                ConditionExpression="PartStatus = :expected",
+                ExpressionAttributeValues={":expected": {"S": expected.value}},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def add_part(self, part: Part) -> bool:
+        return self._put_new(_part_item(part))
 
     def waiting_parts(
         self, model_id: str, invocation_type: InvocationType, page_size: int = PAGE_SIZE
@@ -254,6 +271,12 @@ def _file_item(file: InputFile) -> dict[str, Any]:
             "Message": file.message,
             "CreatedAt": iso(file.created_at),
             "UpdatedAt": iso(file.updated_at),
+            "RecordsSucceeded": file.counts.succeeded,
+            "RecordsFailed": file.counts.failed,
+            "RecordsStopped": file.counts.stopped,
+            "RecordsPending": file.counts.pending,
+            "ResultsReportUri": file.results_report_uri,
+            "StopRequested": file.stop_requested or None,
         }
     )
 
@@ -278,6 +301,14 @@ def _file_from(item: dict[str, Any]) -> InputFile:
         updated_at=datetime.fromisoformat(plain["UpdatedAt"]),
         report_uri=plain.get("ReportUri"),
         message=plain.get("Message", ""),
+        counts=FileCounts(
+            succeeded=int(plain.get("RecordsSucceeded", 0)),
+            failed=int(plain.get("RecordsFailed", 0)),
+            stopped=int(plain.get("RecordsStopped", 0)),
+            pending=int(plain.get("RecordsPending", 0)),
+        ),
+        results_report_uri=plain.get("ResultsReportUri"),
+        stop_requested=bool(plain.get("StopRequested", False)),
     )
 
 
@@ -304,6 +335,12 @@ def _part_item(part: Part) -> dict[str, Any]:
             "JobId": part.job_id,
             "InputName": part.input_name,
             "Message": part.message,
+            "Attempt": part.attempt,
+            "RecordsSucceeded": part.succeeded,
+            "RecordsFailed": part.failed,
+            "RecordsRetried": part.retried,
+            "ResultsUri": part.results_uri,
+            "FailuresKey": part.failures_key,
             # In the model's queue only while it waits.
             "Queue": f"parts#{part.model_id}#{part.invocation_type.value}" if waiting else None,
             "QueueOrder": f"{queued_at}#{part.part_id}" if waiting else None,
@@ -330,11 +367,18 @@ def _part_from(item: dict[str, Any]) -> Part:
         job_id=plain.get("JobId"),
         input_name=plain.get("InputName"),
         message=plain.get("Message", ""),
+        attempt=int(plain.get("Attempt", 1)),
+        succeeded=int(plain.get("RecordsSucceeded", 0)),
+        failed=int(plain.get("RecordsFailed", 0)),
+        retried=int(plain.get("RecordsRetried", 0)),
+        results_uri=plain.get("ResultsUri"),
+        failures_key=plain.get("FailuresKey"),
     )
 
 
 def _job_item(job: Job) -> dict[str, Any]:
     created_at = iso(job.created_at)
+    gone = is_terminal(job.status) and job.settled
     plain: dict[str, Any] = {
         "Id": JOB + job.job_id,
         "Kind": "job",
@@ -362,9 +406,10 @@ def _job_item(job: Job) -> dict[str, Any]:
         "PreviousJobArns": list(job.previous_arns) or None,
         "InputTokenCount": job.input_tokens,
         "OutputTokenCount": job.output_tokens,
-        # In the model's queue of jobs in flight until it ends.
-        "Queue": None if is_terminal(job.status) else f"jobs#{job.model_id}",
-        "QueueOrder": None if is_terminal(job.status) else f"{created_at}#{job.job_id}",
+        "Settled": job.settled or None,
+        # In the model's queue of jobs in flight until it ends and is settled.
+        "Queue": None if gone else f"jobs#{job.model_id}",
+        "QueueOrder": None if gone else f"{created_at}#{job.job_id}",
     }
     plain.update({attr: getattr(job.counts, name) for name, attr in _COUNTERS.items()})
     return _item(plain)
@@ -402,4 +447,5 @@ def _job_from(item: dict[str, Any]) -> Job:
         previous_arns=tuple(plain.get("PreviousJobArns", ())),
         input_tokens=number("InputTokenCount"),
         output_tokens=number("OutputTokenCount"),
+        settled=bool(plain.get("Settled", False)),
     )

@@ -34,7 +34,11 @@ class S3Objects:
         return StoredObject(metadata, _chunks(response["Body"]))
 
     def read_key(self, bucket: str, key: str) -> Iterator[bytes]:
-        return _chunks(self._s3.get_object(Bucket=bucket, Key=key)["Body"])
+        try:
+            response = self._s3.get_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            raise _translate(exc, bucket, key) from exc
+        return _chunks(response["Body"])
 
     @contextmanager
     def writer(self, bucket: str, key: str) -> Iterator["_MultipartWriter"]:

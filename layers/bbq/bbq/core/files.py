@@ -2,8 +2,8 @@
 (a range of its lines) that waits in its model's queue until the planner puts it in a job. One file may become
 many parts in many jobs, and one job may carry parts of many files."""
 
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Self
@@ -23,15 +23,20 @@ class FileStatus(StrEnum):
     RUNNING = "Running"  # some of its parts are in jobs
     COMPLETED = "Completed"  # every part's job completed
     PARTIALLY_COMPLETED = "PartiallyCompleted"  # every part is done, some of them not fully
-    FAILED = "Failed"  # every part is done, none of them ran
+    FAILED = "Failed"  # every part is done and no record succeeded (the message says why)
+    STOPPED = "Stopped"  # stopped on request: what had run is kept and counted, the rest does not run
     REJECTED = "Rejected"  # nothing of it runs (see its error report)
+
+
+FILE_DONE = frozenset({FileStatus.COMPLETED, FileStatus.PARTIALLY_COMPLETED, FileStatus.FAILED, FileStatus.STOPPED})
 
 
 class PartStatus(StrEnum):
     WAITING = "Waiting"  # in its model's queue
     IN_JOB = "InJob"  # carried by a job that has not ended
-    COMPLETED = "Completed"
-    PARTIALLY_COMPLETED = "PartiallyCompleted"
+    COMPLETED = "Completed"  # every record succeeded
+    PARTIALLY_COMPLETED = "PartiallyCompleted"  # some records failed for good (listed in the file's report)
+    RETRIED = "Retried"  # its records that failed or went missing wait in its next attempt, a part of its own
     FAILED = "Failed"
     STOPPED = "Stopped"
     EXPIRED = "Expired"
@@ -46,6 +51,18 @@ PART_STATUS_OF_JOB = {
     JobStatus.EXPIRED: PartStatus.EXPIRED,
 }
 PART_DONE = frozenset(PART_STATUS_OF_JOB.values())
+# Ended for a reason that is not about one record: every record of the part failed with its job's message.
+PART_FAILED = frozenset({PartStatus.FAILED, PartStatus.EXPIRED})
+
+
+@dataclass(frozen=True)
+class FileCounts:
+    """Where a file's records are, summed over its parts and their attempts."""
+
+    succeeded: int = 0
+    failed: int = 0  # failed for good: listed with their last error in the file's report
+    stopped: int = 0  # not run because the file or its job was stopped
+    pending: int = 0  # waiting or in a job that has not ended
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,9 @@ class InputFile:
     updated_at: datetime
     report_uri: str | None = None  # the error report, when any line was rejected
     message: str = ""
+    counts: FileCounts = field(default_factory=FileCounts)
+    results_report_uri: str | None = None  # the report written next to its results once it ended
+    stop_requested: bool = False  # nothing more of it is submitted or retried (bbq.core.stopping)
 
     def with_changes(self, **changes: object) -> Self:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -90,30 +110,70 @@ class Part:
     job_id: str | None = None
     input_name: str | None = None  # the part's file name in its job's input (Bedrock writes <name>.out)
     message: str = ""
+    # Record-level retries: attempt 2 of part 3 holds the records of attempt 1 that failed with an error worth
+    # retrying or went missing from the output; it runs as a part of its own.
+    attempt: int = 1
+    # Once its job ended and the output was read: records that succeeded, failed for good, went to the next attempt.
+    succeeded: int = 0
+    failed: int = 0
+    retried: int = 0
+    results_uri: str | None = None  # the output file (Bedrock's <name>.out) holding its results
+    failures_key: str | None = None  # the records that failed for good, one JSON line each, with the last error
 
     @property
     def part_id(self) -> str:
-        return part_id(self.file_id, self.index)
+        return part_id(self.file_id, self.index, self.attempt)
+
+    @property
+    def next_attempt_id(self) -> str:
+        return part_id(self.file_id, self.index, self.attempt + 1)
 
     def with_changes(self, **changes: object) -> Self:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-def part_id(file_id: str, index: int) -> str:
-    return f"{file_id}-p{index:05d}"
+def part_id(file_id: str, index: int, attempt: int = 1) -> str:
+    return f"{file_id}-p{index:05d}" + (f"-a{attempt}" if attempt > 1 else "")
+
+
+def file_counts(parts: Iterable[Part]) -> FileCounts:
+    succeeded = failed = stopped = pending = 0
+    for part in parts:
+        succeeded += part.succeeded
+        if part.status in PART_FAILED:
+            failed += part.record_count
+        else:
+            failed += part.failed
+        if part.status == PartStatus.STOPPED:
+            stopped += part.record_count - part.succeeded - part.failed
+        elif part.status in {PartStatus.WAITING, PartStatus.IN_JOB}:
+            pending += part.record_count
+    return FileCounts(succeeded, failed, stopped, pending)
+
+
+def every_attempt(file: "InputFile", get_parts: Callable[[Sequence[str]], list[Part]]) -> list[Part]:
+    """All of a file's parts and every later attempt of each (a retried part's next attempt is a part too)."""
+    found = get_parts([part_id(file.file_id, index) for index in range(1, file.part_count + 1)])
+    parts = list(found)
+    while retried := [part.next_attempt_id for part in found if part.status == PartStatus.RETRIED]:
+        found = get_parts(retried)
+        parts += found
+    return parts
 
 
 def file_status(parts: Iterable[Part]) -> FileStatus:
-    """A file's status, derived from its parts."""
-    statuses = [part.status for part in parts]
-    if not statuses:
+    """A file's status, derived from its parts (every attempt of each: a retried part's next attempt stands for it)."""
+    parts = list(parts)
+    statuses = [part.status for part in parts if part.status != PartStatus.RETRIED]
+    if not parts:
         return FileStatus.REJECTED
-    if all(status == PartStatus.WAITING for status in statuses):
+    if all(status == PartStatus.WAITING for status in statuses) and len(statuses) == len(parts):
         return FileStatus.QUEUED
     if not all(status in PART_DONE for status in statuses):
         return FileStatus.RUNNING
-    if all(status == PartStatus.COMPLETED for status in statuses):
+    if PartStatus.STOPPED in statuses:
+        return FileStatus.STOPPED
+    counts = file_counts(parts)
+    if counts.failed == 0:
         return FileStatus.COMPLETED
-    if all(status in {PartStatus.FAILED, PartStatus.EXPIRED, PartStatus.STOPPED} for status in statuses):
-        return FileStatus.FAILED
-    return FileStatus.PARTIALLY_COMPLETED
+    return FileStatus.FAILED if counts.succeeded == 0 else FileStatus.PARTIALLY_COMPLETED

@@ -54,6 +54,9 @@ class Job:
     previous_arns: tuple[str, ...] = ()
     input_tokens: int | None = None
     output_tokens: int | None = None
+    # An ended job stays in its model's queue until its output has been read and its parts and files told
+    # (see bbq.core.settling): a run that dies half-way leaves it for the next run to finish.
+    settled: bool = False
 
     @property
     def order(self) -> tuple[datetime, str]:

@@ -110,6 +110,24 @@ def part_key(file_id: str, source_key: str, index: int) -> str:
     return f"{staged_prefix(file_id)}{name}-p{index:05d}{INPUT_SUFFIX}"
 
 
+def attempt_key(file_id: str, staged_key: str, attempt: int) -> str:
+    """A part's next attempt (its records that go again): ``staged/retries/<FileId>/<name>-p00003-a2.jsonl``. Not
+    under the file's staged folder, which a job carrying all of the file's first parts reads whole."""
+    name = re.sub(r"-a\d+$", "", posixpath.basename(staged_key).removesuffix(INPUT_SUFFIX))
+    return f"{STAGED_PREFIX}retries/{file_id}/{name}-a{attempt}{INPUT_SUFFIX}"
+
+
+def failures_key(file_id: str, part_id: str) -> str:
+    """The records of a part that failed for good, one JSON line each; the file's report gathers them."""
+    return f"{STAGED_PREFIX}failures/{file_id}/{part_id}.jsonl"
+
+
+def file_report_uri(output_uri: str, file_id: str) -> str:
+    """The report of a file that ended, next to its results; tagged with the upload, since a re-upload of the same
+    key shares the results place."""
+    return f"{output_uri}bbq-report-{file_tag(file_id)}.json"
+
+
 def packed_input_prefix(job_id: str) -> str:
     """The input of a job that carries parts of several files (or some parts of one): copies of its parts."""
     return f"{STAGED_PREFIX}jobs/{job_id}/"
@@ -125,6 +143,13 @@ def packed_input_name(file_id: str, part_key: str) -> str:
     """A part's file name in a packed job's input: tagged with its file, so two ``calls.jsonl`` uploaded to
     different folders never share a name (nor an output file) in one job."""
     return f"{file_tag(file_id)}-{posixpath.basename(part_key)}"
+
+
+def results_uri(output_uri: str, job_arn: str | None, input_name: str) -> str:
+    """Where Bedrock writes the results of one input file of a job: ``<output>/<job id>/<name>.out`` (the job id
+    is the last segment of its ARN). With no ARN (a job run on demand), ``<output>/<name>.out``."""
+    folder = f"{job_arn.rsplit('/', 1)[-1]}/" if job_arn else ""
+    return f"{output_uri}{folder}{input_name}.out"
 
 
 def packed_output_uri(bucket: str, job_id: str) -> str:

@@ -12,7 +12,6 @@ import orjson
 
 from bbq.core import naming
 from bbq.core.errors import RecordRejected
-from bbq.core.files import PartStatus
 from bbq.core.jobs import Job, RecordCounts
 from bbq.core.lines import split_lines
 from bbq.core.ports import ObjectStore, OnDemandService, Store
@@ -35,29 +34,17 @@ def output_uri(batch_output_uri: str) -> str:
     return f"{batch_output_uri}{ON_DEMAND_FOLDER}"
 
 
-def run_job(
-    job: Job, *, store: Store, objects: ObjectStore, service: OnDemandService, max_line_bytes: int
-) -> tuple[Job, dict[str, PartStatus]]:
-    """Runs every record of the job's parts; the job with its counts and tokens, and each part's outcome (the
-    caller saves them)."""
+def run_job(job: Job, *, store: Store, objects: ObjectStore, service: OnDemandService, max_line_bytes: int) -> Job:
+    """Runs every record of the job's parts; the job with its counts and tokens (its output is read back like a
+    batch job's when it is settled)."""
     tally = OnDemandTally()
-    outcomes: dict[str, PartStatus] = {}
     for part in store.get_parts(job.part_ids):
         bucket, key = naming.split_uri(part.staged_uri)
-        out_bucket, out_prefix = naming.split_uri(job.output_uri)
-        failed_before, records_before = tally.failed, tally.records
-        with objects.writer(out_bucket, f"{out_prefix}{part.input_name or 'part.jsonl'}.out") as out:
+        out_bucket, out_key = naming.split_uri(naming.results_uri(job.output_uri, None, part.input_name or ""))
+        with objects.writer(out_bucket, out_key) as out:
             for line in split_lines(objects.read_key(bucket, key), max_line_bytes):
                 if line.data:
                     out.write(_run_record(job, line.data, service, tally) + b"\n")
-        failed, records = tally.failed - failed_before, tally.records - records_before
-        outcomes[part.part_id] = (
-            PartStatus.COMPLETED
-            if failed == 0
-            else PartStatus.FAILED
-            if failed == records
-            else PartStatus.PARTIALLY_COMPLETED
-        )
     counts = RecordCounts(tally.records, tally.records, tally.succeeded, tally.failed)
     log.info(
         "ran on demand",
@@ -72,7 +59,7 @@ def run_job(
             f"{tally.succeeded} of {tally.records} records succeeded, {tally.input_tokens} input and "
             f"{tally.output_tokens} output tokens"
         ),
-    ), outcomes
+    )
 
 
 def _run_record(job: Job, data: bytes, service: OnDemandService, tally: OnDemandTally) -> bytes:

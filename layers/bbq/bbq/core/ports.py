@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Protocol
 
-from bbq.core.files import InputFile, InvocationType, Part
+from bbq.core.files import InputFile, InvocationType, Part, PartStatus
 from bbq.core.jobs import Job, JobSnapshot
 from bbq.core.limits import ModelLimits
 from bbq.core.states import JobStatus
@@ -57,7 +57,8 @@ class Store(Protocol):
 
     def save_file(self, file: InputFile) -> None: ...
 
-    def parts_of(self, file: InputFile) -> list[Part]: ...
+    def parts_of(self, file: InputFile) -> list[Part]:
+        """Every part of the file, each later attempt included (``files.every_attempt``)."""
 
     def get_parts(self, part_ids: Sequence[str]) -> list[Part]: ...
 
@@ -67,7 +68,8 @@ class Store(Protocol):
     def get_job(self, job_id: str) -> Job | None: ...
 
     def jobs_in_flight(self, model_id: str) -> list[Job]:
-        """The model's jobs that have not ended (Pending ones included), oldest first."""
+        """The model's jobs that have not ended (Pending ones included) or ended but are not settled yet, oldest
+        first."""
 
     def create_job(self, job: Job, parts: Sequence[Part]) -> bool:
         """Stores the job and moves its parts out of the queue, all or nothing; False if any part was taken
@@ -76,7 +78,11 @@ class Store(Protocol):
     def save_job(self, job: Job, expected: JobStatus) -> bool:
         """Writes ``job`` only if the stored status is still ``expected``; False if another run moved it."""
 
-    def save_part(self, part: Part) -> None: ...
+    def save_part(self, part: Part, expected: PartStatus | None = None) -> bool:
+        """Writes ``part`` (only if its stored status is still ``expected``, when given); False if it was not."""
+
+    def add_part(self, part: Part) -> bool:
+        """Stores a new part (a later attempt); False when it exists already (nothing is changed)."""
 
     # The slot ledger: per model, the jobs holding one of bbq's slots, each with when it was reserved. One
     # atomic write reserves a slot, so scheduler runs that overlap never ask Bedrock for more than the quota.
@@ -100,6 +106,9 @@ class BatchService(Protocol):
 
     def describe(self, job_arn: str, job_name: str | None) -> JobSnapshot:
         """Raises JobNotFound (only once a lookup by ``job_name`` found nothing) or ServiceBusy."""
+
+    def stop(self, job_arn: str) -> bool:
+        """Asks Bedrock to stop the job; False when it had ended already. Raises JobNotFound or ServiceBusy."""
 
 
 @dataclass(frozen=True)
@@ -138,7 +147,8 @@ class ObjectStore(Protocol):
         """Writes an object of any size in constant memory; nothing is stored if the block raises."""
 
     def read_key(self, bucket: str, key: str) -> Iterator[bytes]:
-        """Streams an object bbq wrote itself (a staged part), in large chunks."""
+        """Streams an object bbq or Bedrock wrote (a staged part, an output), in large chunks; raises ObjectMissing
+        when there is none."""
 
     def copy(self, bucket: str, source_key: str, key: str) -> None: ...
 

@@ -19,3 +19,29 @@ def backoff(transient_errors: int) -> timedelta:
     """The wait after the ``transient_errors``-th transient failure in a row (1, 2, 3, ...)."""
     doublings = min(max(0, transient_errors - 1), 20)  # past 2**6 minutes the cap holds: no overflow, ever
     return min(FIRST_BACKOFF * 2**doublings, MAX_BACKOFF)
+
+
+# Record-level retries. Bedrock writes a failed record's error as ``{"errorCode": <HTTP status>, "errorMessage"}``
+# (the status of the InvokeModel or Converse error the record met). A record goes again, in its part's next
+# attempt, when the error is about the service at that moment, not about the record:
+# 408 ModelTimeoutException, 424 ModelErrorException, 429 ThrottlingException / ModelNotReadyException, and every
+# 5xx (InternalServerException 500, ServiceUnavailableException 503, ...). Any other code (400 ValidationException:
+# the record's own input; 403, 404, 413 ...) fails the record for good, with the error listed in its file's report.
+# A record missing from the output (Bedrock's documented failure mode) goes again too.
+RETRIED_RECORD_CODES = frozenset({408, 424, 429})
+MISSING = "missing from the job's output"
+
+
+def record_error_is_transient(code: object) -> bool:
+    number = _as_int(code)
+    return number is not None and (number in RETRIED_RECORD_CODES or 500 <= number <= 599)
+
+
+def _as_int(code: object) -> int | None:
+    if isinstance(code, bool):
+        return None
+    if isinstance(code, int):
+        return code
+    if isinstance(code, str) and code.strip().isdigit():
+        return int(code)
+    return None

@@ -21,7 +21,17 @@ from bbq.core import on_demand as on_demand_run
 from bbq.core.clock import Clock
 from bbq.core.config import PipelineConfig, SmallWork
 from bbq.core.errors import JobNotFound, ModelUnavailable, RequestRejected, ServiceBusy, SlotUnavailable
-from bbq.core.files import PART_STATUS_OF_JOB, FileStatus, InputFile, InvocationType, Part, PartStatus, file_status
+from bbq.core.files import (
+    FILE_DONE,
+    FileCounts,
+    FileStatus,
+    InputFile,
+    InvocationType,
+    Part,
+    PartStatus,
+    file_counts,
+    file_status,
+)
 from bbq.core.ingest import PACKING_NOTE
 from bbq.core.jobs import Job, JobSnapshot, RecordCounts
 from bbq.core.limits import ModelLimits
@@ -35,6 +45,8 @@ from bbq.core.ports import (
     Store,
     SubmitRequest,
 )
+from bbq.core.reports import write_file_report
+from bbq.core.settling import settle_job
 from bbq.core.states import ACTIVE, JobStatus, is_terminal
 
 log = logging.getLogger(__name__)
@@ -68,6 +80,7 @@ class RunReport:
     parts_read: int = 0
     small_work_failed: int = 0  # parts failed by the small-work policy
     retried: int = 0  # failed or expired jobs whose parts go again as a new attempt
+    settled: int = 0  # ended jobs whose output was read and whose parts and files were told
     past_timeout: int = 0  # jobs Bedrock still runs after their timeout window: it should have expired them
     # Per model, how long its oldest waiting part has waited (seconds): a queue that does not move shows here.
     oldest_waiting: dict[str, float] = field(default_factory=dict)
@@ -116,10 +129,13 @@ def _run_model(run: _Run, model: str, limits: ModelLimits) -> None:
             pending.append(job)
             continue
         try:
-            job = _reconcile(job, run)
+            if not is_terminal(job.status):
+                job = _reconcile(job, run)
+            if is_terminal(job.status):
+                _settle(run, job)  # just ended, or ended in a run that died before settling it
         except Exception:  # one job's surprise must not stop the run for every other job
             run.report.errors += 1
-            log.exception("could not refresh job; it keeps its slot", extra={"job_id": job.job_id})
+            log.exception("could not refresh or settle job; trying again next run", extra={"job_id": job.job_id})
         if job.status in ACTIVE:
             active.append(job)
             _check_timeout(run, job)
@@ -227,7 +243,7 @@ def _job(
     planned: PlannedJob, model: str, invocation_type: InvocationType, now: datetime, on_demand: bool = False
 ) -> tuple[Job, list[Part]]:
     """The job for these parts and where its input and output are: one part is read where it was staged; all
-    of one file's parts, from the file's staged folder; any other set, from copies under the job's own folder.
+    of one file's first parts, from the file's staged folder; any other set, from copies under the job's own folder.
     An on-demand job reads each part where it was staged and writes beside where a batch job would."""
     parts = list(planned.parts)
     job_id = naming.job_id_for([part.part_id for part in parts])
@@ -237,7 +253,7 @@ def _job(
     copies = False
     if len(parts) == 1:
         input_uri = first.staged_uri
-    elif one_file and len(parts) == first.part_count:
+    elif one_file and len(parts) == first.part_count and all(part.attempt == 1 for part in parts):
         input_uri = naming.s3_uri(bucket, naming.staged_prefix(first.file_id))
     else:
         input_uri, copies = naming.s3_uri(bucket, naming.packed_input_prefix(job_id)), True
@@ -280,7 +296,7 @@ def _reconcile(job: Job, run: _Run) -> Job:
     if snapshot.status == job.status and snapshot.counts == job.counts and snapshot.message == job.message:
         return job
     now = run.clock.now()
-    if snapshot.status in RETRIED and job.attempt < run.config.max_attempts:
+    if snapshot.status in RETRIED and job.attempt < run.config.max_attempts and not _stop_asked(run, job):
         return _retry(job, snapshot, run)
     updated = job.with_changes(
         status=snapshot.status,
@@ -292,16 +308,14 @@ def _reconcile(job: Job, run: _Run) -> Job:
     if updated.status in RETRIED and job.attempt > 1:
         updated = updated.with_changes(message=f"Failed after {job.attempt} attempts: {snapshot.message}")
     if not run.store.save_job(updated, expected=job.status):
-        log.info("job changed by another run; skipped", extra={"job_id": job.job_id})
-        return job
+        log.info("job changed by another run; taken as it is now", extra={"job_id": job.job_id})
+        return run.store.get_job(job.job_id) or job
     if updated.status != job.status:
         log.info(
             "job status changed",
             extra={"job_id": job.job_id, "from": job.status.value, "to": updated.status.value},
         )
     if is_terminal(updated.status):
-        _finish_parts(run, updated)
-        run.store.release_slot(job.model_id, job.job_id)
         run.report.finished[updated.status.value] += 1
     return updated
 
@@ -330,8 +344,8 @@ def _retry(job: Job, snapshot: JobSnapshot, run: _Run) -> Job:
         updated_at=now,
     )
     if not run.store.save_job(again, expected=job.status):
-        log.info("job changed by another run; skipped", extra={"job_id": job.job_id})
-        return job
+        log.info("job changed by another run; taken as it is now", extra={"job_id": job.job_id})
+        return run.store.get_job(job.job_id) or job
     run.store.release_slot(job.model_id, job.job_id)
     run.report.retried += 1
     _tell_files(run, again, message)
@@ -356,17 +370,21 @@ def _tell_files(run: _Run, job: Job, message: str) -> None:
             run.store.save_file(file.with_changes(message=message, updated_at=now))
 
 
-def _finish_parts(run: _Run, job: Job, outcomes: dict[str, PartStatus] | None = None) -> None:
-    """A job ended: its parts take its outcome (or their own, where known) and their files' statuses follow."""
-    status = PART_STATUS_OF_JOB[job.status]
-    parts = [
-        part.with_changes(status=(outcomes or {}).get(part.part_id, status), message=job.message)
-        for part in run.store.get_parts(job.part_ids)
-        if part.job_id == job.job_id
-    ]
-    for part in parts:
-        run.store.save_part(part)
+def _settle(run: _Run, job: Job) -> None:
+    """An ended job frees its slot, its parts learn what became of each record (retries queued, failures listed),
+    their files follow; only then does it leave the queue. Each step may be repeated after a crash."""
+    run.store.release_slot(job.model_id, job.job_id)
+    parts = settle_job(job, store=run.store, objects=run.objects, config=run.config, clock=run.clock)
     _update_files(run, parts)
+    if run.store.save_job(job.with_changes(settled=True), expected=job.status):
+        run.report.settled += 1
+
+
+def _stop_asked(run: _Run, job: Job) -> bool:
+    """Whether every file the job carries parts of was asked to stop (then a failed job is not tried again)."""
+    file_ids = {part.file_id for part in run.store.get_parts(job.part_ids)}
+    files = [run.store.get_file(file_id) for file_id in file_ids]
+    return bool(files) and all(file is not None and file.stop_requested for file in files)
 
 
 def _update_files(run: _Run, parts: Iterable[Part]) -> None:
@@ -378,23 +396,50 @@ def _update_files(run: _Run, parts: Iterable[Part]) -> None:
             file = run.store.get_file(file_id)
             if file is None:
                 break
-            status, message = _derived(file, run.store.parts_of(file))
-            if status == file.status and message == file.message:
+            parts = run.store.parts_of(file)
+            status, message = _derived(file, parts)
+            counts = file_counts(parts)
+            if status == file.status and message == file.message and counts == file.counts:
                 break
-            run.store.save_file(file.with_changes(status=status, message=message, updated_at=run.clock.now()))
+            file = file.with_changes(status=status, message=message, counts=counts, updated_at=run.clock.now())
+            if status in FILE_DONE:  # the report first: a file is never seen ended without its report
+                file = file.with_changes(results_report_uri=write_file_report(file, parts, run.objects))
+                log.info(
+                    "file ended",
+                    extra={
+                        "file_id": file_id,
+                        "status": status.value,
+                        "succeeded": counts.succeeded,
+                        "failed": counts.failed,
+                        "stopped": counts.stopped,
+                    },
+                )
+            run.store.save_file(file)
 
 
 def _derived(file: InputFile, parts: list[Part]) -> tuple[FileStatus, str]:
     status = file_status(parts)
-    # What went wrong first; else a note every part carries (such as having run on demand).
-    messages = [p.message for p in parts if p.message and p.status != PartStatus.COMPLETED] or [
-        p.message for p in parts if p.message
-    ]
-    if messages and status != FileStatus.RUNNING:
-        return status, messages[0]
-    if status != FileStatus.RUNNING and file.message.startswith(WAITING):
-        return status, ""  # the model's queue waited for access once; it no longer does
-    return status, _without_packing_note(file.message)
+    if status in FILE_DONE:
+        return status, _final_message(status, file_counts(parts), parts)
+    if file.message.startswith(WAITING):
+        return status, file.message  # its model's queue waits for access: what to fix stays in view
+    retrying = next((p.message for p in parts if p.status == PartStatus.RETRIED), "")
+    return status, retrying or _without_packing_note(file.message)
+
+
+def _final_message(status: FileStatus, counts: FileCounts, parts: list[Part]) -> str:
+    why = next((p.message for p in parts if p.message and p.status != PartStatus.COMPLETED), "")
+    note = next((p.message for p in parts if p.message), "")
+    if status == FileStatus.COMPLETED:
+        return f"All {counts.succeeded} records succeeded" + (f"; {note}" if note else "")
+    if status == FileStatus.STOPPED:
+        return f"Stopped: {counts.succeeded} records succeeded, {counts.stopped} were not run, {counts.failed} failed"
+    if status == FileStatus.FAILED:
+        return f"No record succeeded: {why}"
+    return (
+        f"{counts.succeeded} records succeeded, {counts.failed} failed for good (each listed with its last error "
+        f"in the report): {why}"
+    )
 
 
 def _without_packing_note(message: str) -> str:
@@ -479,7 +524,7 @@ def _fill(run: _Run, model: str, queue: list[Job], quota: int) -> int:
 def _run_on_demand(run: _Run, job: Job) -> None:
     assert run.on_demand is not None
     try:
-        ran, outcomes = on_demand_run.run_job(
+        ran = on_demand_run.run_job(
             job,
             store=run.store,
             objects=run.objects,
@@ -506,7 +551,7 @@ def _run_on_demand(run: _Run, job: Job) -> None:
     if run.store.save_job(done, expected=JobStatus.PENDING):
         run.report.ran_on_demand += done.counts.total or 0
         run.report.finished[status.value] += 1
-        _finish_parts(run, done, outcomes)
+        _settle(run, done)
 
 
 def _stage_input(run: _Run, job: Job) -> None:
@@ -555,7 +600,7 @@ def _fail(run: _Run, job: Job, message: str) -> None:
     if run.store.save_job(failed, expected=JobStatus.PENDING):
         run.report.rejected += 1
         run.report.finished[JobStatus.FAILED.value] += 1
-        _finish_parts(run, failed)
+        _settle(run, failed)
     log.error("Bedrock rejected the job", extra={"job_id": job.job_id, "error": message})
 
 

@@ -1,0 +1,79 @@
+"""The report of a file that ended, next to its results (``processed/<path>/bbq-report-<tag>.json``): its final
+status and counts, where its results are, each part and attempt, and every record that failed for good with its
+last error. Written as it goes (the failures of a large file are never held in memory)."""
+
+from collections.abc import Iterator
+
+import orjson
+
+from bbq.core import naming
+from bbq.core.files import InputFile, Part
+from bbq.core.lines import split_lines
+from bbq.core.ports import ObjectStore
+
+_FAILURE_LINE_BYTES = 1 << 20  # a failure line holds ids, a code and Bedrock's message: far less than this
+
+WHAT_TO_DO = {
+    "Completed": "Nothing: every record has its result.",
+    "PartiallyCompleted": "Each failed record is listed with its line and last error. Errors about the record "
+    "itself (400) need the line fixed; upload the fixed lines as a new file under to-process/.",
+    "Failed": "No record succeeded; the message says why. Fix that and upload the file again.",
+    "Stopped": "The file was stopped: records that ran have their results; upload the rest again to run them.",
+}
+
+
+def write_file_report(file: InputFile, parts: list[Part], objects: ObjectStore) -> str:
+    """Writes the report; its URI."""
+    uri = naming.file_report_uri(file.output_uri, file.file_id)
+    bucket, key = naming.split_uri(uri)
+    head = {
+        "input": naming.s3_uri(file.bucket, file.key),
+        "version": file.version,
+        "fileId": file.file_id,
+        "modelId": file.model_id,
+        "status": file.status.value,
+        "message": file.message,
+        "whatToDo": WHAT_TO_DO.get(file.status.value, ""),
+        "records": {
+            "lines": file.line_count,
+            "rejectedLines": file.rejected_lines,
+            "run": file.record_count,
+            "succeeded": file.counts.succeeded,
+            "failed": file.counts.failed,
+            "stopped": file.counts.stopped,
+        },
+        "errorReport": file.report_uri,
+        "results": [part.results_uri for part in parts if part.results_uri],
+        "parts": [_part_entry(part) for part in parts],
+    }
+    with objects.writer(bucket, key) as out:
+        out.write(orjson.dumps(head, option=orjson.OPT_INDENT_2)[:-2] + b',\n  "failedRecords": [')
+        first = True
+        for part in parts:
+            if not part.failures_key:
+                continue
+            for line in _lines(objects, bucket, part.failures_key):
+                out.write((b"\n    " if first else b",\n    ") + line)
+                first = False
+        out.write(b"\n  ]\n}\n")
+    return uri
+
+
+def _part_entry(part: Part) -> dict[str, object]:
+    return {
+        "part": part.index,
+        "attempt": part.attempt,
+        "lines": [part.first_line, part.last_line],
+        "records": part.record_count,
+        "status": part.status.value,
+        "succeeded": part.succeeded,
+        "failed": part.failed,
+        "retried": part.retried,
+        "message": part.message,
+    }
+
+
+def _lines(objects: ObjectStore, bucket: str, key: str) -> Iterator[bytes]:
+    for line in split_lines(objects.read_key(bucket, key), _FAILURE_LINE_BYTES):
+        if line.data:
+            yield line.data

@@ -1,0 +1,137 @@
+"""Settling ended jobs record by record: retries of failed and missing records, failures for good, the file's
+final state and report."""
+
+from dataclasses import replace
+
+import pytest
+
+from bbq.core import naming
+from bbq.core.files import FileStatus, PartStatus
+from bbq.core.states import JobStatus
+from bbq.core.validation import staged_record_id
+from tests.core.helpers import BUCKET, WHOLE, World, finish, job_of, run, upload
+
+
+@pytest.fixture
+def world() -> World:
+    return World(config=WHOLE)
+
+
+def report_of(world: World, file_id: str) -> dict:
+    uri = world.store.files[file_id].results_report_uri
+    assert uri, "an ended file has its report"
+    return world.objects.json(*naming.split_uri(uri))
+
+
+def test_records_that_failed_transiently_or_went_missing_go_again_and_the_rest_fail_for_good(world: World) -> None:
+    file = upload(world, "calls", 1_000)
+    run(world)
+    finish(world, job_of(world, file), JobStatus.PARTIALLY_COMPLETED, errors={5: 429, 6: 500, 7: 400}, missing={8})
+    run(world)
+    first, second = world.store.parts_of(world.store.files[file])
+    assert (first.status, first.succeeded, first.failed, first.retried) == (PartStatus.RETRIED, 996, 1, 3)
+    assert (second.attempt, second.status, second.record_count, second.part_id) == (
+        2,
+        PartStatus.WAITING,
+        3,
+        f"{file}-p00001-a2",
+    )
+    assert (second.first_line, second.last_line, second.queued_at) == (5, 8, world.clock.now())
+    staged = world.objects.files[naming.split_uri(second.staged_uri)]
+    assert [line.split(b'"')[3].decode() for line in staged.splitlines()] == [
+        staged_record_id(file, n) for n in (5, 6, 8)
+    ]
+    assert world.store.files[file].status == FileStatus.RUNNING
+    assert "3 records failed or went missing and go again as attempt 2" in world.store.files[file].message
+    # The three records wait to be packed with other work (under Bedrock's minimum alone): an upload comes.
+    other = upload(world, "more", 200)
+    run(world)
+    carrier = job_of(world, other)
+    assert set(carrier.part_ids) == {second.part_id, f"{other}-p00001"}, "the retried records are packed along"
+    finish(world, carrier)
+    run(world)
+    ended = world.store.files[file]
+    assert (ended.status, ended.counts.succeeded, ended.counts.failed) == (FileStatus.PARTIALLY_COMPLETED, 999, 1)
+    assert ended.message.startswith("999 records succeeded, 1 failed for good")
+    report = report_of(world, file)
+    assert report["status"] == "PartiallyCompleted" and report["records"]["succeeded"] == 999
+    assert report["failedRecords"] == [
+        {
+            "recordId": staged_record_id(file, 7),
+            "line": 7,
+            "errorCode": 400,
+            "errorMessage": "error 400",
+            "attempts": 1,
+        }
+    ]
+    assert len(report["results"]) == 2 and [p["attempt"] for p in report["parts"]] == [1, 2]
+    assert world.store.files[other].status == FileStatus.COMPLETED
+    assert world.store.jobs_in_flight(world.config.default_model_id) == [], "settled jobs leave the queue"
+
+
+def test_a_record_that_keeps_failing_stops_after_max_attempts(world: World) -> None:
+    world.config = replace(WHOLE, max_attempts=2)
+    file = upload(world, "calls", 1_000)
+    run(world)
+    finish(world, job_of(world, file), JobStatus.PARTIALLY_COMPLETED, missing={10})
+    run(world)
+    upload(world, "more", 200)
+    run(world)
+    retry_job = world.store.jobs[world.store.parts_of(world.store.files[file])[1].job_id or ""]
+    finish(world, retry_job, JobStatus.PARTIALLY_COMPLETED, missing={10})
+    run(world)
+    ended = world.store.files[file]
+    assert (ended.status, ended.counts.failed, ended.counts.succeeded) == (FileStatus.PARTIALLY_COMPLETED, 1, 999)
+    (failure,) = report_of(world, file)["failedRecords"]
+    assert (failure["line"], failure["errorMessage"], failure["attempts"]) == (10, "missing from the job's output", 2)
+    assert len(world.store.parts_of(ended)) == 2, "no third attempt"
+
+
+def test_a_completed_job_settles_without_reading_its_input(world: World) -> None:
+    file = upload(world, "calls", 1_000)
+    run(world)
+    finish(world, job_of(world, file))
+    (part,) = world.store.parts_of(world.store.files[file])
+    del world.objects.files[naming.split_uri(part.staged_uri)]  # reading it would fail
+    run(world)
+    assert world.store.files[file].status == FileStatus.COMPLETED
+    assert world.store.files[file].message == "All 1000 records succeeded"
+    assert report_of(world, file)["failedRecords"] == []
+
+
+def test_a_job_with_no_output_at_all_retries_every_record(world: World) -> None:
+    file = upload(world, "calls", 1_000)
+    run(world)
+    job = job_of(world, file)
+    finish(world, job, JobStatus.COMPLETED)
+    out = naming.split_uri(naming.results_uri(job.output_uri, job.job_arn, "calls-p00001.jsonl"))
+    del world.objects.files[out]
+    run(world)
+    first, second = world.store.parts_of(world.store.files[file])
+    assert (first.status, second.record_count) == (PartStatus.RETRIED, 1_000)
+    run(world)
+    again = world.store.jobs[world.store.parts_of(world.store.files[file])[1].job_id or ""]
+    assert again.status == JobStatus.SUBMITTED and again.input_uri == second.staged_uri
+    assert not second.staged_uri.startswith(f"s3://{BUCKET}/{naming.staged_prefix(file)}"), (
+        "not in the folder a whole-file job reads"
+    )
+
+
+def test_errors_about_the_record_itself_are_not_retried(world: World) -> None:
+    file = upload(world, "calls", 1_000)
+    run(world)
+    finish(world, job_of(world, file), JobStatus.PARTIALLY_COMPLETED, errors={1: 400, 2: 403, 3: 404, 4: 413})
+    run(world)
+    ended = world.store.files[file]
+    assert (ended.status, ended.counts.failed) == (FileStatus.PARTIALLY_COMPLETED, 4)
+    assert [r["errorCode"] for r in report_of(world, file)["failedRecords"]] == [400, 403, 404, 413]
+
+
+def test_a_file_whose_every_record_failed_is_failed(world: World) -> None:
+    file = upload(world, "calls", 100)
+    run(world)
+    finish(world, job_of(world, file), JobStatus.COMPLETED, errors=dict.fromkeys(range(1, 101), 400))
+    run(world)
+    ended = world.store.files[file]
+    assert (ended.status, ended.counts.failed) == (FileStatus.FAILED, 100)
+    assert ended.message.startswith("No record succeeded: 100 of 100 records failed for good: 400 error 400")
