@@ -1,9 +1,11 @@
-"""The ``bbq`` command. Today: ``bbq local emulator`` and ``bbq local demo``."""
+"""The ``bbq`` command. Today: ``bbq local emulator``, ``bbq local demo`` and ``bbq stop``."""
 
 import argparse
 import contextlib
 import json
 import sys
+
+from bbq_local import stop_command
 
 
 def _emulator(args: argparse.Namespace) -> int:
@@ -64,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quota", type=int, default=2, help="concurrent jobs per model in the demo (default 2)")
     demo.add_argument("--output-dir", default="demo-output")
     demo.set_defaults(func=_demo)
+    stop_command.add_parser(commands)
     return parser
 
 

@@ -20,7 +20,7 @@ from moto.s3 import notifications as s3_notifications
 
 from bbq import wiring
 from bbq.core.clock import ManualClock, SystemClock
-from bbq.core.files import FileStatus
+from bbq.core.files import FILE_DONE, FileStatus
 from bbq.core.states import ACTIVE
 from bbq_local.emulator import BedrockEmulator, EmulatorServer, LimitTable, ModelLimits
 from bbq_local.functions import LocalFunction
@@ -29,7 +29,7 @@ from bbq_local.stack import DeployedStack, deploy
 # moto says once per resource type it cannot create (bucket policy, invoke config); tests assert those instead.
 warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
 logging.getLogger("moto").setLevel(logging.ERROR)
-FILE_FINAL = {FileStatus.COMPLETED, FileStatus.PARTIALLY_COMPLETED, FileStatus.FAILED, FileStatus.REJECTED}
+FILE_FINAL = FILE_DONE | {FileStatus.REJECTED}
 _RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours)\)")
 
 

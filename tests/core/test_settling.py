@@ -135,3 +135,16 @@ def test_a_file_whose_every_record_failed_is_failed(world: World) -> None:
     ended = world.store.files[file]
     assert (ended.status, ended.counts.failed) == (FileStatus.FAILED, 100)
     assert ended.message.startswith("No record succeeded: 100 of 100 records failed for good: 400 error 400")
+
+
+def test_retried_records_left_under_the_minimum_run_on_demand_after_the_companion_wait(world: World) -> None:
+    file = upload(world, "calls", 1_000)
+    run(world)
+    finish(world, job_of(world, file), JobStatus.PARTIALLY_COMPLETED, errors={5: 429, 7: 400}, missing={8})
+    run(world)
+    assert world.on_demand.calls == [], "it waits for companions first (SmallWork is wait)"
+    world.clock.advance(world.config.companion_wait.total_seconds())
+    run(world)
+    assert len(world.on_demand.calls) == 2 and len(world.batch.submitted) == 1
+    ended = world.store.files[file]
+    assert (ended.status, ended.counts.succeeded, ended.counts.failed) == (FileStatus.PARTIALLY_COMPLETED, 999, 1)

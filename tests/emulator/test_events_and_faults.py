@@ -85,13 +85,16 @@ def test_dropped_events_are_not_delivered(bedrock: Any, data: str, clock: Any, e
 
 
 def test_record_errors_and_missing_records(bedrock: Any, data: str, clock: Any, emulator: Any, s3: Any) -> None:
-    emulator.faults.update({"record_error_rate": 0.2})
+    emulator.faults.update({"record_errors": {"ThrottlingException": 0.1, "ValidationException": 0.1}})
     errored = create(bedrock, data, name="errors")
     assert run_to_end(bedrock, clock, errored)[-1] == "Completed"
     job = bedrock.get_model_invocation_job(jobIdentifier=errored)
     assert 10 < job["errorRecordCount"] < 60 and job["successRecordCount"] + job["errorRecordCount"] == 150
+    body = s3.get_object(Bucket="data", Key=f"out/{errored.rsplit('/', 1)[1]}/calls.jsonl.out")["Body"].read()
+    codes = {json.loads(line).get("error", {}).get("errorCode") for line in body.splitlines()}
+    assert codes == {None, 429, 400}, "each error's code is its HTTP status in botocore's bedrock-runtime model"
 
-    emulator.faults.update({"record_error_rate": 0.0, "missing_record_rate": 0.1})
+    emulator.faults.update({"record_errors": {}, "missing_record_rate": 0.1})
     missing = create(bedrock, data, name="missing")
     assert run_to_end(bedrock, clock, missing)[-1] == "PartiallyCompleted"
     job = bedrock.get_model_invocation_job(jobIdentifier=missing)

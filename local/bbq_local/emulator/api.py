@@ -23,6 +23,15 @@ ERROR_STATUS: dict[str, int] = {
     for shape in SERVICE.operation_model(name).error_shapes
 }
 
+# The errors a record can meet when Bedrock runs it (InvokeModel's and Converse's), with the HTTP status that a batch
+# output's error line carries as its errorCode.
+RUNTIME = botocore.session.get_session().get_service_model("bedrock-runtime")
+RECORD_ERROR_STATUS: dict[str, int] = {
+    shape.name: shape.metadata["error"]["httpStatusCode"]
+    for name in ("InvokeModel", "Converse")
+    for shape in RUNTIME.operation_model(name).error_shapes
+}
+
 
 class ApiError(Exception):
     """An error the service answers with; ``code`` is the botocore error shape name."""

@@ -3,6 +3,7 @@
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from bbq_local.emulator.api import RECORD_ERROR_STATUS
 from bbq_local.emulator.models import ACCESS_REFUSALS
 
 
@@ -11,8 +12,10 @@ class Faults:
     # Per call (operation name, e.g. "CreateModelInvocationJob", or "*" for every call): probability 0..1.
     throttle: dict[str, float] = field(default_factory=dict)
     internal_error: dict[str, float] = field(default_factory=dict)
-    # Per record: probability that a record gets an error line (model-side failure, errorCode 500).
-    record_error_rate: float = 0.0
+    # Per record: the probability that a record gets an error line, per error of bedrock-runtime's InvokeModel or
+    # Converse (e.g. {"ThrottlingException": 0.05, "ValidationException": 0.01}); its errorCode is that error's HTTP
+    # status in botocore's model.
+    record_errors: dict[str, float] = field(default_factory=dict)
     # Per record: probability that a record is silently left out of the output (a "missing record").
     missing_record_rate: float = 0.0
     # Jobs whose name contains one of these fail in InProgress; the next N created jobs fail likewise.
@@ -44,6 +47,9 @@ class Faults:
             raise ValueError(f"unknown fault knob(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
         if changes.get("name_in_use_error", "ConflictException") not in {"ConflictException", "ValidationException"}:
             raise ValueError("name_in_use_error is ConflictException or ValidationException")
+        unknown_errors = set(changes.get("record_errors", {})) - set(RECORD_ERROR_STATUS)
+        if unknown_errors:
+            raise ValueError(f"record_errors names {unknown_errors}; known: {', '.join(sorted(RECORD_ERROR_STATUS))}")
         unknown_refusals = set(changes.get("denied_models", {}).values()) - set(ACCESS_REFUSALS)
         if unknown_refusals:
             raise ValueError(f"denied_models refusals are {', '.join(ACCESS_REFUSALS)}, not {unknown_refusals}")

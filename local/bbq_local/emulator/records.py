@@ -5,6 +5,7 @@ import string
 from typing import Any
 
 from bbq_local.emulator import models
+from bbq_local.emulator.api import RECORD_ERROR_STATUS
 from bbq_local.emulator.faults import Faults
 from bbq_local.emulator.job import EmulatedJob, RecordResult
 
@@ -23,8 +24,11 @@ def run_records(job: EmulatedJob, faults: Faults, seed: int) -> list[RecordResul
                 "recordId": record.get("recordId") or _record_id(rng),
                 "modelInput": record["modelInput"],
             }
-            if rng.random() < faults.record_error_rate:
-                line["error"] = {"errorCode": 500, "errorMessage": "Internal server error. (injected fault)"}
+            if injected := _injected_error(faults, rng.random()):
+                line["error"] = {
+                    "errorCode": RECORD_ERROR_STATUS[injected],
+                    "errorMessage": f"{injected} (injected fault)",
+                }
                 results.append(RecordResult(index, line))
                 continue
             try:
@@ -36,6 +40,15 @@ def run_records(job: EmulatedJob, faults: Faults, seed: int) -> list[RecordResul
                 line["modelOutput"] = result.output
                 results.append(RecordResult(index, line, result.input_tokens, result.output_tokens))
     return results
+
+
+def _injected_error(faults: Faults, draw: float) -> str | None:
+    """The error a record meets, if any: one draw against the knobs' probabilities, stacked in name order."""
+    for name, rate in sorted(faults.record_errors.items()):
+        if draw < rate:
+            return name
+        draw -= rate
+    return None
 
 
 def _record_id(rng: random.Random) -> str:

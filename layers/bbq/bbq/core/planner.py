@@ -41,10 +41,9 @@ class PlannedJob:
 @dataclass
 class Plan:
     jobs: list[PlannedJob] = field(default_factory=list)
-    # Waiting records under the minimum that have waited longer than companion_wait, and how many records
-    # more a job needs: the small-work policy decides what becomes of them.
+    # Waiting records under the minimum that have waited longer than companion_wait: the small-work policy
+    # decides what becomes of them.
     overdue: list[Part] = field(default_factory=list)
-    short_by: int = 0
     parts_read: int = 0
 
 
@@ -91,7 +90,7 @@ def plan_jobs(
                 room.append(part)
                 left.remove(part)
         if left and not jobs:
-            _check_overdue(plan, left, limits, now, companion_wait)
+            _check_overdue(plan, left, now, companion_wait)
     plan.jobs = [PlannedJob(tuple(job)) for job in jobs]
     return plan
 
@@ -143,11 +142,7 @@ def _overshoots(current: Sequence[Part], part: Part, target: int) -> bool:
     return records + part.record_count - target > target - records
 
 
-def _check_overdue(
-    plan: Plan, parts: list[Part], limits: ModelLimits, now: datetime, companion_wait: timedelta
-) -> None:
-    records = _records(parts)
+def _check_overdue(plan: Plan, parts: list[Part], now: datetime, companion_wait: timedelta) -> None:
     oldest = min(part.queued_at for part in parts)
     if now - oldest >= companion_wait:
         plan.overdue = parts
-        plan.short_by = limits.min_records_per_job - records

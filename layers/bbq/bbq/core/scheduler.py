@@ -12,7 +12,6 @@ error) is logged and the run goes on with the others.
 import logging
 import posixpath
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -22,17 +21,10 @@ from bbq.core.clock import Clock
 from bbq.core.config import PipelineConfig, SmallWork
 from bbq.core.errors import JobNotFound, ModelUnavailable, RequestRejected, ServiceBusy, SlotUnavailable
 from bbq.core.files import (
-    FILE_DONE,
-    FileCounts,
-    FileStatus,
-    InputFile,
     InvocationType,
     Part,
     PartStatus,
-    file_counts,
-    file_status,
 )
-from bbq.core.ingest import PACKING_NOTE
 from bbq.core.jobs import Job, JobSnapshot, RecordCounts
 from bbq.core.limits import ModelLimits
 from bbq.core.planner import PlannedJob, plan_jobs
@@ -45,7 +37,7 @@ from bbq.core.ports import (
     Store,
     SubmitRequest,
 )
-from bbq.core.reports import write_file_report
+from bbq.core.progress import WAITING, tell_files, update_files
 from bbq.core.settling import settle_job
 from bbq.core.states import ACTIVE, JobStatus, is_terminal
 
@@ -53,7 +45,6 @@ log = logging.getLogger(__name__)
 
 # Bedrock outcomes after which the same parts go again as a new attempt (up to PipelineConfig.max_attempts).
 RETRIED = frozenset({JobStatus.FAILED, JobStatus.EXPIRED})
-WAITING = "Waiting:"  # how a message that a model's queue waits for access begins
 # What to do about each way Bedrock refuses a model for the account: the message every waiting job carries.
 WHAT_TO_FIX = {
     ModelUnavailable.ACCESS: "Grant access to the model in the Bedrock console (Model access) in this Region, and "
@@ -202,11 +193,16 @@ def _plan(
     run.report.parts_read += plan.parts_read
     made = [job for planned in plan.jobs if (job := _store(run, planned, model, invocation_type, now))]
     run.report.planned += len(made)
-    if plan.overdue and run.config.small_work == SmallWork.FAIL:
-        _fail_small_work(run, plan.overdue, plan.short_by, limits)
+    # Retried records left under Bedrock's minimum run on demand whatever SmallWork says (when bedrock-runtime is
+    # at hand): they are the few leftovers of work that ran, and would otherwise wait for uploads that may not come.
+    retried = [part for part in plan.overdue if part.attempt > 1] if run.on_demand is not None else []
+    small = [part for part in plan.overdue if part not in retried]
+    if small and run.config.small_work == SmallWork.FAIL:
+        _fail_small_work(run, small, limits)
+    go_on_demand = retried + (small if run.config.small_work == SmallWork.ON_DEMAND and run.on_demand else [])
     on_demand = []
-    if plan.overdue and run.config.small_work == SmallWork.ON_DEMAND and run.on_demand is not None:
-        job = _store(run, PlannedJob(tuple(plan.overdue)), model, invocation_type, now, on_demand=True)
+    if go_on_demand:
+        job = _store(run, PlannedJob(tuple(go_on_demand)), model, invocation_type, now, on_demand=True)
         on_demand = [job] if job else []
     return made, on_demand
 
@@ -225,7 +221,7 @@ def _store(
     if not run.store.create_job(job, parts):
         log.info("parts taken by another run; planning again next run", extra={"model_id": model})
         return None
-    _update_files(run, parts)
+    update_files(run.store, run.objects, run.clock, parts)
     log.info(
         "job planned",
         extra={
@@ -348,7 +344,7 @@ def _retry(job: Job, snapshot: JobSnapshot, run: _Run) -> Job:
         return run.store.get_job(job.job_id) or job
     run.store.release_slot(job.model_id, job.job_id)
     run.report.retried += 1
-    _tell_files(run, again, message)
+    tell_files(run.store, run.clock, again, message)
     log.warning(
         "job failed; its parts go again as a new attempt",
         extra={
@@ -361,21 +357,12 @@ def _retry(job: Job, snapshot: JobSnapshot, run: _Run) -> Job:
     return again
 
 
-def _tell_files(run: _Run, job: Job, message: str) -> None:
-    """Puts a job's news where users look: on the files its parts come from."""
-    now = run.clock.now()
-    for file_id in dict.fromkeys(part.file_id for part in run.store.get_parts(job.part_ids)):
-        file = run.store.get_file(file_id)
-        if file and file.message != message:
-            run.store.save_file(file.with_changes(message=message, updated_at=now))
-
-
 def _settle(run: _Run, job: Job) -> None:
     """An ended job frees its slot, its parts learn what became of each record (retries queued, failures listed),
     their files follow; only then does it leave the queue. Each step may be repeated after a crash."""
     run.store.release_slot(job.model_id, job.job_id)
     parts = settle_job(job, store=run.store, objects=run.objects, config=run.config, clock=run.clock)
-    _update_files(run, parts)
+    update_files(run.store, run.objects, run.clock, parts)
     if run.store.save_job(job.with_changes(settled=True), expected=job.status):
         run.report.settled += 1
 
@@ -387,81 +374,21 @@ def _stop_asked(run: _Run, job: Job) -> bool:
     return bool(files) and all(file is not None and file.stop_requested for file in files)
 
 
-def _update_files(run: _Run, parts: Iterable[Part]) -> None:
-    """Each file's status is derived from all of its parts. Written, then checked again: a run that finished a
-    sibling part at the same moment may have read the parts before this one's change and written after it; the
-    last writer's check sees every part and puts the file right."""
-    for file_id in dict.fromkeys(part.file_id for part in parts):
-        for _ in range(3):
-            file = run.store.get_file(file_id)
-            if file is None:
-                break
-            parts = run.store.parts_of(file)
-            status, message = _derived(file, parts)
-            counts = file_counts(parts)
-            if status == file.status and message == file.message and counts == file.counts:
-                break
-            file = file.with_changes(status=status, message=message, counts=counts, updated_at=run.clock.now())
-            if status in FILE_DONE:  # the report first: a file is never seen ended without its report
-                file = file.with_changes(results_report_uri=write_file_report(file, parts, run.objects))
-                log.info(
-                    "file ended",
-                    extra={
-                        "file_id": file_id,
-                        "status": status.value,
-                        "succeeded": counts.succeeded,
-                        "failed": counts.failed,
-                        "stopped": counts.stopped,
-                    },
-                )
-            run.store.save_file(file)
-
-
-def _derived(file: InputFile, parts: list[Part]) -> tuple[FileStatus, str]:
-    status = file_status(parts)
-    if status in FILE_DONE:
-        return status, _final_message(status, file_counts(parts), parts)
-    if file.message.startswith(WAITING):
-        return status, file.message  # its model's queue waits for access: what to fix stays in view
-    retrying = next((p.message for p in parts if p.status == PartStatus.RETRIED), "")
-    return status, retrying or _without_packing_note(file.message)
-
-
-def _final_message(status: FileStatus, counts: FileCounts, parts: list[Part]) -> str:
-    why = next((p.message for p in parts if p.message and p.status != PartStatus.COMPLETED), "")
-    note = next((p.message for p in parts if p.message), "")
-    if status == FileStatus.COMPLETED:
-        return f"All {counts.succeeded} records succeeded" + (f"; {note}" if note else "")
-    if status == FileStatus.STOPPED:
-        return f"Stopped: {counts.succeeded} records succeeded, {counts.stopped} were not run, {counts.failed} failed"
-    if status == FileStatus.FAILED:
-        return f"No record succeeded: {why}"
-    return (
-        f"{counts.succeeded} records succeeded, {counts.failed} failed for good (each listed with its last error "
-        f"in the report): {why}"
-    )
-
-
-def _without_packing_note(message: str) -> str:
-    """Once a small file's records are in a job, the note that they wait to be packed no longer holds."""
-    if PACKING_NOTE not in message:
-        return message
-    head = message.partition(PACKING_NOTE)[0]
-    return head.rsplit(";", 1)[0] if ";" in head else ""
-
-
-def _fail_small_work(run: _Run, parts: list[Part], short_by: int, limits: ModelLimits) -> None:
+def _fail_small_work(run: _Run, parts: list[Part], limits: ModelLimits) -> None:
     records = sum(part.record_count for part in parts)
+    short_by = limits.min_records_per_job - records
     message = (
         f"Failed: only {records} records waiting for model {parts[0].model_id} after "
         f"{run.config.companion_wait}; Bedrock needs at least {limits.min_records_per_job} per job, so "
         f"{short_by} more records are missing (SmallWork is fail). Upload them together with more records."
     )
-    failed = [part.with_changes(status=PartStatus.FAILED, message=message) for part in parts]
-    for part in failed:
-        run.store.save_part(part)
+    failed = [
+        part
+        for part in (part.with_changes(status=PartStatus.FAILED, message=message) for part in parts)
+        if run.store.save_part(part, expected=PartStatus.WAITING)  # not if a run packed it a moment ago
+    ]
     run.report.small_work_failed += len(failed)
-    _update_files(run, failed)
+    update_files(run.store, run.objects, run.clock, failed)
     log.warning("small work failed by policy", extra={"model_id": parts[0].model_id, "records": records})
 
 
@@ -592,6 +519,17 @@ def _record_submission(run: _Run, job: Job, name: str, arn: str) -> None:
     if run.store.save_job(submitted, expected=JobStatus.PENDING):
         run.report.submitted += 1
         log.info("job submitted", extra={"job_id": job.job_id, "job_arn": arn, "model_id": job.model_id})
+        return
+    current = run.store.get_job(job.job_id)
+    if current is not None and current.status == JobStatus.STOPPED and not current.job_arn:
+        # Stopped on request while this run was submitting it: stop what Bedrock just accepted too, and follow
+        # it to its end like any job (its slot stays held until then).
+        run.batch.stop(arn)
+        stopping = current.with_changes(
+            status=JobStatus.STOPPING, job_name=name, job_arn=arn, submitted_at=now, updated_at=now, settled=False
+        )
+        if run.store.save_job(stopping, expected=JobStatus.STOPPED):
+            log.warning("job stopped on request as it went out", extra={"job_id": job.job_id, "job_arn": arn})
 
 
 def _fail(run: _Run, job: Job, message: str) -> None:
@@ -636,4 +574,4 @@ def _pause(run: _Run, model: str, queue: list[Job], exc: ModelUnavailable) -> No
     for job in queue:
         if job.message != message:
             run.store.save_job(job.with_changes(message=message, updated_at=now), expected=JobStatus.PENDING)
-            _tell_files(run, job, message)
+            tell_files(run.store, run.clock, job, message)

@@ -1,0 +1,88 @@
+"""A file's status, counts and message follow its parts: derived from all of them (every attempt included) each
+time some of them change, and, once the file has ended, its report is written next to its results."""
+
+import logging
+from collections.abc import Iterable
+
+from bbq.core.clock import Clock
+from bbq.core.files import FILE_DONE, FileCounts, FileStatus, InputFile, Part, PartStatus, file_counts, file_status
+from bbq.core.ingest import PACKING_NOTE
+from bbq.core.jobs import Job
+from bbq.core.ports import ObjectStore, Store
+from bbq.core.reports import write_file_report
+
+log = logging.getLogger(__name__)
+
+WAITING = "Waiting:"  # how a message that a model's queue waits for access begins
+
+
+def update_files(store: Store, objects: ObjectStore, clock: Clock, parts: Iterable[Part]) -> None:
+    """Each file's status is derived from all of its parts. Written, then checked again: a run that finished a
+    sibling part at the same moment may have read the parts before this one's change and written after it; the
+    last writer's check sees every part and puts the file right."""
+    for file_id in dict.fromkeys(part.file_id for part in parts):
+        for _ in range(3):
+            file = store.get_file(file_id)
+            if file is None:
+                break
+            every = store.parts_of(file)
+            status, message = _derived(file, every)
+            counts = file_counts(every)
+            if status == file.status and message == file.message and counts == file.counts:
+                break
+            file = file.with_changes(status=status, message=message, counts=counts, updated_at=clock.now())
+            if status in FILE_DONE:  # the report first: a file is never seen ended without its report
+                file = file.with_changes(results_report_uri=write_file_report(file, every, objects))
+                log.info(
+                    "file ended",
+                    extra={
+                        "file_id": file_id,
+                        "status": status.value,
+                        "succeeded": counts.succeeded,
+                        "failed": counts.failed,
+                        "stopped": counts.stopped,
+                    },
+                )
+            store.save_file(file)
+
+
+def _derived(file: InputFile, parts: list[Part]) -> tuple[FileStatus, str]:
+    status = file_status(parts)
+    if status in FILE_DONE:
+        return status, _final_message(status, file_counts(parts), parts)
+    if file.message.startswith(WAITING):
+        return status, file.message  # its model's queue waits for access: what to fix stays in view
+    retrying = next((p.message for p in parts if p.status == PartStatus.RETRIED), "")
+    return status, retrying or _without_packing_note(file.message)
+
+
+def _final_message(status: FileStatus, counts: FileCounts, parts: list[Part]) -> str:
+    why = next((p.message for p in parts if p.message and p.status != PartStatus.COMPLETED), "")
+    note = next((p.message for p in parts if p.message), "")
+    if status == FileStatus.COMPLETED:
+        return f"All {counts.succeeded} records succeeded" + (f"; {note}" if note else "")
+    if status == FileStatus.STOPPED:
+        return f"Stopped: {counts.succeeded} records succeeded, {counts.stopped} were not run, {counts.failed} failed"
+    if status == FileStatus.FAILED:
+        return f"No record succeeded: {why}"
+    return (
+        f"{counts.succeeded} records succeeded, {counts.failed} failed for good (each listed with its last error "
+        f"in the report): {why}"
+    )
+
+
+def _without_packing_note(message: str) -> str:
+    """Once a small file's records are in a job, the note that they wait to be packed no longer holds."""
+    if PACKING_NOTE not in message:
+        return message
+    head = message.partition(PACKING_NOTE)[0]
+    return head.rsplit(";", 1)[0] if ";" in head else ""
+
+
+def tell_files(store: Store, clock: Clock, job: Job, message: str) -> None:
+    """Puts a job's news where users look: on the files its parts come from."""
+    now = clock.now()
+    for file_id in dict.fromkeys(part.file_id for part in store.get_parts(job.part_ids)):
+        file = store.get_file(file_id)
+        if file and file.message != message:
+            store.save_file(file.with_changes(message=message, updated_at=now))

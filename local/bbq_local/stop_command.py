@@ -1,0 +1,73 @@
+"""``bbq stop``: stop an upload (by its S3 URI or file id) or one job, in a deployed stack or the local one.
+
+It talks to the stack's table, S3 and Bedrock with the caller's credentials (it needs dynamodb:GetItem, PutItem,
+BatchGetItem on the table, s3:GetObjectVersion / HeadObject on the upload, bedrock:StopModelInvocationJob); the
+scheduler finishes what it starts: it reads each stopped job's partial output and ends the file ``Stopped``.
+"""
+
+import argparse
+import json
+from typing import Any
+
+import boto3
+
+from bbq.adapters.bedrock_batch import BedrockBatch
+from bbq.adapters.dynamodb_store import DynamoStore
+from bbq.adapters.s3_objects import S3Objects
+from bbq.core import naming
+from bbq.core.clock import SystemClock
+from bbq.core.stopping import StopOutcome, stop_file, stop_job
+
+
+def run(args: argparse.Namespace) -> int:
+    store = DynamoStore(boto3.client("dynamodb"), args.table)
+    ports: dict[str, Any] = {
+        "store": store,
+        "batch": BedrockBatch(boto3.client("bedrock")),
+        "objects": S3Objects(boto3.client("s3")),
+        "clock": SystemClock(),
+    }
+    try:
+        if args.job:
+            outcome = stop_job(args.job, **ports)
+        else:
+            outcome = stop_file(args.file_id or file_id_of(args.file, args.version), **ports)
+    except KeyError as exc:
+        print(f"bbq stop: {exc.args[0]}")
+        return 1
+    print(json.dumps(describe(outcome), indent=2))
+    return 0
+
+
+def file_id_of(uri: str, version: str | None) -> str:
+    """The id ingest gave the upload: from its version id (or ETag, in a bucket without versioning)."""
+    bucket, key = naming.split_uri(uri)
+    if version is None:
+        head = boto3.client("s3").head_object(Bucket=bucket, Key=key)
+        version = head.get("VersionId") or head["ETag"].strip('"')
+    return naming.file_id_for(bucket, key, version)
+
+
+def describe(outcome: StopOutcome) -> dict[str, object]:
+    return {
+        "partsStoppedBeforeTheyRan": outcome.parts_stopped,
+        "jobsStopped": outcome.jobs_stopped,
+        "jobsLeftRunning": outcome.jobs_left_running,
+        "note": outcome.note
+        or (
+            "Stopped jobs end in Bedrock within minutes; the scheduler then counts their partial output and the "
+            "file ends Stopped. Jobs left running carry other files' records too: this file's results from them "
+            "are kept, and none of its records is retried."
+        ),
+    }
+
+
+def add_parser(commands: Any) -> None:
+    stop = commands.add_parser("stop", help="stop an upload or a job: what ran is kept, nothing more runs")
+    stop.add_argument("--table", required=True, help="the stack's jobs table (output JobsTableName)")
+    which = stop.add_mutually_exclusive_group(required=True)
+    which.add_argument("--file", help="the upload, as s3://<bucket>/to-process/<key>.jsonl")
+    which.add_argument("--file-id", help="the upload's FileId (the table's file#<FileId> item)")
+    which.add_argument("--job", help="a JobId (the table's job#<JobId> item); stops every file it carries")
+    stop.add_argument("--version", help="with --file: the upload's S3 version id (default: the current one)")
+    stop.set_defaults(func=run)
