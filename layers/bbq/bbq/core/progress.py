@@ -5,7 +5,17 @@ import logging
 from collections.abc import Iterable
 
 from bbq.core.clock import Clock
-from bbq.core.files import FILE_DONE, FileCounts, FileStatus, InputFile, Part, PartStatus, file_counts, file_status
+from bbq.core.files import (
+    FILE_DONE,
+    PART_FAILED,
+    FileCounts,
+    FileStatus,
+    InputFile,
+    Part,
+    PartStatus,
+    file_counts,
+    file_status,
+)
 from bbq.core.ingest import PACKING_NOTE
 from bbq.core.jobs import Job
 from bbq.core.ports import ObjectStore, Store
@@ -57,7 +67,10 @@ def _derived(file: InputFile, parts: list[Part]) -> tuple[FileStatus, str]:
 
 
 def _final_message(status: FileStatus, counts: FileCounts, parts: list[Part]) -> str:
-    why = next((p.message for p in parts if p.message and p.status != PartStatus.COMPLETED), "")
+    # What went wrong: a part with records that failed for good says how; else any part that did not complete.
+    why = next((p.message for p in parts if p.message and (p.failed or p.status in PART_FAILED)), "") or next(
+        (p.message for p in parts if p.message and p.status != PartStatus.COMPLETED), ""
+    )
     note = next((p.message for p in parts if p.message), "")
     if status == FileStatus.COMPLETED:
         return f"All {counts.succeeded} records succeeded" + (f"; {note}" if note else "")

@@ -100,9 +100,11 @@ def _settle_part(
             "records go again as the part's next attempt",
             extra={"part_id": part.part_id, "records": sort.retried, "attempt": part.attempt + 1},
         )
+        failed = f"; {sort.failed} failed for good: {sort.first_error}" if sort.failed else ""
         return settled.with_changes(
             status=PartStatus.RETRIED,
-            message=f"{sort.retried} records failed or went missing and go again as attempt {part.attempt + 1}",
+            message=f"{sort.retried} records failed or went missing and go again as attempt {part.attempt + 1}"
+            + failed,
         )
     if sort.failed:
         return settled.with_changes(

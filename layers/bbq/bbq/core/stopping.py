@@ -34,9 +34,7 @@ class StopOutcome:
     note: str = ""
 
 
-def stop_file(
-    file_id: str, *, store: Store, batch: BatchService, objects: ObjectStore, clock: Clock
-) -> StopOutcome:
+def stop_file(file_id: str, *, store: Store, batch: BatchService, objects: ObjectStore, clock: Clock) -> StopOutcome:
     file = store.get_file(file_id)
     if file is None:
         raise KeyError(f"no file {file_id} in the table")
@@ -74,9 +72,7 @@ def stop_file(
     return outcome
 
 
-def stop_job(
-    job_id: str, *, store: Store, batch: BatchService, objects: ObjectStore, clock: Clock
-) -> StopOutcome:
+def stop_job(job_id: str, *, store: Store, batch: BatchService, objects: ObjectStore, clock: Clock) -> StopOutcome:
     job = store.get_job(job_id)
     if job is None:
         raise KeyError(f"no job {job_id} in the table")

@@ -1,0 +1,75 @@
+"""Nothing lost, nothing twice, on the deployed template with the emulator as Bedrock: per-record errors and missing
+records, stops, lost S3 events. Each case checks the standard on the outputs under processed/, on the emulator's
+record of created jobs and on the table."""
+
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from bbq.core import naming
+from bbq.core.validation import staged_record_id
+from bbq_local import cli
+from bbq_local.pipeline import LocalPipeline
+from tests.conftest import CLAUDE
+from tests.pipeline.test_end_to_end import drop, outputs_under
+
+
+def report(pipeline: LocalPipeline, item: dict[str, Any]) -> dict[str, Any]:
+    bucket, key = naming.split_uri(item["ResultsReportUri"])
+    return json.loads(pipeline.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def assert_each_record_has_one_result_or_is_reported(pipeline: LocalPipeline, items: list[dict[str, Any]]) -> None:
+    """Every record of every file that ran has exactly one result line under processed/, or none and is listed in
+    its file's report with its last error; the item's counts add up."""
+    successes = Counter(line["recordId"] for line in outputs_under(pipeline, "processed/") if "modelOutput" in line)
+    for item in items:
+        failed = {entry["recordId"] for entry in report(pipeline, item)["failedRecords"]}
+        expected = {staged_record_id(item["FileId"], n) for n in range(1, int(item["RecordCount"]) + 1)}
+        assert {rid: successes[rid] for rid in expected} == {rid: int(rid not in failed) for rid in expected}
+        assert (item["RecordsSucceeded"], item["RecordsFailed"]) == (len(expected) - len(failed), len(failed))
+    assert pipeline.emulator.refused_for_quota == 0, "bbq never asked for a slot beyond the quota"
+    assert max(pipeline.max_active_seen.values()) <= 2
+
+
+def test_failed_and_missing_records_go_again_until_each_has_one_result(pipeline: LocalPipeline) -> None:
+    pipeline.emulator.faults.update(
+        {
+            "record_errors": {"ThrottlingException": 0.05, "InternalServerException": 0.03, "ValidationException": 0.02},
+            "missing_record_rate": 0.03,
+        }
+    )
+    drop(pipeline, {"to-process/a.jsonl": 300, "to-process/b.jsonl": 300, "to-process/c.jsonl": 300})
+    items = pipeline.run_until_done(step_seconds=120)
+    assert_each_record_has_one_result_or_is_reported(pipeline, items)
+    assert {i["Status"] for i in items} == {"PartiallyCompleted"}, "the 400s fail for good, nothing else"
+    failures = [entry for item in items for entry in report(pipeline, item)["failedRecords"]]
+    assert failures and all(entry["errorCode"] == 400 or entry["attempts"] == 3 for entry in failures), (
+        "an error about the record fails at once; any other, only after the last attempt"
+    )
+    assert any(entry["attempts"] > 1 for entry in failures), "a record that went again can still fail for good"
+    parts = pipeline.items("part")
+    assert max(int(p["Attempt"]) for p in parts) >= 2, "throttled, failed and missing records went again"
+    assert all("ValidationException" in i["Message"] for i in items)
+
+
+def test_a_file_stopped_with_bbq_stop_keeps_what_ran(pipeline: LocalPipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    drop(pipeline, {"to-process/long.jsonl": 1000})
+    for _ in range(40):
+        pipeline.step(30)
+        if any(job["status"] == "InProgress" for job in pipeline.emulator.jobs()):
+            break
+    pipeline.step(120)  # some records are done
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", pipeline.server.url)
+    assert cli.main(["stop", "--table", pipeline.table, "--file", f"s3://{pipeline.bucket}/to-process/long.jsonl"]) == 0
+    (item,) = pipeline.run_until_done(step_seconds=30)
+    assert item["Status"] == "Stopped" and item["StopRequested"] is True
+    assert 0 < item["RecordsSucceeded"] < 1000
+    assert item["RecordsSucceeded"] + item["RecordsStopped"] + item["RecordsFailed"] == 1000
+    (job,) = pipeline.emulator.jobs()
+    assert job["status"] == "Stopped"
+    assert report(pipeline, item)["records"]["stopped"] == item["RecordsStopped"]
+    assert len(pipeline.items("part")) == 1, "nothing of a stopped file goes again"
+    assert pipeline.max_active_seen == {CLAUDE: 1}
