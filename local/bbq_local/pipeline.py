@@ -10,7 +10,7 @@ import threading
 import warnings
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -93,7 +93,8 @@ class LocalPipeline:
             "ScheduleExpression": "rate(5 minutes)",
             **(parameters or {}),
         }
-        self.clock = clock or ManualClock()
+        # From the wall clock's now: S3 (moto) stamps objects with real time, which the sweep compares with.
+        self.clock = clock or ManualClock(datetime.now(UTC).replace(microsecond=0))
         self.stack: DeployedStack = deploy(stack_name, self.parameters)
         self.bucket = self.stack.outputs["BucketName"]
         self.dead_letters = self.stack.outputs["IngestDeadLetterQueueUrl"]
@@ -104,8 +105,9 @@ class LocalPipeline:
         self.s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
         self.events = boto3.client("events")
         self.uploads_queue = self._route_uploads_to_queue()
-        self.bedrock_queue, self.schedule_rule = self._route_rules_to_queue()
+        self.bedrock_queue, self.schedule_rules = self._route_rules_to_queue()
         self.schedule_every = schedule_seconds(self.parameters["ScheduleExpression"])
+        self.sweep_every = schedule_seconds(self.parameters.get("SweepSchedule", "rate(1 hour)"))
         self.emulator = BedrockEmulator(
             s3_client=self.s3,
             clock=self.clock,
@@ -116,6 +118,7 @@ class LocalPipeline:
         self.server = EmulatorServer(self.emulator).start()
         ingest_name = self.stack.outputs["IngestFunctionName"]
         scheduler_name = self.stack.outputs["SchedulerFunctionName"]
+        sweeper_name = self.stack.outputs["SweeperFunctionName"]
         endpoint = {
             "AWS_ENDPOINT_URL_BEDROCK": self.server.url,
             "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": self.server.url,  # InvokeModel and Converse for on-demand work
@@ -126,7 +129,11 @@ class LocalPipeline:
         self.scheduler = LocalFunction(
             scheduler_name, "scheduler", {**self.stack.function_environment(scheduler_name), **endpoint}
         )
+        self.sweeper = LocalFunction(
+            sweeper_name, "sweeper", {**self.stack.function_environment(sweeper_name), **endpoint}
+        )
         self.started_at = self._next_schedule = self.clock.now()
+        self._next_sweep = self.started_at + timedelta(seconds=self.sweep_every)
         # Scheduler runs per trigger: more than one overlap on threads (no reserved concurrency by default).
         self.runs_per_tick = 1
         invoke_config = self.stack.translated["Resources"]["IngestFunctionEventInvokeConfig"]["Properties"]
@@ -135,6 +142,7 @@ class LocalPipeline:
         _s3_events_carry_version_ids()
         wiring.use_clock(self.clock)  # the handlers' time is the emulator's
         self.max_active_seen: dict[str, int] = {}
+        self.sweeps: list[dict[str, Any]] = []  # what each sweeper run returned
         self.emulator.subscribe(self._watch_quota)
 
     def close(self) -> None:
@@ -160,18 +168,19 @@ class LocalPipeline:
         )
         return queue_url
 
-    def _route_rules_to_queue(self) -> tuple[str, str]:
-        """Points the deployed Bedrock state-change rule (its real pattern) at a queue instead of Lambda."""
+    def _route_rules_to_queue(self) -> tuple[str, dict[str, str]]:
+        """Points the deployed Bedrock state-change rule (its real pattern) at a queue instead of Lambda; the
+        schedule rules' ARNs by the function each targets (the local pipeline invokes those on its clock)."""
         queue_url, queue_arn = self._queue("bbq-local-bedrock-events")
-        schedule_rule = ""
+        schedules = {}
         for rule in self.events.list_rules()["Rules"]:
             targets = self.events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
             self.events.remove_targets(Rule=rule["Name"], Ids=[t["Id"] for t in targets])
             if rule.get("EventPattern"):
                 self.events.put_targets(Rule=rule["Name"], Targets=[{"Id": "local-queue", "Arn": queue_arn}])
             else:
-                schedule_rule = rule["Arn"]
-        return queue_url, schedule_rule
+                schedules.update({target["Arn"].rsplit(":", 1)[-1]: rule["Arn"] for target in targets})
+        return queue_url, schedules
 
     def _queue(self, name: str) -> tuple[str, str]:
         url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
@@ -225,7 +234,11 @@ class LocalPipeline:
                     self.sqs.send_message(QueueUrl=self.dead_letters, MessageBody=json.dumps(event))
                     logging.getLogger(__name__).warning("event dead-lettered after %d attempts: %s", attempts, exc)
 
-    def schedule_event(self) -> dict[str, Any]:
+    def lose_upload_events(self) -> int:
+        """S3 events that never come (S3 delivers at least once, almost always): how many were dropped."""
+        return sum(1 for body in self._drain(self.uploads_queue) if "Records" in body)
+
+    def schedule_event(self, function: LocalFunction | None = None) -> dict[str, Any]:
         return {
             "version": "0",
             "id": "local",
@@ -234,7 +247,7 @@ class LocalPipeline:
             "account": "123456789012",
             "time": self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
             "region": "us-east-1",
-            "resources": [self.schedule_rule],
+            "resources": [self.schedule_rules[(function or self.scheduler).name]],
             "detail": {},
         }
 
@@ -251,6 +264,9 @@ class LocalPipeline:
         if self.clock.now() >= self._next_schedule:
             runs.extend(self._run_scheduler(self.schedule_event()))
             self._next_schedule = self.clock.now() + timedelta(seconds=self.schedule_every)
+        if self.clock.now() >= self._next_sweep:
+            self.sweeps.append(self.sweeper.invoke(self.schedule_event(self.sweeper)))
+            self._next_sweep = self.clock.now() + timedelta(seconds=self.sweep_every)
         return runs
 
     def _run_scheduler(self, event: dict[str, Any]) -> list[Any]:

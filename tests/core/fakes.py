@@ -11,7 +11,7 @@ from typing import Any
 from bbq.core.errors import JobNotFound, ObjectMissing
 from bbq.core.files import InputFile, InvocationType, Part, PartStatus, every_attempt
 from bbq.core.jobs import Job, JobSnapshot, RecordCounts
-from bbq.core.ports import ObjectRef, OnDemandResult, Reservation, StoredObject, SubmitRequest
+from bbq.core.ports import Listed, ObjectRef, OnDemandResult, Reservation, StoredObject, SubmitRequest
 from bbq.core.states import JobStatus, is_terminal
 from bbq.core.validation import line_of
 
@@ -26,6 +26,7 @@ class InMemoryStore:
         self.lost_races: set[str] = set()  # job ids another run will have moved before our next write
         self.ledger: dict[str, dict[str, datetime]] = {}
         self.parts_read = 0  # waiting parts handed out: what a run's planning cost
+        self.cursors: dict[str, str | None] = {}
         self._lock = threading.RLock()
 
     def get_file(self, file_id: str) -> InputFile | None:
@@ -123,6 +124,15 @@ class InMemoryStore:
         with self._lock:
             self.ledger.get(model_id, {}).pop(job_id, None)
 
+    def known_files(self, file_ids: Sequence[str]) -> set[str]:
+        return {file_id for file_id in file_ids if file_id in self.files}
+
+    def sweep_cursor(self, bucket: str) -> str | None:
+        return self.cursors.get(bucket)
+
+    def save_sweep_cursor(self, bucket: str, cursor: str | None) -> None:
+        self.cursors[bucket] = cursor
+
 
 @dataclass
 class FakeBatch:
@@ -207,6 +217,18 @@ class FakeObjects:
         self.files = dict(files or {})
         self.metadata: dict[tuple[str, str], dict[str, str]] = {}
         self.chunk = chunk
+        # Uploads as a listing shows them (set by World.upload and World.upload_without_event).
+        self.uploads: dict[tuple[str, str], Listed] = {}
+        self.page = 2  # a listing page: small, so that tests go through several
+
+    def list_uploads(self, bucket: str, prefix: str, cursor: str | None) -> Iterator[tuple[list[Listed], str | None]]:
+        keys = sorted(k for b, k in self.uploads if b == bucket and k.startswith(prefix) and k > (cursor or ""))
+        for start in range(0, len(keys), self.page):
+            page = keys[start : start + self.page]
+            last = start + self.page >= len(keys)
+            yield [self.uploads[bucket, key] for key in page], None if last else page[-1]
+        if not keys:
+            yield [], None
 
     def read(self, ref: ObjectRef) -> StoredObject:
         if (ref.bucket, ref.key) not in self.files:

@@ -10,7 +10,7 @@ from bbq.core.config import PipelineConfig
 from bbq.core.ingest import IngestOutcome, ingest_object
 from bbq.core.jobs import Job
 from bbq.core.limits import FixedLimits, ModelLimits, SplitPolicy
-from bbq.core.ports import ObjectRef
+from bbq.core.ports import Listed, ObjectRef
 from bbq.core.scheduler import RunReport, run_scheduler
 from bbq.core.states import JobStatus
 from tests.conftest import CLAUDE, ROLE_ARN
@@ -61,12 +61,20 @@ class World:
         self.batch.objects = self.objects  # Bedrock reads inputs and writes outputs in the same S3
 
     def upload(self, key: str, body: bytes, metadata: dict[str, str] | None = None) -> IngestOutcome:
+        return self.ingest(self.upload_without_event(key, body, metadata))
+
+    def upload_without_event(self, key: str, body: bytes, metadata: dict[str, str] | None = None) -> ObjectRef:
+        """Puts the object in S3 and returns it; nothing is ingested (its S3 event never came)."""
         self.uploads += 1
         self.clock.advance(1)
         self.objects.files[BUCKET, key] = body
         if metadata:
             self.objects.metadata[BUCKET, key] = metadata
         ref = ObjectRef(BUCKET, key, f"etag{self.uploads}", len(body))
+        self.objects.uploads[BUCKET, key] = Listed(ref, self.clock.now())
+        return ref
+
+    def ingest(self, ref: ObjectRef) -> IngestOutcome:
         return ingest_object(
             ref, objects=self.objects, store=self.store, limits=self.limits, config=self.config, clock=self.clock
         )

@@ -3,6 +3,7 @@ records, stops, lost S3 events. Each case checks the standard on the outputs und
 record of created jobs and on the table."""
 
 import json
+from datetime import timedelta
 from collections import Counter
 from typing import Any
 
@@ -73,3 +74,17 @@ def test_a_file_stopped_with_bbq_stop_keeps_what_ran(pipeline: LocalPipeline, mo
     assert report(pipeline, item)["records"]["stopped"] == item["RecordsStopped"]
     assert len(pipeline.items("part")) == 1, "nothing of a stopped file goes again"
     assert pipeline.max_active_seen == {CLAUDE: 1}
+
+
+def test_uploads_whose_event_never_came_are_found_by_the_sweep(pipeline: LocalPipeline) -> None:
+    drop(pipeline, {"to-process/lost.jsonl": 150})
+    assert pipeline.lose_upload_events() == 1
+    drop(pipeline, {"to-process/Mixed.Jsonl": 150})  # S3's suffix filter is case-sensitive: no event at all
+    assert pipeline.lose_upload_events() == 0
+    while len(pipeline.items()) < 2:
+        pipeline.step(300)
+        assert pipeline.clock.now() - pipeline.started_at < timedelta(hours=3), "the hourly sweep found them"
+    items = pipeline.run_until_done(step_seconds=60)
+    assert [i["Status"] for i in items] == ["Completed"] * 2
+    assert sum(sweep["ingested"] for sweep in pipeline.sweeps) == 2
+    assert_each_record_has_one_result_or_is_reported(pipeline, items)

@@ -50,10 +50,10 @@ def test_uploads_under_to_process_trigger_the_ingest_function(resources: dict[st
     assert permission["Principal"] == "s3.amazonaws.com"
 
 
-def test_both_functions_run_python_313_on_the_shared_layer(resources: dict[str, Any]) -> None:
+def test_every_function_runs_python_313_on_the_shared_layer(resources: dict[str, Any]) -> None:
     (layer_id,) = of_type(resources, "AWS::Lambda::LayerVersion")
     functions = of_type(resources, "AWS::Lambda::Function")
-    assert set(functions) == {"IngestFunction", "SchedulerFunction"}
+    assert set(functions) == {"IngestFunction", "SchedulerFunction", "SweeperFunction"}
     for function in functions.values():
         props = function["Properties"]
         assert props["Runtime"] == "python3.13"
@@ -88,7 +88,7 @@ def test_the_scheduler_runs_on_a_schedule_and_on_this_stacks_bedrock_events(reso
 
 
 def test_iam_gives_each_function_only_its_own_calls(resources: dict[str, Any]) -> None:
-    for role in ("IngestFunctionRole", "SchedulerFunctionRole"):
+    for role in ("IngestFunctionRole", "SchedulerFunctionRole", "SweeperFunctionRole"):
         managed = resources[role]["Properties"]["ManagedPolicyArns"]
         assert set(managed) == {
             "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
@@ -106,23 +106,31 @@ def test_iam_gives_each_function_only_its_own_calls(resources: dict[str, Any]) -
     assert actions(bedrock) == {
         "bedrock:CreateModelInvocationJob",
         "bedrock:GetModelInvocationJob",
+        "bedrock:StopModelInvocationJob",
         "bedrock:TagResource",
     }
     listing = next(s for s in scheduler if "bedrock:ListModelInvocationJobs" in actions(s))
     assert actions(listing) == {"bedrock:ListModelInvocationJobs"}
     pass_role = next(s for s in scheduler if "iam:PassRole" in actions(s))
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
-    # S3: copies of staged parts for packed jobs; results of on-demand records beside batch results.
+    # S3: copies of staged parts for packed jobs; results of on-demand records beside batch results; outputs read
+    # back; the records of a part that go again or failed for good.
     s3 = {
-        (a, s["Resource"]["Fn::Sub"][0].rsplit("}", 1)[1]) for s in scheduler for a in actions(s) if a.startswith("s3:")
+        (a, resource["Fn::Sub"][0].rsplit("}", 1)[1])
+        for s in scheduler
+        for a in actions(s)
+        if a.startswith("s3:")
+        for resource in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
     }
+    writes = {"s3:PutObject", "s3:AbortMultipartUpload"}
     assert s3 == {
         ("s3:GetObject", "/staged/*"),
-        ("s3:PutObject", "/staged/jobs/*"),
-        ("s3:AbortMultipartUpload", "/staged/jobs/*"),
-        ("s3:PutObject", "/processed/*"),
-        ("s3:AbortMultipartUpload", "/processed/*"),
+        ("s3:GetObject", "/processed/*"),
+        *((a, place) for a in writes for place in ("/staged/jobs/*", "/processed/*", "/staged/retries/*")),
+        *((a, "/staged/failures/*") for a in writes),
     }
+    sweeper = set().union(*(actions(s) for s in statements(resources, "SweeperFunctionRole")))
+    assert "s3:ListBucketVersions" in sweeper and not any(a.startswith("bedrock:") for a in sweeper)
 
 
 def test_the_batch_role_is_created_only_without_a_role_arn_and_trusts_bedrock(resources: dict[str, Any]) -> None:
@@ -160,7 +168,14 @@ def test_parameters_and_outputs_the_readme_documents() -> None:
         template["Parameters"]
     )
     assert template["Parameters"]["ScheduleExpression"]["Default"] == "rate(15 minutes)"
-    outputs = {"BucketName", "JobsTableName", "IngestFunctionName", "SchedulerFunctionName", "BatchRoleArn"}
+    outputs = {
+        "BucketName",
+        "JobsTableName",
+        "IngestFunctionName",
+        "SchedulerFunctionName",
+        "SweeperFunctionName",
+        "BatchRoleArn",
+    }
     assert outputs <= set(template["Outputs"])
     readme = (ROOT / "README.md").read_text()
     for name in [*template["Parameters"], *template["Outputs"]]:
@@ -172,6 +187,7 @@ def test_every_trigger_has_a_sample_event() -> None:
         "bedrock-state-change.json",
         "s3-put.json",
         "schedule.json",
+        "sweep-schedule.json",
     ]
 
 

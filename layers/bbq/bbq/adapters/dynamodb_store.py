@@ -23,7 +23,7 @@ from bbq.core.states import JobStatus, is_terminal
 
 QUEUE_INDEX = "QueueIndex"
 STATUS_INDEX = "StatusIndex"
-FILE, PART, JOB, LEDGER = "file#", "part#", "job#", "slots#"
+FILE, PART, JOB, LEDGER, SWEEP = "file#", "part#", "job#", "slots#", "sweep#"
 PAGE_SIZE = 100  # waiting parts read per query page: a run reads only as many pages as its free slots need
 _BATCH_GET = 100  # DynamoDB's BatchGetItem limit
 
@@ -202,6 +202,28 @@ class DynamoStore:
         except ClientError as exc:
             if not _conditional_failed(exc):
                 raise
+
+    # ---- the sweep ------------------------------------------------------------------------------------------
+
+    def known_files(self, file_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        ids = list(dict.fromkeys(file_ids))
+        for start in range(0, len(ids), _BATCH_GET):
+            keys = [{"Id": {"S": FILE + fid}} for fid in ids[start : start + _BATCH_GET]]
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ProjectionExpression": "Id"}}
+            while request:
+                response = self._ddb.batch_get_item(RequestItems=request)
+                found.update(item["Id"]["S"].removeprefix(FILE) for item in response["Responses"].get(self._table, []))
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def sweep_cursor(self, bucket: str) -> str | None:
+        item = self._get(SWEEP + bucket)
+        return item["Cursor"]["S"] if item and "Cursor" in item else None
+
+    def save_sweep_cursor(self, bucket: str, cursor: str | None) -> None:
+        item = {"Id": {"S": SWEEP + bucket}, "Kind": {"S": "sweep"}}
+        self._ddb.put_item(TableName=self._table, Item=item | ({"Cursor": {"S": cursor}} if cursor else {}))
 
     # ---- helpers --------------------------------------------------------------------------------------------
 

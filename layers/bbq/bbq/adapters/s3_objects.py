@@ -10,10 +10,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bbq.core.errors import ObjectMissing
-from bbq.core.ports import ObjectRef, StoredObject
+from bbq.core.ports import Listed, ObjectRef, StoredObject
 
 _MISSING = {"NoSuchKey", "NoSuchVersion", "404", "NotFound", "PreconditionFailed", "412"}
 READ_CHUNK = 8 * 1024**2
+LIST_PAGE = 1000  # S3's largest listing page
 # Multipart parts: S3 takes 5 MiB to 5 GiB each and at most 10,000 of them, so 16 MiB parts allow 160 GiB.
 WRITE_PART = 16 * 1024**2
 IN_FLIGHT = 2  # parts uploading while the next is filled: at most (IN_FLIGHT + 1) x WRITE_PART in memory
@@ -32,6 +33,19 @@ class S3Objects:
             raise _translate(exc, ref.bucket, ref.key) from exc
         metadata = {name.lower(): value for name, value in response.get("Metadata", {}).items()}
         return StoredObject(metadata, _chunks(response["Body"]))
+
+    def list_uploads(self, bucket: str, prefix: str, cursor: str | None) -> Iterator[tuple[list[Listed], str | None]]:
+        markers = json.loads(cursor) if cursor else {}
+        while True:
+            page = self._s3.list_object_versions(Bucket=bucket, Prefix=prefix, MaxKeys=LIST_PAGE, **markers)
+            current = [
+                _listed({**version, "Bucket": bucket}) for version in page.get("Versions", []) if version["IsLatest"]
+            ]
+            if not page.get("IsTruncated"):
+                yield current, None
+                return
+            markers = {"KeyMarker": page["NextKeyMarker"], "VersionIdMarker": page["NextVersionIdMarker"]}
+            yield current, json.dumps(markers)
 
     def read_key(self, bucket: str, key: str) -> Iterator[bytes]:
         try:
@@ -124,6 +138,13 @@ class _MultipartWriter:
         if self._uploader is not None:
             self._uploader.shutdown(wait=True, cancel_futures=True)
             self._uploader = None
+
+
+def _listed(version: dict[str, Any]) -> Listed:
+    # Unversioned objects list with the version id "null"; their events carry none, and ingest names them by ETag.
+    version_id = version["VersionId"] if version.get("VersionId") not in (None, "null") else None
+    ref = ObjectRef(version.get("Bucket", ""), version["Key"], version["ETag"].strip('"'), version["Size"], version_id)
+    return Listed(ref, version["LastModified"])
 
 
 def _translate(exc: ClientError, bucket: str, key: str) -> Exception:

@@ -28,6 +28,14 @@ class ObjectRef:
 
 
 @dataclass(frozen=True)
+class Listed:
+    """An upload as a listing shows it."""
+
+    ref: ObjectRef
+    last_modified: datetime
+
+
+@dataclass(frozen=True)
 class SubmitRequest:
     job_name: str
     client_token: str
@@ -96,6 +104,13 @@ class Store(Protocol):
 
     def release_slot(self, model_id: str, job_id: str) -> None: ...
 
+    # The sweep of uploads whose event never came: which file ids have an item, and where the listing stopped.
+    def known_files(self, file_ids: Sequence[str]) -> set[str]: ...
+
+    def sweep_cursor(self, bucket: str) -> str | None: ...
+
+    def save_sweep_cursor(self, bucket: str, cursor: str | None) -> None: ...
+
 
 class BatchService(Protocol):
     """Bedrock batch inference."""
@@ -155,6 +170,10 @@ class ObjectStore(Protocol):
     def delete(self, bucket: str, key: str) -> None: ...
 
     def put_json(self, bucket: str, key: str, body: Mapping[str, object]) -> None: ...
+
+    def list_uploads(self, bucket: str, prefix: str, cursor: str | None) -> Iterator[tuple[list[Listed], str | None]]:
+        """The current version of each object under ``prefix``, a page at a time from ``cursor`` (None: the
+        start), each page with the cursor after it (None after the last page)."""
 
 
 class LimitsProvider(Protocol):

@@ -1,0 +1,80 @@
+"""The sweep: uploads under to-process/ whose S3 event never came (S3 delivers at least once, almost always) or
+whose ingest gave up (dead-lettered after Lambda's retries), or that S3's case-sensitive suffix filter let by
+(``.Jsonl``), are found and ingested.
+
+Each run lists at most ``max_listed`` current objects, from where the previous run stopped (a cursor in the
+table), so a bucket of any size is covered over several runs at a bounded cost per run; one BatchGetItem per
+100 listed uploads checks which have no item. Uploads younger than ``grace`` are left to their own event. An
+upload is the current version of its key: an overwritten version whose event was lost is not ingested.
+Ingesting twice is harmless (the file id comes from the upload's version, every write is conditional), so a
+sweep that overlaps the event's own ingest changes nothing.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bbq.core import naming
+from bbq.core.clock import Clock
+from bbq.core.ports import ObjectRef, ObjectStore, Store
+
+log = logging.getLogger(__name__)
+
+GRACE = timedelta(minutes=15)  # an upload's own event and ingest come within seconds; retries within minutes
+MAX_LISTED = 10_000  # current objects looked at per run: ten ListObjectVersions pages, 100 BatchGetItem calls
+
+
+@dataclass
+class SweepReport:
+    listed: int = 0
+    missing: int = 0  # uploads with no item
+    ingested: int = 0
+    errors: int = 0  # ingests that raised (logged); tried again on a later run
+    wrapped: bool = False  # the listing reached the end of to-process/ and starts again next run
+
+
+def sweep_uploads(
+    bucket: str,
+    *,
+    objects: ObjectStore,
+    store: Store,
+    ingest: Callable[[ObjectRef], object],
+    clock: Clock,
+    out_of_time: Callable[[], bool],
+    grace: timedelta = GRACE,
+    max_listed: int = MAX_LISTED,
+) -> SweepReport:
+    report = SweepReport()
+    cursor = store.sweep_cursor(bucket)
+    for page, next_cursor in objects.list_uploads(bucket, naming.INPUT_PREFIX, cursor):
+        report.listed += len(page)
+        settled_before = clock.now() - grace
+        candidates = {
+            naming.file_id_for(upload.ref.bucket, upload.ref.key, upload.ref.version): upload.ref
+            for upload in page
+            if naming.is_input_key(upload.ref.key) and upload.last_modified <= settled_before
+        }
+        known = store.known_files(list(candidates))
+        for file_id, ref in candidates.items():
+            if file_id in known:
+                continue
+            report.missing += 1
+            if out_of_time():
+                log.warning("sweep out of time; the rest of this page is looked at again next run")
+                return report  # the cursor stays before this page
+            try:
+                ingest(ref)
+            except Exception:  # one upload's failure must not stop the sweep
+                report.errors += 1
+                log.exception("sweep could not ingest an upload; trying again next sweep", extra={"key": ref.key})
+                continue
+            report.ingested += 1
+            log.warning("ingested an upload whose event never came", extra={"key": ref.key, "file_id": file_id})
+        store.save_sweep_cursor(bucket, next_cursor)
+        if next_cursor is None:
+            report.wrapped = True
+            break
+        if report.listed >= max_listed:
+            break
+    return report
