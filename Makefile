@@ -26,6 +26,7 @@ lint: $(STAMP)  ## ruff and mypy over the code (each handler on its own: every o
 	$(BIN)/mypy layers/bbq/bbq local/bbq_local tests bench
 	$(BIN)/mypy functions/ingest/app.py
 	$(BIN)/mypy functions/scheduler/app.py
+	$(BIN)/mypy functions/sweeper/app.py
 
 validate: $(STAMP)  ## the template's static checks
 	$(BIN)/sam validate --lint --region us-east-1

@@ -96,7 +96,6 @@ class SimulatedBedrock:
         processed = max(0, min(records, int(running * RECORDS_PER_S)))
         return JobSnapshot(JobStatus.IN_PROGRESS, "", RecordCounts(records, processed, processed, 0), None)
 
-
     def stop(self, job_arn: str) -> bool:
         raise NotImplementedError("the simulated workload never stops a job")
 

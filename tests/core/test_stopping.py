@@ -80,9 +80,7 @@ def test_a_pending_job_ends_before_it_goes_out(world: World) -> None:
     del world.batch.submit_errors["a2"]
     waiting = job_of(world, second)
     assert waiting.status == JobStatus.PENDING
-    outcome = stop_job(
-        waiting.job_id, store=world.store, batch=world.batch, objects=world.objects, clock=world.clock
-    )
+    outcome = stop_job(waiting.job_id, store=world.store, batch=world.batch, objects=world.objects, clock=world.clock)
     assert outcome.jobs_stopped == [waiting.job_id]
     finish(world, job_of(world, first))
     run(world)

@@ -3,8 +3,8 @@ records, stops, lost S3 events. Each case checks the standard on the outputs und
 record of created jobs and on the table."""
 
 import json
-from datetime import timedelta
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -36,12 +36,8 @@ def assert_each_record_has_one_result_or_is_reported(pipeline: LocalPipeline, it
 
 
 def test_failed_and_missing_records_go_again_until_each_has_one_result(pipeline: LocalPipeline) -> None:
-    pipeline.emulator.faults.update(
-        {
-            "record_errors": {"ThrottlingException": 0.05, "InternalServerException": 0.03, "ValidationException": 0.02},
-            "missing_record_rate": 0.03,
-        }
-    )
+    errors = {"ThrottlingException": 0.05, "InternalServerException": 0.03, "ValidationException": 0.02}
+    pipeline.emulator.faults.update({"record_errors": errors, "missing_record_rate": 0.03})
     drop(pipeline, {"to-process/a.jsonl": 300, "to-process/b.jsonl": 300, "to-process/c.jsonl": 300})
     items = pipeline.run_until_done(step_seconds=120)
     assert_each_record_has_one_result_or_is_reported(pipeline, items)
