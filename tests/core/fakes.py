@@ -2,7 +2,7 @@
 
 import json
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -14,6 +14,10 @@ from bbq.core.jobs import Job, JobSnapshot, RecordCounts
 from bbq.core.ports import Listed, ObjectRef, OnDemandResult, Reservation, StoredObject, SubmitRequest
 from bbq.core.states import JobStatus, is_terminal
 from bbq.core.validation import line_of
+
+
+MISSING = "missing"  # a record Bedrock leaves out of the output
+Fate = Callable[[str], int | str | None]  # per record id: None (a result), an errorCode, or MISSING
 
 
 class InMemoryStore:
@@ -145,15 +149,23 @@ class FakeBatch:
     submitted: list[SubmitRequest] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
     objects: "FakeObjects | None" = None  # where inputs are read and outputs written
+    max_active: dict[str, int] = field(default_factory=dict)  # per model, the most jobs active at once
 
     def submit(self, request: SubmitRequest) -> str:
         for needle, error in self.submit_errors.items():
             if needle in request.input_uri:
                 raise error
-        self.submitted.append(request)
         arn = self.arn(request)
+        if any(r.client_token == request.client_token for r in self.submitted):
+            return arn  # the same token: Bedrock answers with the job it made, and makes no other
+        self.submitted.append(request)
         self.snapshots.setdefault(arn, JobSnapshot(JobStatus.SUBMITTED, "", RecordCounts(), None))
+        active = [r for r in self.submitted if r.model_id == request.model_id and self.active(self.arn(r))]
+        self.max_active[request.model_id] = max(self.max_active.get(request.model_id, 0), len(active))
         return arn
+
+    def active(self, job_arn: str) -> bool:
+        return not is_terminal(self.snapshots[job_arn].status)
 
     @staticmethod
     def arn(request: SubmitRequest) -> str:
@@ -184,13 +196,20 @@ class FakeBatch:
         errors: Mapping[int, int] | None = None,
         missing: Collection[int] = (),
         ended_at: datetime | None = None,
+        fate: "Fate | None" = None,
     ) -> None:
         """Ends the job. Unless it failed or expired, Bedrock's output is written for each input file: a record
-        whose line number is in ``errors`` gets that errorCode, one in ``missing`` is left out."""
+        whose line number is in ``errors`` gets that errorCode, one in ``missing`` is left out (or ``fate`` says,
+        per record id: None for a result, an errorCode, or MISSING)."""
         counts = RecordCounts()
         if status in {JobStatus.COMPLETED, JobStatus.PARTIALLY_COMPLETED, JobStatus.STOPPED} and self.objects:
             request = next(r for r in self.submitted if self.arn(r) == job_arn)
-            counts = self.objects.write_output(request, job_arn, errors or {}, missing)
+
+            def by_line(record_id: str) -> int | str | None:
+                line = line_of(record_id) or 0
+                return MISSING if line in missing else (errors or {}).get(line)
+
+            counts = self.objects.write_output(request, job_arn, fate or by_line)
         self.snapshots[job_arn] = JobSnapshot(status, message, counts, ended_at)
 
 
@@ -258,9 +277,7 @@ class FakeObjects:
     def put_json(self, bucket: str, key: str, body: Mapping[str, object]) -> None:
         self.files[bucket, key] = json.dumps(body).encode()
 
-    def write_output(
-        self, request: SubmitRequest, job_arn: str, errors: Mapping[int, int], missing: Collection[int]
-    ) -> RecordCounts:
+    def write_output(self, request: SubmitRequest, job_arn: str, fate: "Fate") -> RecordCounts:
         """What Bedrock writes for a job: ``<output>/<job id>/<input name>.out`` for each of its input files."""
         bucket, prefix = request.input_uri.removeprefix("s3://").split("/", 1)
         out_bucket, out_prefix = request.output_uri.removeprefix("s3://").split("/", 1)
@@ -271,12 +288,12 @@ class FakeObjects:
             lines = []
             for data in self.files[bucket, key].splitlines():
                 record = json.loads(data)
-                line = line_of(record["recordId"]) or 0
-                if line in missing:
+                outcome = fate(record["recordId"])
+                if outcome == MISSING:
                     continue
-                if line in errors:
+                if outcome is not None:
                     error += 1
-                    record["error"] = {"errorCode": errors[line], "errorMessage": f"error {errors[line]}"}
+                    record["error"] = {"errorCode": outcome, "errorMessage": f"error {outcome}"}
                 else:
                     success += 1
                     record["modelOutput"] = {"content": [{"type": "text", "text": "ok"}]}
