@@ -15,7 +15,6 @@ from bbq.core.ports import Listed, ObjectRef, OnDemandResult, Reservation, Store
 from bbq.core.states import JobStatus, is_terminal
 from bbq.core.validation import line_of
 
-
 MISSING = "missing"  # a record Bedrock leaves out of the output
 Fate = Callable[[str], int | str | None]  # per record id: None (a result), an errorCode, or MISSING
 
@@ -169,7 +168,7 @@ class FakeBatch:
 
     @staticmethod
     def arn(request: SubmitRequest) -> str:
-        return f"arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/{request.client_token[:12]}"
+        return f"arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/{request.client_token}"
 
     def describe(self, job_arn: str, job_name: str | None) -> JobSnapshot:
         if job_arn in self.describe_errors:

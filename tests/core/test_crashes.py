@@ -8,7 +8,7 @@ its file's report, no job asked of Bedrock twice, and the quota never exceeded."
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -172,11 +172,9 @@ def drive(crash_at: int) -> tuple[World, Writes, list[ObjectRef]]:
                 undelivered.remove(ref)
             except Crash:
                 pass
-        try:
+        with suppress(Crash):
             run(world, quota=QUOTA)
-        except Crash:
-            pass
-        for arn, snapshot in list(world.batch.snapshots.items()):
+        for arn in list(world.batch.snapshots):
             if world.batch.active(arn):
                 world.batch.end(arn, JobStatus.COMPLETED, fate=fate)
         world.clock.advance(3600)  # past the companion wait and every backoff
@@ -187,13 +185,15 @@ def drive(crash_at: int) -> tuple[World, Writes, list[ObjectRef]]:
 
 def _all_ended(world: World) -> bool:
     unsettled = [job for job in world.store.jobs.values() if not job.settled]
-    return len(world.store.files) == 3 and not unsettled and all(f.status in FILE_DONE for f in world.store.files.values())
+    return (
+        len(world.store.files) == 3 and not unsettled and all(f.status in FILE_DONE for f in world.store.files.values())
+    )
 
 
 def assert_nothing_lost_nothing_twice(world: World, uploads: list[ObjectRef]) -> None:
     assert _all_ended(world), {f.key: f.status for f in world.store.files.values()}
     results: Counter[str] = Counter()
-    for (bucket, key), body in world.objects.files.items():
+    for (_, key), body in world.objects.files.items():
         if key.startswith(naming.OUTPUT_PREFIX) and key.endswith(".out"):
             results.update(json.loads(line)["recordId"] for line in body.splitlines() if b"modelOutput" in line)
     for file in world.store.files.values():

@@ -38,7 +38,7 @@ from bbq.core.ports import (
     SubmitRequest,
 )
 from bbq.core.progress import WAITING, tell_files, update_files
-from bbq.core.settling import settle_job
+from bbq.core.settling import fail_whole_part, settle_job
 from bbq.core.states import ACTIVE, JobStatus, is_terminal
 
 log = logging.getLogger(__name__)
@@ -382,9 +382,10 @@ def _fail_small_work(run: _Run, parts: list[Part], limits: ModelLimits) -> None:
         f"{run.config.companion_wait}; Bedrock needs at least {limits.min_records_per_job} per job, so "
         f"{short_by} more records are missing (SmallWork is fail). Upload them together with more records."
     )
+    max_line_bytes = run.config.split.max_line_bytes
     failed = [
         part
-        for part in (part.with_changes(status=PartStatus.FAILED, message=message) for part in parts)
+        for part in (fail_whole_part(part, message, run.objects, max_line_bytes) for part in parts)
         if run.store.save_part(part, expected=PartStatus.WAITING)  # not if a run packed it a moment ago
     ]
     run.report.small_work_failed += len(failed)

@@ -68,7 +68,8 @@ def _settle_part(
     clock: Clock,
 ) -> Part:
     if job.status not in READS_OUTPUT:
-        return part.with_changes(status=PART_STATUS_OF_JOB[job.status], message=job.message, failed=part.record_count)
+        whole = fail_whole_part(part, job.message, objects, config.split.max_line_bytes)
+        return whole.with_changes(status=PART_STATUS_OF_JOB[job.status])
     name = part.input_name or ""
     results_uri = naming.results_uri(job.output_uri, job.job_arn, name)
     results = _read_results(objects, results_uri, config.split.max_line_bytes)
@@ -100,11 +101,11 @@ def _settle_part(
             "records go again as the part's next attempt",
             extra={"part_id": part.part_id, "records": sort.retried, "attempt": part.attempt + 1},
         )
-        failed = f"; {sort.failed} failed for good: {sort.first_error}" if sort.failed else ""
+        and_failed = f"; {sort.failed} failed for good: {sort.first_error}" if sort.failed else ""
         return settled.with_changes(
             status=PartStatus.RETRIED,
             message=f"{sort.retried} records failed or went missing and go again as attempt {part.attempt + 1}"
-            + failed,
+            + and_failed,
         )
     if sort.failed:
         return settled.with_changes(
@@ -113,6 +114,28 @@ def _settle_part(
         )
     # A job run on demand says so (and at what price) on each of its parts.
     return settled.with_changes(status=PartStatus.COMPLETED, message=job.message if job.on_demand else "")
+
+
+def fail_whole_part(part: Part, message: str, objects: ObjectStore, max_line_bytes: int) -> Part:
+    """A part none of whose records ran (its job failed or expired, or the small-work policy failed it): each
+    record is listed among its failures with the reason, so the file's report names every record that failed."""
+    bucket, key = naming.split_uri(part.staged_uri)
+    failures_key = naming.failures_key(part.file_id, part.part_id)
+    with objects.writer(bucket, failures_key) as failures:
+        for line in split_lines(objects.read_key(bucket, key), max_line_bytes):
+            if line.data:
+                record_id = record_id_of_staged(line.data)
+                entry = {
+                    "recordId": record_id,
+                    "line": line_of(record_id),
+                    "errorCode": None,
+                    "errorMessage": message,
+                    "attempts": part.attempt,
+                }
+                failures.write(orjson.dumps(entry) + b"\n")
+    return part.with_changes(
+        status=PartStatus.FAILED, message=message, failed=part.record_count, failures_key=failures_key
+    )
 
 
 def _read_results(objects: ObjectStore, uri: str, max_line_bytes: int) -> dict[str, Error | None]:
