@@ -44,6 +44,8 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     metrics.add_metric(name="RecordsRunOnDemand", unit=MetricUnit.Count, value=report.ran_on_demand)
     metrics.add_metric(name="JobsRetried", unit=MetricUnit.Count, value=report.retried)
     metrics.add_metric(name="JobsPastTimeout", unit=MetricUnit.Count, value=report.past_timeout)
+    metrics.add_metric(name="JobsSettled", unit=MetricUnit.Count, value=report.settled)
+    metrics.add_metric(name="ModelsWaitingTooLong", unit=MetricUnit.Count, value=len(report.waiting_too_long))
     # The longest wait over the models: what an alarm on a queue that does not move watches.
     longest = max(report.oldest_waiting.values(), default=0.0)
     metrics.add_metric(name="OldestWaitingSeconds", unit=MetricUnit.Seconds, value=longest)
@@ -71,6 +73,8 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         "ranOnDemand": report.ran_on_demand,
         "retried": report.retried,
         "pastTimeout": report.past_timeout,
+        "settled": report.settled,
+        "waitingTooLong": report.waiting_too_long,
         "oldestWaitingSeconds": report.oldest_waiting,
         "deferred": report.deferred,
         "pendingLeft": report.pending_left,

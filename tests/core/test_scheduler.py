@@ -428,3 +428,22 @@ def test_a_queue_that_does_not_move_and_a_job_past_its_timeout_are_surfaced(worl
     report = run(world, quota=1)
     assert report.past_timeout == 1 and report.oldest_waiting[CLAUDE] == 600.0 + 49 * 3600
     assert NOVA not in report.oldest_waiting, "a model with nothing waiting reports nothing"
+
+
+def test_work_waiting_past_stuck_after_and_jobs_past_their_timeout_are_surfaced(world: World) -> None:
+    running = upload(world, "a1")
+    run(world, quota=1)
+    waiting = upload(world, "a2")
+    world.clock.advance(25 * 3600)
+    report = run(world, quota=1)
+    assert report.waiting_too_long == {CLAUDE: pytest.approx(25 * 3600, abs=5)}
+    assert world.store.files[waiting].message.startswith("Queued for 25 hours on model")
+    assert report.past_timeout == 0
+    world.clock.advance(24 * 3600)  # 49 hours: past the 48-hour timeout and its hour of grace
+    report = run(world, quota=1)
+    assert report.past_timeout == 1
+    assert job_of(world, running).message.startswith("Past its timeout: Bedrock still reports it Submitted")
+    finish(world, job_of(world, running))
+    run(world, quota=1)
+    assert world.store.files[waiting].status == FileStatus.RUNNING
+    assert world.store.files[waiting].message == "", "the notice went with the wait"

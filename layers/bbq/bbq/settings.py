@@ -36,6 +36,7 @@ class Settings(BaseModel):
     rejected_lines: RejectedLines = Field(alias="REJECTED_LINES", default=RejectedLines.RUN_VALID)
     small_work: SmallWork = Field(alias="SMALL_WORK", default=SmallWork.WAIT)
     companion_wait_minutes: int = Field(alias="COMPANION_WAIT_MINUTES", default=60, ge=0)
+    stuck_after_hours: int = Field(alias="STUCK_AFTER_HOURS", default=24, ge=1)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "Settings":
@@ -63,4 +64,5 @@ class Settings(BaseModel):
             rejected_lines=self.rejected_lines,
             small_work=self.small_work,
             companion_wait=timedelta(minutes=self.companion_wait_minutes),
+            stuck_after=timedelta(hours=self.stuck_after_hours),
         )

@@ -35,6 +35,7 @@ class PipelineConfig:
     rejected_lines: RejectedLines = RejectedLines.RUN_VALID
     small_work: SmallWork = SmallWork.WAIT
     companion_wait: timedelta = timedelta(hours=1)
+    stuck_after: timedelta = timedelta(hours=24)  # work waiting longer is surfaced (log, metric, file message)
 
     @property
     def models(self) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ from bbq.core.reports import write_file_report
 log = logging.getLogger(__name__)
 
 WAITING = "Waiting:"  # how a message that a model's queue waits for access begins
+QUEUED_LONG = "Queued for"  # how the message of a file whose work waits past StuckAfterHours begins
 
 
 def update_files(store: Store, objects: ObjectStore, clock: Clock, parts: Iterable[Part]) -> None:
@@ -63,6 +64,8 @@ def _derived(file: InputFile, parts: list[Part]) -> tuple[FileStatus, str]:
     if file.message.startswith(WAITING):
         return status, file.message  # its model's queue waits for access: what to fix stays in view
     retrying = next((p.message for p in parts if p.status == PartStatus.RETRIED), "")
+    if file.message.startswith(QUEUED_LONG) and status != FileStatus.QUEUED:
+        return status, retrying  # its work left the queue: the notice that it waited long no longer holds
     return status, retrying or _without_packing_note(file.message)
 
 

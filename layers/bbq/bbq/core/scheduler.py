@@ -37,7 +37,7 @@ from bbq.core.ports import (
     Store,
     SubmitRequest,
 )
-from bbq.core.progress import WAITING, tell_files, update_files
+from bbq.core.progress import QUEUED_LONG, WAITING, tell_files, update_files
 from bbq.core.settling import fail_whole_part, settle_job
 from bbq.core.states import ACTIVE, JobStatus, is_terminal
 
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 # Bedrock outcomes after which the same parts go again as a new attempt (up to PipelineConfig.max_attempts).
 RETRIED = frozenset({JobStatus.FAILED, JobStatus.EXPIRED})
+PAST_TIMEOUT = "Past its timeout:"  # how the message of a job Bedrock should have expired begins
 # What to do about each way Bedrock refuses a model for the account: the message every waiting job carries.
 WHAT_TO_FIX = {
     ModelUnavailable.ACCESS: "Grant access to the model in the Bedrock console (Model access) in this Region, and "
@@ -79,6 +80,8 @@ class RunReport:
     errors: int = 0  # jobs skipped this run because of an unexpected answer (logged with the job id)
     active_per_model: dict[str, int] = field(default_factory=dict)
     paused: dict[str, str] = field(default_factory=dict)  # model -> why Bedrock refuses it for this account
+    # Per model, how long its oldest part has waited when that is past StuckAfterHours (seconds).
+    waiting_too_long: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -153,25 +156,52 @@ def _run_model(run: _Run, model: str, limits: ModelLimits) -> None:
 
 
 def _check_timeout(run: _Run, job: Job) -> None:
-    """Bedrock expires a job at its timeout; one still running an hour later is stuck and said so."""
+    """Bedrock expires a job at its timeout; one still running an hour later is stuck: said in the log, a metric
+    and the job's message."""
     window = timedelta(hours=run.config.timeout_hours) + retry.TIMEOUT_GRACE
-    if job.submitted_at and run.clock.now() - job.submitted_at > window:
-        run.report.past_timeout += 1
-        log.error(
-            "job still running past its timeout window; check it in the Bedrock console, or stop it",
-            extra={"job_id": job.job_id, "job_arn": job.job_arn, "submitted_at": str(job.submitted_at)},
-        )
+    if not job.submitted_at or run.clock.now() - job.submitted_at <= window:
+        return
+    run.report.past_timeout += 1
+    log.error(
+        "job still running past its timeout window; check it in the Bedrock console, or stop it",
+        extra={"job_id": job.job_id, "job_arn": job.job_arn, "submitted_at": str(job.submitted_at)},
+    )
+    message = (
+        f"{PAST_TIMEOUT} Bedrock still reports it {job.status.value} more than {run.config.timeout_hours} hours "
+        f"after it was submitted. Check {job.job_arn} in the Bedrock console; bbq stop --job {job.job_id} stops it."
+    )
+    if job.message != message:
+        run.store.save_job(job.with_changes(message=message), expected=job.status)
 
 
 def _measure_wait(run: _Run, model: str) -> None:
-    """How long the model's oldest waiting part has waited: one item of each of its queues."""
+    """How long the model's oldest waiting part has waited (one item of each of its queues); past StuckAfterHours,
+    its file says so."""
     oldest = [
-        part.queued_at
+        part
         for invocation_type in InvocationType
         if (part := next(iter(run.store.waiting_parts(model, invocation_type, page_size=1)), None)) is not None
     ]
-    if oldest:
-        run.report.oldest_waiting[model] = (run.clock.now() - min(oldest)).total_seconds()
+    if not oldest:
+        return
+    part = min(oldest, key=lambda p: p.queued_at)
+    waited = run.clock.now() - part.queued_at
+    run.report.oldest_waiting[model] = waited.total_seconds()
+    if waited <= run.config.stuck_after:
+        return
+    run.report.waiting_too_long[model] = waited.total_seconds()
+    hours = int(waited.total_seconds() // 3600)
+    log.error(
+        "work has waited longer than StuckAfterHours",
+        extra={"model_id": model, "file_id": part.file_id, "waited_hours": hours},
+    )
+    file = run.store.get_file(part.file_id)
+    if file is not None and not file.message.startswith((WAITING, QUEUED_LONG)):
+        message = (
+            f"{QUEUED_LONG} {hours} hours on model {model}: earlier work holds its slots, or its records wait "
+            "for companions (SmallWork). Nothing is lost; a higher batch quota in Service Quotas goes faster."
+        )
+        run.store.save_file(file.with_changes(message=message, updated_at=run.clock.now()))
 
 
 def _plan(
