@@ -60,7 +60,11 @@ def update_files(store: Store, objects: ObjectStore, clock: Clock, parts: Iterab
 def _derived(file: InputFile, parts: list[Part]) -> tuple[FileStatus, str]:
     status = file_status(parts)
     if status in FILE_DONE:
-        return status, _final_message(status, file_counts(parts), parts)
+        message = _final_message(status, file_counts(parts), parts)
+        refused = (
+            f"; {file.rejected_lines} lines refused at upload (see the error report)" if file.rejected_lines else ""
+        )
+        return status, message + refused
     if file.message.startswith(WAITING):
         return status, file.message  # its model's queue waits for access: what to fix stays in view
     retrying = next((p.message for p in parts if p.status == PartStatus.RETRIED), "")
