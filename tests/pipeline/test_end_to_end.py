@@ -197,8 +197,11 @@ def test_throttling_and_server_errors_are_ridden_out(pipeline: LocalPipeline, mo
     assert_every_record_ran_once(pipeline, items)
 
 
-def test_a_job_created_earlier_under_the_same_name_is_adopted_not_failed(pipeline: LocalPipeline) -> None:
+def test_a_job_created_earlier_under_the_same_name_is_adopted_not_failed(
+    pipeline: LocalPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A create that went through while its answer was lost, retried after the token's window: same name."""
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)  # botocore's retries, no sleep
     drop(pipeline, {"to-process/a.jsonl": 100})
     pipeline.emulator.faults.update({"throttle": {"CreateModelInvocationJob": 1.0}})
     pipeline.step(30)  # the job is planned; Bedrock refuses its create for now
