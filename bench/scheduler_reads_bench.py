@@ -55,6 +55,7 @@ def a_job(job_id: str, part_id: str, status: JobStatus) -> Job:
     return Job(
         job_id, status, MODEL, InvocationType.INVOKE_MODEL, (part_id,), "s3://b/staged/x/", "s3://b/processed/x/",
         1000, 10**6, T0, T0, job_name=f"bbq-{job_id[:20]}-a1", job_arn=arn,
+        settled=status == JobStatus.COMPLETED,  # history: read, told and out of the queue long ago
     )  # fmt: skip
 
 
