@@ -105,7 +105,12 @@ def _upload_tour(pipeline: Any, files: int, records: int) -> None:
     pipeline.upload(f"to-process/{NOVA}/nova-calls.jsonl", transcripts.jsonl_file(80, 120))
     print(f"  - {NOVA}/nova-calls.jsonl: routed to Amazon Nova Lite by its folder (AllowedModels)")
     pipeline.upload("to-process/anthropic.claude-v2/old-model.jsonl", transcripts.jsonl_file(90, 120))
-    print("  - anthropic.claude-v2/old-model.jsonl: a model this stack does not run: refused with a report\n")
+    print("  - anthropic.claude-v2/old-model.jsonl: a model this stack does not run: refused with a report")
+    pipeline.emulator.faults.update({"record_errors": {"ThrottlingException": 0.01}, "missing_record_rate": 0.005})
+    print(
+        "  - and Bedrock throttles 1% of records and leaves 0.5% out of its output: they go again, packed with "
+        "other work or, when few are left, on demand\n"
+    )
 
 
 def _download(pipeline: Any, output_dir: Path) -> list[Path]:
@@ -129,7 +134,13 @@ def run_demo(*, files: int, records: int, quota: int, output_dir: str) -> int:
         print("bbq demo: deploying template.yaml into moto (translated by aws-sam-translator) ...")
         pipeline = LocalPipeline(
             quota=quota,
-            parameters={"LogLevel": "ERROR", "AllowedModels": NOVA, "PartRecords": str(PART_RECORDS)},
+            # Leftovers under Bedrock's minimum wait 10 simulated minutes for companions, not the default hour.
+            parameters={
+                "LogLevel": "ERROR",
+                "AllowedModels": NOVA,
+                "PartRecords": str(PART_RECORDS),
+                "CompanionWaitMinutes": "10",
+            },
         )
         # A small figure, so a laptop-sized tour shows splitting (Bedrock's real limit is 50,000 a job): the
         # emulated Bedrock enforces it and lists it in Service Quotas, where bbq reads it.
@@ -156,6 +167,11 @@ def run_demo(*, files: int, records: int, quota: int, output_dir: str) -> int:
             print(_files_table(files_done, parts))
             print("\nThe Bedrock jobs that ran them:\n")
             print(_jobs_table(pipeline.items("job"), parts))
+            again = [p for p in parts if int(p.get("Attempt", 1)) > 1]
+            print(
+                f"\n{sum(int(p['RecordCount']) for p in again)} records failed transiently or went missing and ran "
+                f"again ({len(again)} retry parts); each has exactly one result."
+            )
             out = Path(output_dir).resolve()
             saved = _download(pipeline, out)
             print(
@@ -173,10 +189,19 @@ def run_demo(*, files: int, records: int, quota: int, output_dir: str) -> int:
 def _show_sample(saved: list[Path]) -> None:
     outputs = [p for p in saved if p.name.endswith(".jsonl.out")]
     reports = [p for p in saved if p.name.endswith(".error.json")]
-    if outputs:
-        line = json.loads(outputs[0].read_text().splitlines()[0])
-        print(f"\nOne result from {outputs[0].name} (record {line['recordId']}):")
+    results = (
+        (path, line)
+        for path in outputs
+        for line in map(json.loads, path.read_text().splitlines())
+        if "modelOutput" in line
+    )
+    if first := next(results, None):
+        path, line = first
+        print(f"\nOne result from {path.name} (record {line['recordId']}):")
         print("  " + line["modelOutput"]["content"][0]["text"][:300])
+    if final := next((p for p in saved if p.name.startswith("bbq-report-")), None):
+        body = json.loads(final.read_text())
+        print(f"\nA file's final report, {final.parent.name}/{final.name}: {body['status']}, {body['records']}")
     for report in reports:
         body = json.loads(report.read_text())
         refused = body["rejectedLines"]

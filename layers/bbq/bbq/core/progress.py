@@ -78,9 +78,11 @@ def _final_message(status: FileStatus, counts: FileCounts, parts: list[Part]) ->
     why = next((p.message for p in parts if p.message and (p.failed or p.status in PART_FAILED)), "") or next(
         (p.message for p in parts if p.message and p.status != PartStatus.COMPLETED), ""
     )
-    note = next((p.message for p in parts if p.message), "")
+    note = next((p.message for p in parts if p.message and p.status == PartStatus.COMPLETED), "")  # on demand
+    again = sum(p.retried for p in parts if p.attempt == 1)
     if status == FileStatus.COMPLETED:
-        return f"All {counts.succeeded} records succeeded" + (f"; {note}" if note else "")
+        retried = f", {again} of them after going again" if again else ""
+        return f"All {counts.succeeded} records succeeded{retried}" + (f"; {note}" if note else "")
     if status == FileStatus.STOPPED:
         return f"Stopped: {counts.succeeded} records succeeded, {counts.stopped} were not run, {counts.failed} failed"
     if status == FileStatus.FAILED:
