@@ -78,18 +78,7 @@ class DynamoStore:
         if expected is None:
             self._ddb.put_item(TableName=self._table, Item=_part_item(part))
             return True
-        try:
-            self._ddb.put_item(
-                TableName=self._table,
-                Item=_part_item(part),
-                ConditionExpression="PartStatus = :expected",
-                ExpressionAttributeValues={":expected": {"S": expected.value}},
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
-        return True
+        return self._put_if(_part_item(part), "PartStatus = :expected", {":expected": {"S": expected.value}})
 
     def add_part(self, part: Part) -> bool:
         return self._put_new(_part_item(part))
@@ -139,19 +128,8 @@ class DynamoStore:
         return True
 
     def save_job(self, job: Job, expected: JobStatus) -> bool:
-        try:
-            self._ddb.put_item(
-                TableName=self._table,
-                Item=_job_item(job),
-                ConditionExpression="#s = :expected",
-                ExpressionAttributeNames={"#s": "Status"},
-                ExpressionAttributeValues={":expected": {"S": expected.value}},
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
-        return True
+        status = {":expected": {"S": expected.value}}
+        return self._put_if(_job_item(job), "#s = :expected", status, {"#s": "Status"})
 
     # ---- the slot ledger ------------------------------------------------------------------------------------
 
@@ -233,8 +211,23 @@ class DynamoStore:
         return item
 
     def _put_new(self, item: dict[str, Any]) -> bool:
+        return self._put_if(item, "attribute_not_exists(Id)")
+
+    def _put_if(
+        self,
+        item: dict[str, Any],
+        condition: str,
+        values: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
+    ) -> bool:
+        """Writes ``item`` if ``condition`` holds; False if it did not (nothing written)."""
+        request: dict[str, Any] = {"TableName": self._table, "Item": item, "ConditionExpression": condition}
+        if values:
+            request["ExpressionAttributeValues"] = values
+        if names:
+            request["ExpressionAttributeNames"] = names
         try:
-            self._ddb.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(Id)")
+            self._ddb.put_item(**request)
         except ClientError as exc:
             if _conditional_failed(exc):
                 return False
