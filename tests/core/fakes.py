@@ -225,7 +225,8 @@ class FakeOnDemand:
             if needle in text:
                 raise error
         self.calls.append((model_id, invocation_type))
-        return OnDemandResult({"content": [{"type": "text", "text": "ok"}]}, 10, 2)
+        body = {"content": [{"type": "text", "text": "ok"}], "usage": {"input_tokens": 10, "output_tokens": 2}}
+        return OnDemandResult(body, 10, 2)
 
 
 class FakeObjects:
@@ -295,8 +296,13 @@ class FakeObjects:
                     record["error"] = {"errorCode": outcome, "errorMessage": f"error {outcome}"}
                 else:
                     success += 1
-                    record["modelOutput"] = {"content": [{"type": "text", "text": "ok"}]}
+                    record["modelOutput"] = {
+                        "content": [{"type": "text", "text": f"ok {record['recordId']}"}],
+                        "stop_reason": "end_turn",
+                        "usage": {"input_tokens": 10, "output_tokens": 2},
+                    }
                 lines.append(json.dumps(record).encode() + b"\n")
+            lines.reverse()  # Bedrock's output order is not the input's
             name = key.rsplit("/", 1)[1]
             self.files[out_bucket, f"{out_prefix}{job_arn.rsplit('/', 1)[1]}/{name}.out"] = b"".join(lines)
         return RecordCounts(success + error, success + error, success, error)

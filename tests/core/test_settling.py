@@ -7,6 +7,7 @@ import pytest
 
 from bbq.core import naming
 from bbq.core.files import FileStatus, PartStatus
+from bbq.core.settling import settle_job
 from bbq.core.states import JobStatus
 from bbq.core.validation import staged_record_id
 from tests.core.helpers import BUCKET, WHOLE, World, finish, job_of, run, upload
@@ -87,12 +88,19 @@ def test_a_record_that_keeps_failing_stops_after_max_attempts(world: World) -> N
     assert len(world.store.parts_of(ended)) == 2, "no third attempt"
 
 
-def test_a_completed_job_settles_without_reading_its_input(world: World) -> None:
+def test_a_completed_job_settles_without_reading_its_input(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     file = upload(world, "calls", 1_000)
     run(world)
     finish(world, job_of(world, file))
+    run_job = world.store.jobs[job_of(world, file).job_id]
     (part,) = world.store.parts_of(world.store.files[file])
-    del world.objects.files[naming.split_uri(part.staged_uri)]  # reading it would fail
+    reads: list[str] = []
+    real_read = world.objects.read_key
+    monkeypatch.setattr(world.objects, "read_key", lambda b, k: reads.append(k) or real_read(b, k))
+    ended = replace(run_job, status=JobStatus.COMPLETED)
+    settle_job(ended, store=world.store, objects=world.objects, config=world.config, clock=world.clock)
+    assert naming.split_uri(part.staged_uri)[1] not in reads and len(reads) == 1, "only the output is read"
+    monkeypatch.undo()
     run(world)
     assert world.store.files[file].status == FileStatus.COMPLETED
     assert world.store.files[file].message == "All 1000 records succeeded"

@@ -22,6 +22,11 @@ def report(pipeline: LocalPipeline, item: dict[str, Any]) -> dict[str, Any]:
     return json.loads(pipeline.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
+def read_jsonl(pipeline: LocalPipeline, key: str) -> list[dict[str, Any]]:
+    body = pipeline.s3.get_object(Bucket=pipeline.bucket, Key=key)["Body"].read()
+    return [json.loads(line) for line in body.splitlines()]
+
+
 def assert_each_record_has_one_result_or_is_reported(pipeline: LocalPipeline, items: list[dict[str, Any]]) -> None:
     """Every record of every file that ran has exactly one result line under processed/, or none and is listed in
     its file's report with its last error; the item's counts add up."""
@@ -38,7 +43,7 @@ def assert_each_record_has_one_result_or_is_reported(pipeline: LocalPipeline, it
 def test_failed_and_missing_records_go_again_until_each_has_one_result(pipeline: LocalPipeline) -> None:
     errors = {"ThrottlingException": 0.05, "InternalServerException": 0.03, "ValidationException": 0.02}
     pipeline.emulator.faults.update({"record_errors": errors, "missing_record_rate": 0.03})
-    drop(pipeline, {"to-process/a.jsonl": 300, "to-process/b.jsonl": 300, "to-process/c.jsonl": 300})
+    ids = drop(pipeline, {"to-process/a.jsonl": 300, "to-process/b.jsonl": 300, "to-process/c.jsonl": 300})
     items = pipeline.run_until_done(step_seconds=120)
     assert_each_record_has_one_result_or_is_reported(pipeline, items)
     assert {i["Status"] for i in items} == {"PartiallyCompleted"}, "the 400s fail for good, nothing else"
@@ -50,6 +55,17 @@ def test_failed_and_missing_records_go_again_until_each_has_one_result(pipeline:
     parts = pipeline.items("part")
     assert max(int(p["Attempt"]) for p in parts) >= 2, "throttled, failed and missing records went again"
     assert all("ValidationException" in i["Message"] for i in items)
+    # Joined results: each file's records in line order with the user's ids, the failures beside them, the cost.
+    for item in items:
+        place = naming.split_uri(item["OutputUri"])[1]
+        results = read_jsonl(pipeline, place + "results.jsonl")
+        failed = {e["recordId"] for e in read_jsonl(pipeline, place + "errors.jsonl")}
+        assert [r["recordId"] for r in results] == [rid for rid in sorted(ids[item["SourceKey"]]) if rid not in failed]
+        assert [r["line"] for r in results] == sorted(r["line"] for r in results)
+        assert len(results) == item["RecordsSucceeded"] and all(r["text"] for r in results)
+        summary = json.loads(pipeline.s3.get_object(Bucket=pipeline.bucket, Key=place + "summary.json")["Body"].read())
+        assert summary["tokens"]["input"] == item["InputTokenCount"] == sum(r["inputTokens"] for r in results)
+        assert float(item["CostUsd"]) == pytest.approx(summary["costUsd"]["total"]) and summary["costUsd"]["total"] > 0
 
 
 def test_a_file_stopped_with_bbq_stop_keeps_what_ran(pipeline: LocalPipeline, monkeypatch: pytest.MonkeyPatch) -> None:

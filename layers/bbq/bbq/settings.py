@@ -3,10 +3,11 @@
 from collections.abc import Mapping
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bbq.core.config import PipelineConfig, RejectedLines, SmallWork
 from bbq.core.limits import ModelLimits, SplitPolicy
+from bbq.core.prices import PriceTable
 
 
 class Settings(BaseModel):
@@ -37,6 +38,14 @@ class Settings(BaseModel):
     small_work: SmallWork = Field(alias="SMALL_WORK", default=SmallWork.WAIT)
     companion_wait_minutes: int = Field(alias="COMPANION_WAIT_MINUTES", default=60, ge=0)
     stuck_after_hours: int = Field(alias="STUCK_AFTER_HOURS", default=24, ge=1)
+    # On-demand US dollars per million tokens, merged over bbq's table: {"<model id>": {"input": .., "output": ..}}
+    model_prices: str = Field(alias="MODEL_PRICES", default="")
+
+    @field_validator("model_prices")
+    @classmethod
+    def _prices_parse(cls, value: str) -> str:
+        PriceTable.with_overrides(value)  # a mistake in ModelPrices fails here, saying what the JSON must be
+        return value
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "Settings":
@@ -65,4 +74,5 @@ class Settings(BaseModel):
             small_work=self.small_work,
             companion_wait=timedelta(minutes=self.companion_wait_minutes),
             stuck_after=timedelta(hours=self.stuck_after_hours),
+            prices=PriceTable.with_overrides(self.model_prices),
         )

@@ -10,6 +10,7 @@ Two sparse indexes keep reads proportional to the work at hand:
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -292,6 +293,11 @@ def _file_item(file: InputFile) -> dict[str, Any]:
             "RecordsPending": file.counts.pending,
             "ResultsReportUri": file.results_report_uri,
             "StopRequested": file.stop_requested or None,
+            "ResultsUri": file.results_uri,
+            "InputTokenCount": file.input_tokens or None,
+            "OutputTokenCount": file.output_tokens or None,
+            # DynamoDB numbers are decimals: a float is written through its shortest repr, to the microdollar.
+            "CostUsd": Decimal(repr(round(file.cost_usd, 6))) if file.cost_usd is not None else None,
         }
     )
 
@@ -324,6 +330,10 @@ def _file_from(item: dict[str, Any]) -> InputFile:
         ),
         results_report_uri=plain.get("ResultsReportUri"),
         stop_requested=bool(plain.get("StopRequested", False)),
+        results_uri=plain.get("ResultsUri"),
+        input_tokens=int(plain.get("InputTokenCount", 0)),
+        output_tokens=int(plain.get("OutputTokenCount", 0)),
+        cost_usd=float(plain["CostUsd"]) if "CostUsd" in plain else None,
     )
 
 

@@ -5,6 +5,8 @@ from datetime import timedelta
 from enum import StrEnum
 
 from bbq.core.limits import SplitPolicy
+from bbq.core.prices import DEFAULT as DEFAULT_PRICES
+from bbq.core.prices import PriceTable
 
 
 class RejectedLines(StrEnum):
@@ -36,6 +38,7 @@ class PipelineConfig:
     small_work: SmallWork = SmallWork.WAIT
     companion_wait: timedelta = timedelta(hours=1)
     stuck_after: timedelta = timedelta(hours=24)  # work waiting longer is surfaced (log, metric, file message)
+    prices: PriceTable = DEFAULT_PRICES
 
     @property
     def models(self) -> tuple[str, ...]:

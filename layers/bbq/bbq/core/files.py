@@ -86,6 +86,12 @@ class InputFile:
     message: str = ""
     counts: FileCounts = field(default_factory=FileCounts)
     results_report_uri: str | None = None  # the report written next to its results once it ended
+    # Once it ended: where its joined results are (results.jsonl, errors.jsonl, summary.json), the tokens its
+    # records used and what they cost (None when the model has no price).
+    results_uri: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
     stop_requested: bool = False  # nothing more of it is submitted or retried (bbq.core.stopping)
 
     def with_changes(self, **changes: object) -> Self:

@@ -18,8 +18,12 @@ from bbq.core.files import (
 )
 from bbq.core.ingest import PACKING_NOTE
 from bbq.core.jobs import Job
+from bbq.core.limits import SplitPolicy
 from bbq.core.ports import ObjectStore, Store
+from bbq.core.prices import DEFAULT as DEFAULT_PRICES
+from bbq.core.prices import PriceTable
 from bbq.core.reports import write_file_report
+from bbq.core.results import write_results
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +31,14 @@ WAITING = "Waiting:"  # how a message that a model's queue waits for access begi
 QUEUED_LONG = "Queued for"  # how the message of a file whose work waits past StuckAfterHours begins
 
 
-def update_files(store: Store, objects: ObjectStore, clock: Clock, parts: Iterable[Part]) -> None:
+def update_files(
+    store: Store,
+    objects: ObjectStore,
+    clock: Clock,
+    parts: Iterable[Part],
+    prices: PriceTable = DEFAULT_PRICES,
+    max_line_bytes: int = SplitPolicy().max_line_bytes,
+) -> None:
     """Each file's status is derived from all of its parts. Written, then checked again: a run that finished a
     sibling part at the same moment may have read the parts before this one's change and written after it; the
     last writer's check sees every part and puts the file right."""
@@ -42,7 +53,22 @@ def update_files(store: Store, objects: ObjectStore, clock: Clock, parts: Iterab
             if status == file.status and message == file.message and counts == file.counts:
                 break
             file = file.with_changes(status=status, message=message, counts=counts, updated_at=clock.now())
-            if status in FILE_DONE:  # the report first: a file is never seen ended without its report
+            if status in FILE_DONE:  # results and report first: a file is never seen ended without them
+                totals = write_results(
+                    file,
+                    every,
+                    store=store,
+                    objects=objects,
+                    prices=prices,
+                    max_line_bytes=max_line_bytes,
+                    now=clock.now(),
+                )
+                file = file.with_changes(
+                    results_uri=file.output_uri,
+                    input_tokens=totals.input_tokens,
+                    output_tokens=totals.output_tokens,
+                    cost_usd=totals.cost,
+                )
                 file = file.with_changes(results_report_uri=write_file_report(file, every, objects))
                 log.info(
                     "file ended",

@@ -251,7 +251,7 @@ def _store(
     if not run.store.create_job(job, parts):
         log.info("parts taken by another run; planning again next run", extra={"model_id": model})
         return None
-    update_files(run.store, run.objects, run.clock, parts)
+    _update_files(run, parts)
     log.info(
         "job planned",
         extra={
@@ -392,9 +392,14 @@ def _settle(run: _Run, job: Job) -> None:
     their files follow; only then does it leave the queue. Each step may be repeated after a crash."""
     run.store.release_slot(job.model_id, job.job_id)
     parts = settle_job(job, store=run.store, objects=run.objects, config=run.config, clock=run.clock)
-    update_files(run.store, run.objects, run.clock, parts)
+    _update_files(run, parts)
     if run.store.save_job(job.with_changes(settled=True), expected=job.status):
         run.report.settled += 1
+
+
+def _update_files(run: _Run, parts: list[Part]) -> None:
+    config = run.config
+    update_files(run.store, run.objects, run.clock, parts, config.prices, config.split.max_line_bytes)
 
 
 def _stop_asked(run: _Run, job: Job) -> bool:
@@ -419,7 +424,7 @@ def _fail_small_work(run: _Run, parts: list[Part], limits: ModelLimits) -> None:
         if run.store.save_part(part, expected=PartStatus.WAITING)  # not if a run packed it a moment ago
     ]
     run.report.small_work_failed += len(failed)
-    update_files(run.store, run.objects, run.clock, failed)
+    _update_files(run, failed)
     log.warning("small work failed by policy", extra={"model_id": parts[0].model_id, "records": records})
 
 

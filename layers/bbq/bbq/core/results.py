@@ -1,0 +1,261 @@
+"""Joined results of a file that ended, under its place in processed/ (Bedrock's raw ``.out`` files stay):
+
+- ``results.jsonl``: one line per record that succeeded, in the upload's line order: its line, the user's
+  ``recordId`` (bbq's when the line had none), the model's text or embedding, stop reason, tokens and the full
+  ``modelOutput``;
+- ``errors.jsonl``: every record that never succeeded: line, recordId, last error code and message, attempts
+  (or that it was not run, for a stopped file);
+- ``summary.json``: counts, tokens, cost, durations, attempts and the Bedrock jobs.
+
+However the file was split, packed, retried or partly run on demand. The merge walks the file's parts in line
+order; for each it holds only that part's results (every attempt's ``.out``, at most PartRecords records), and
+reads the staged input (the valid records in line order) and the upload (the user's record ids) as streams, so
+memory stays flat whatever the file's size.
+"""
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import orjson
+
+from bbq.core import model_output, naming
+from bbq.core.errors import ObjectMissing
+from bbq.core.files import InputFile, Part, PartStatus
+from bbq.core.lines import split_lines
+from bbq.core.ports import ObjectRef, ObjectStore, Store
+from bbq.core.prices import PriceTable
+from bbq.core.validation import line_of, record_id_of_staged
+
+RESULTS, ERRORS, SUMMARY = "results.jsonl", "errors.jsonl", "summary.json"
+_ETAG = re.compile(r"[0-9a-f]{32}(-\d+)?")
+NOT_RUN = "not run: the file was stopped"
+
+
+@dataclass
+class Totals:
+    succeeded: int = 0
+    failed: int = 0
+    not_run: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    batch_cost: float = 0.0
+    on_demand_cost: float = 0.0
+    priced: bool = True  # False when the model has no price (see ModelPrices)
+    jobs: list[str] = field(default_factory=list)
+
+    @property
+    def cost(self) -> float | None:
+        return round(self.batch_cost + self.on_demand_cost, 6) if self.priced else None
+
+
+def write_results(
+    file: InputFile,
+    parts: list[Part],
+    *,
+    store: Store,
+    objects: ObjectStore,
+    prices: PriceTable,
+    max_line_bytes: int,
+    now: datetime,
+) -> Totals:
+    bucket, prefix = naming.split_uri(file.output_uri)
+    totals = Totals(priced=prices.price(file.model_id) is not None)
+    chains = _chains(parts)
+    user_ids = _UserIds(objects, file, max_line_bytes)
+    with objects.writer(bucket, prefix + RESULTS) as results, objects.writer(bucket, prefix + ERRORS) as errors:
+        for chain in chains:
+            joined = _Joined.of(chain, store=store, objects=objects, max_line_bytes=max_line_bytes)
+            totals.jobs += [job for job in joined.jobs if job not in totals.jobs]
+            first = chain[0]
+            stopped = chain[-1].status == PartStatus.STOPPED
+            for record_id in _staged_ids(objects, first, max_line_bytes):
+                line = line_of(record_id) or 0
+                user_id = user_ids.at(line) or record_id
+                if record_id in joined.outputs:
+                    output, on_demand = joined.outputs[record_id]
+                    _write_result(results, line, user_id, record_id, output, on_demand, file, prices, totals)
+                elif record_id in joined.failures:
+                    entry = joined.failures[record_id]
+                    totals.failed += 1
+                    errors.write(orjson.dumps({"line": line, "recordId": user_id, **entry}) + b"\n")
+                elif stopped:
+                    totals.not_run += 1
+                    entry = {"bbqRecordId": record_id, "errorCode": None, "errorMessage": NOT_RUN}
+                    errors.write(orjson.dumps({"line": line, "recordId": user_id, **entry}) + b"\n")
+    summary = _summary(file, parts, totals, now)
+    objects.put_json(bucket, prefix + SUMMARY, summary)
+    return totals
+
+
+def _write_result(
+    out: object,
+    line: int,
+    user_id: str,
+    record_id: str,
+    output: dict[str, object],
+    on_demand: bool,
+    file: InputFile,
+    prices: PriceTable,
+    totals: Totals,
+) -> None:
+    reading = model_output.read(output)
+    totals.succeeded += 1
+    totals.input_tokens += reading.input_tokens
+    totals.output_tokens += reading.output_tokens
+    cost = prices.cost(file.model_id, reading.input_tokens, reading.output_tokens, on_demand=on_demand) or 0.0
+    if on_demand:
+        totals.on_demand_cost += cost
+    else:
+        totals.batch_cost += cost
+    row: dict[str, object] = {"line": line, "recordId": user_id, "bbqRecordId": record_id}
+    if reading.embedding is not None:
+        row["embedding"] = reading.embedding
+    else:
+        row["text"] = reading.text
+    row |= {
+        "stopReason": reading.stop_reason,
+        "inputTokens": reading.input_tokens,
+        "outputTokens": reading.output_tokens,
+        "onDemand": on_demand,
+        "modelOutput": output,
+    }
+    out.write(orjson.dumps(row) + b"\n")  # type: ignore[attr-defined]
+
+
+def _chains(parts: list[Part]) -> list[list[Part]]:
+    """Each part with its later attempts, in line order."""
+    by_index: dict[int, list[Part]] = {}
+    for part in parts:
+        by_index.setdefault(part.index, []).append(part)
+    return [sorted(chain, key=lambda p: p.attempt) for _, chain in sorted(by_index.items())]
+
+
+@dataclass
+class _Joined:
+    """One part's outcome over all its attempts: each record's output (and whether it ran on demand) or its final
+    failure."""
+
+    outputs: dict[str, tuple[dict[str, object], bool]]
+    failures: dict[str, dict[str, object]]
+    jobs: list[str]
+
+    @classmethod
+    def of(cls, chain: list[Part], *, store: Store, objects: ObjectStore, max_line_bytes: int) -> "_Joined":
+        joined = cls({}, {}, [])
+        for part in chain:
+            job = store.get_job(part.job_id) if part.job_id else None
+            on_demand = bool(job and job.on_demand)
+            if job is not None:
+                joined.jobs += [arn for arn in (*job.previous_arns, job.job_arn) if arn and arn not in joined.jobs]
+            if part.results_uri:
+                for result in _lines(objects, part.results_uri, 4 * max_line_bytes):
+                    if "modelOutput" in result and not result.get("error"):
+                        joined.outputs.setdefault(result["recordId"], (result["modelOutput"], on_demand))
+            if part.failures_key:
+                bucket = naming.split_uri(part.staged_uri)[0]
+                for entry in _lines(objects, naming.s3_uri(bucket, part.failures_key), max_line_bytes):
+                    record_id = entry.pop("recordId")
+                    entry.pop("line", None)
+                    joined.failures[record_id] = {"bbqRecordId": record_id, **entry}
+        return joined
+
+
+def _lines(objects: ObjectStore, uri: str, max_line_bytes: int) -> Iterator[dict[str, object]]:
+    bucket, key = naming.split_uri(uri)
+    try:
+        for line in split_lines(objects.read_key(bucket, key), max_line_bytes):
+            if line.data:
+                try:
+                    value = orjson.loads(line.data)
+                except orjson.JSONDecodeError:
+                    continue
+                if isinstance(value, dict) and "recordId" in value:
+                    yield value
+    except ObjectMissing:
+        return
+
+
+def _staged_ids(objects: ObjectStore, part: Part, max_line_bytes: int) -> Iterator[str]:
+    """The part's valid records, in line order: its first attempt's staged input."""
+    bucket, key = naming.split_uri(part.staged_uri)
+    for line in split_lines(objects.read_key(bucket, key), max_line_bytes):
+        if line.data:
+            yield record_id_of_staged(line.data)
+
+
+class _UserIds:
+    """The user's own recordId of each line, read from the upload in step with the merge (line numbers only
+    go up); None for a line without one, or when the upload is no longer there."""
+
+    def __init__(self, objects: ObjectStore, file: InputFile, max_line_bytes: int) -> None:
+        # A file's version is its S3 version id, or its ETag (hex MD5, "-<parts>" when multipart) when unversioned.
+        etag = _ETAG.fullmatch(file.version) is not None
+        ref = ObjectRef(file.bucket, file.key, file.version, file.size_bytes, None if etag else file.version)
+        self._lines = self._open(objects, ref, max_line_bytes)
+
+    @staticmethod
+    def _open(objects: ObjectStore, ref: ObjectRef, max_line_bytes: int) -> Iterator[tuple[int, bytes | None]]:
+        try:
+            upload = objects.read(ref)
+            for line in split_lines(upload.chunks, max_line_bytes):
+                yield line.number, line.data
+        except ObjectMissing:
+            return
+
+    def at(self, number: int) -> str | None:
+        for line, data in self._lines:
+            if line == number:
+                return _user_id(data)
+            if line > number:
+                return None
+        return None
+
+
+def _user_id(data: bytes | None) -> str | None:
+    if not data:
+        return None
+    try:
+        record = orjson.loads(data.lstrip(b"\xef\xbb\xbf"))
+    except orjson.JSONDecodeError:
+        return None
+    value = record.get("recordId") if isinstance(record, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _summary(file: InputFile, parts: list[Part], totals: Totals, now: datetime) -> dict[str, object]:
+    return {
+        "input": naming.s3_uri(file.bucket, file.key),
+        "version": file.version,
+        "fileId": file.file_id,
+        "modelId": file.model_id,
+        "status": file.status.value,
+        "records": {
+            "lines": file.line_count,
+            "rejectedLines": file.rejected_lines,
+            "run": file.record_count,
+            "succeeded": totals.succeeded,
+            "failed": totals.failed,
+            "notRun": totals.not_run,
+        },
+        "tokens": {"input": totals.input_tokens, "output": totals.output_tokens},
+        "costUsd": {
+            "batch": round(totals.batch_cost, 6) if totals.priced else None,
+            "onDemand": round(totals.on_demand_cost, 6) if totals.priced else None,
+            "total": totals.cost,
+            "note": "" if totals.priced else f"no price for {file.model_id}: set it in the ModelPrices parameter",
+        },
+        "durations": {
+            "createdAt": file.created_at.isoformat(),
+            "endedAt": now.isoformat(),
+            "seconds": round((now - file.created_at).total_seconds()),
+        },
+        "attempts": {
+            "most": max((part.attempt for part in parts), default=1),
+            "recordsThatWentAgain": sum(part.retried for part in parts if part.attempt == 1),
+        },
+        "bedrockJobs": totals.jobs,
+        "results": RESULTS,
+        "errors": ERRORS,
+    }
