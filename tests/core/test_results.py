@@ -104,28 +104,22 @@ def test_a_stopped_file_lists_what_did_not_run() -> None:
     assert joined(world, file, SUMMARY)["records"]["notRun"] == 50
 
 
+ANTHROPIC = {"content": [{"type": "text", "text": "Hi"}], "stop_reason": "end_turn"}
+CONVERSE = {"output": {"message": {"content": [{"text": "Hi"}]}}, "stopReason": "end_turn"}
+LLAMA = {"generation": "Hi", "prompt_token_count": 5, "generation_token_count": 1, "stop_reason": "stop"}
+CHAT = {"choices": [{"message": {"content": "Hi"}, "finish_reason": "stop"}]}
+
+
 @pytest.mark.parametrize(
     ("output", "text", "stop", "tokens"),
     [
-        (  # Anthropic Messages
-            {"content": [{"type": "text", "text": "Hi"}], "stop_reason": "end_turn", "usage": {"input_tokens": 5, "output_tokens": 1}},
-            "Hi", "end_turn", (5, 1),
-        ),
-        (  # Nova and Converse
-            {"output": {"message": {"content": [{"text": "Hi"}]}}, "stopReason": "end_turn", "usage": {"inputTokens": 5, "outputTokens": 1}},
-            "Hi", "end_turn", (5, 1),
-        ),
-        (  # Meta Llama
-            {"generation": "Hi", "prompt_token_count": 5, "generation_token_count": 1, "stop_reason": "stop"},
-            "Hi", "stop", (5, 1),
-        ),
-        (  # chat completions (Mistral, OpenAI)
-            {"choices": [{"message": {"content": "Hi"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 5, "completion_tokens": 1}},
-            "Hi", "stop", (5, 1),
-        ),
+        ({**ANTHROPIC, "usage": {"input_tokens": 5, "output_tokens": 1}}, "Hi", "end_turn", (5, 1)),
+        ({**CONVERSE, "usage": {"inputTokens": 5, "outputTokens": 1}}, "Hi", "end_turn", (5, 1)),  # and Nova
+        (LLAMA, "Hi", "stop", (5, 1)),
+        ({**CHAT, "usage": {"prompt_tokens": 5, "completion_tokens": 1}}, "Hi", "stop", (5, 1)),  # Mistral, OpenAI
         ({"outputs": [{"text": "Hi", "stop_reason": "length"}]}, "Hi", "length", (0, 0)),  # Mistral text
     ],
-)  # fmt: skip
+)
 def test_each_model_familys_output_is_read(output: dict, text: str, stop: str, tokens: tuple[int, int]) -> None:
     reading = model_output.read(output)
     assert (reading.text, reading.stop_reason, (reading.input_tokens, reading.output_tokens)) == (text, stop, tokens)
