@@ -3,6 +3,7 @@ output order; the failures beside them; tokens and cost against hand-computed fi
 
 import json
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ from tests.core.helpers import CONFIG, World, jsonl, record, run
 HAIKU_BATCH_PER_RECORD = (10 * 0.25 + 2 * 1.25) / 1e6 * 0.5  # 10 input and 2 output tokens, half price
 
 
-def joined(world: World, file_id: str, name: str) -> list[dict]:
+def joined(world: World, file_id: str, name: str) -> Any:
     bucket, prefix = naming.split_uri(world.store.files[file_id].output_uri)
     body = world.objects.files[bucket, prefix + name]
     return json.loads(body) if name == SUMMARY else [json.loads(line) for line in body.splitlines()]

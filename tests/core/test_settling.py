@@ -2,6 +2,7 @@
 final state and report."""
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -96,7 +97,11 @@ def test_a_completed_job_settles_without_reading_its_input(world: World, monkeyp
     (part,) = world.store.parts_of(world.store.files[file])
     reads: list[str] = []
     real_read = world.objects.read_key
-    monkeypatch.setattr(world.objects, "read_key", lambda b, k: reads.append(k) or real_read(b, k))
+    def read_key(bucket: str, key: str) -> Any:
+        reads.append(key)
+        return real_read(bucket, key)
+
+    monkeypatch.setattr(world.objects, "read_key", read_key)
     ended = replace(run_job, status=JobStatus.COMPLETED)
     settle_job(ended, store=world.store, objects=world.objects, config=world.config, clock=world.clock)
     assert naming.split_uri(part.staged_uri)[1] not in reads and len(reads) == 1, "only the output is read"

@@ -21,7 +21,7 @@ def read(output: Any) -> Reading:
         return Reading()
     if "embedding" in output:  # Titan and Cohere-style embeddings
         return Reading(embedding=output["embedding"], input_tokens=_int(output.get("inputTextTokenCount")))
-    usage = output.get("usage") if isinstance(output.get("usage"), Mapping) else {}
+    usage: Mapping[str, Any] = output["usage"] if isinstance(output.get("usage"), Mapping) else {}
     if isinstance(output.get("output"), Mapping):  # Converse, and Nova's native body
         message = output["output"].get("message") or {}
         return Reading(

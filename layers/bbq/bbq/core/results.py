@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import orjson
 
@@ -162,7 +163,7 @@ class _Joined:
         return joined
 
 
-def _lines(objects: ObjectStore, uri: str, max_line_bytes: int) -> Iterator[dict[str, object]]:
+def _lines(objects: ObjectStore, uri: str, max_line_bytes: int) -> Iterator[dict[str, Any]]:
     bucket, key = naming.split_uri(uri)
     try:
         for line in split_lines(objects.read_key(bucket, key), max_line_bytes):
