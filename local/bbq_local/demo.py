@@ -187,21 +187,21 @@ def run_demo(*, files: int, records: int, quota: int, output_dir: str) -> int:
 
 
 def _show_sample(saved: list[Path]) -> None:
-    outputs = [p for p in saved if p.name.endswith(".jsonl.out")]
     reports = [p for p in saved if p.name.endswith(".error.json")]
-    results = (
-        (path, line)
-        for path in outputs
-        for line in map(json.loads, path.read_text().splitlines())
-        if "modelOutput" in line
-    )
-    if first := next(results, None):
-        path, line = first
-        print(f"\nOne result from {path.name} (record {line['recordId']}):")
-        print("  " + line["modelOutput"]["content"][0]["text"][:300])
-    if final := next((p for p in saved if p.name.startswith("bbq-report-")), None):
-        body = json.loads(final.read_text())
-        print(f"\nA file's final report, {final.parent.name}/{final.name}: {body['status']}, {body['records']}")
+    joined = sorted(p for p in saved if p.name == "results.jsonl")
+    if joined:
+        line = json.loads(joined[0].read_text().splitlines()[0])
+        where = joined[0].relative_to(joined[0].parents[1])
+        print(f"\nJoined results, in each upload's line order, e.g. {where} line {line['line']} ({line['recordId']}):")
+        print(f"  {(line['text'] or '')[:300]}  [{line['stopReason']}, {line['inputTokens']}+{line['outputTokens']} tokens]")
+    summaries = [json.loads(p.read_text()) for p in saved if p.name == "summary.json"]
+    if summaries:
+        tokens = sum(s["tokens"]["input"] + s["tokens"]["output"] for s in summaries)
+        cost = sum(s["costUsd"]["total"] or 0 for s in summaries)
+        print(
+            f"\nCost (summary.json of each file): {tokens:,} tokens, ${cost:.4f} at the batch price "
+            "(half of on demand; records run on demand at the full price)"
+        )
     for report in reports:
         body = json.loads(report.read_text())
         refused = body["rejectedLines"]
