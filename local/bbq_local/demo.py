@@ -193,7 +193,8 @@ def _show_sample(saved: list[Path]) -> None:
         line = json.loads(joined[0].read_text().splitlines()[0])
         where = joined[0].relative_to(joined[0].parents[1])
         print(f"\nJoined results, in each upload's line order, e.g. {where} line {line['line']} ({line['recordId']}):")
-        print(f"  {(line['text'] or '')[:300]}  [{line['stopReason']}, {line['inputTokens']}+{line['outputTokens']} tokens]")
+        tokens = f"{line['inputTokens']}+{line['outputTokens']} tokens"
+        print(f"  {(line['text'] or '')[:300]}  [{line['stopReason']}, {tokens}]")
     summaries = [json.loads(p.read_text()) for p in saved if p.name == "summary.json"]
     if summaries:
         tokens = sum(s["tokens"]["input"] + s["tokens"]["output"] for s in summaries)
