@@ -4,14 +4,42 @@ costs nothing; runs may overlap (the core claims parts and reserves slots atomic
 
 import os
 
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bbq import wiring
-from bbq.core.scheduler import run_scheduler
+from bbq.core.scheduler import RunReport, run_scheduler
 from bbq.observability import logger, metrics, tracer
 from bbq.settings import Settings
+
+
+def _model_metrics(report: RunReport) -> None:
+    """Per model (dimension Model): slots in use and how long its oldest waiting work has waited."""
+    for model, active in report.active_per_model.items():
+        with single_metric(
+            name="SlotsInUse", unit=MetricUnit.Count, value=active, default_dimensions=metrics.default_dimensions
+        ) as metric:
+            metric.add_dimension(name="Model", value=model)
+        waited = report.oldest_waiting.get(model, 0.0)
+        with single_metric(
+            name="ModelOldestWaitingSeconds",
+            unit=MetricUnit.Seconds,
+            value=waited,
+            default_dimensions=metrics.default_dimensions,
+        ) as metric:
+            metric.add_dimension(name="Model", value=model)
+
+
+def _file_metrics(report: RunReport) -> None:
+    """What the files that ended in this run produced: records, tokens and cost."""
+    ended = report.files_ended
+    metrics.add_metric(name="FilesEnded", unit=MetricUnit.Count, value=len(ended))
+    metrics.add_metric(name="RecordsSucceeded", unit=MetricUnit.Count, value=sum(f.counts.succeeded for f in ended))
+    metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=sum(f.counts.failed for f in ended))
+    metrics.add_metric(name="InputTokens", unit=MetricUnit.Count, value=sum(f.input_tokens for f in ended))
+    metrics.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=sum(f.output_tokens for f in ended))
+    metrics.add_metric(name="CostUsd", unit=MetricUnit.NoUnit, value=sum(f.cost_usd or 0.0 for f in ended))
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -32,6 +60,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         config=settings.pipeline(),
         clock=wiring.clock(),
         on_demand=wiring.on_demand(),
+        notify=wiring.file_events(settings),
     )
     metrics.add_metric(name="JobsPlanned", unit=MetricUnit.Count, value=report.planned)
     metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=report.submitted)
@@ -45,6 +74,8 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     metrics.add_metric(name="JobsRetried", unit=MetricUnit.Count, value=report.retried)
     metrics.add_metric(name="JobsPastTimeout", unit=MetricUnit.Count, value=report.past_timeout)
     metrics.add_metric(name="JobsSettled", unit=MetricUnit.Count, value=report.settled)
+    _file_metrics(report)
+    _model_metrics(report)
     metrics.add_metric(name="ModelsWaitingTooLong", unit=MetricUnit.Count, value=len(report.waiting_too_long))
     # The longest wait over the models: what an alarm on a queue that does not move watches.
     longest = max(report.oldest_waiting.values(), default=0.0)
@@ -74,6 +105,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         "retried": report.retried,
         "pastTimeout": report.past_timeout,
         "settled": report.settled,
+        "filesEnded": [file.file_id for file in report.files_ended],
         "waitingTooLong": report.waiting_too_long,
         "oldestWaitingSeconds": report.oldest_waiting,
         "deferred": report.deferred,

@@ -172,15 +172,24 @@ class LocalPipeline:
         """Points the deployed Bedrock state-change rule (its real pattern) at a queue instead of Lambda; the
         schedule rules' ARNs by the function each targets (the local pipeline invokes those on its clock)."""
         queue_url, queue_arn = self._queue("bbq-local-bedrock-events")
+        self.notifications_queue, notifications_arn = self._queue("bbq-local-notifications")
         schedules = {}
         for rule in self.events.list_rules()["Rules"]:
             targets = self.events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
             self.events.remove_targets(Rule=rule["Name"], Ids=[t["Id"] for t in targets])
             if rule.get("EventPattern"):
-                self.events.put_targets(Rule=rule["Name"], Targets=[{"Id": "local-queue", "Arn": queue_arn}])
+                # Bedrock's state changes to the scheduler; bbq's own "file ended" events where a test reads them
+                # (in AWS they go to the stack's SNS topic).
+                own = json.loads(rule["EventPattern"]).get("source") == ["bbq"]
+                target = notifications_arn if own else queue_arn
+                self.events.put_targets(Rule=rule["Name"], Targets=[{"Id": "local-queue", "Arn": target}])
             else:
                 schedules.update({target["Arn"].rsplit(":", 1)[-1]: rule["Arn"] for target in targets})
         return queue_url, schedules
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """bbq's events since the last call: a file ended (EventBridge, as the stack's rule matches them)."""
+        return self._drain(self.notifications_queue)
 
     def _queue(self, name: str) -> tuple[str, str]:
         url = self.sqs.create_queue(QueueName=name)["QueueUrl"]

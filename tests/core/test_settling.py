@@ -97,6 +97,7 @@ def test_a_completed_job_settles_without_reading_its_input(world: World, monkeyp
     (part,) = world.store.parts_of(world.store.files[file])
     reads: list[str] = []
     real_read = world.objects.read_key
+
     def read_key(bucket: str, key: str) -> Any:
         reads.append(key)
         return real_read(bucket, key)

@@ -47,6 +47,13 @@ def test_failed_and_missing_records_go_again_until_each_has_one_result(pipeline:
     items = pipeline.run_until_done(step_seconds=120)
     assert_each_record_has_one_result_or_is_reported(pipeline, items)
     assert {i["Status"] for i in items} == {"PartiallyCompleted"}, "the 400s fail for good, nothing else"
+    told = pipeline.notifications()
+    assert sorted(e["detail"]["fileId"] for e in told) == sorted(i["FileId"] for i in items), "each file, once"
+    assert {e["detail-type"] for e in told} == {"bbq File PartiallyCompleted"} and {e["source"] for e in told} == {
+        "bbq"
+    }
+    first = next(e["detail"] for e in told if e["detail"]["fileId"] == items[0]["FileId"])
+    assert first["records"]["succeeded"] == items[0]["RecordsSucceeded"] and first["results"] == items[0]["OutputUri"]
     failures = [entry for item in items for entry in report(pipeline, item)["failedRecords"]]
     assert failures and all(entry["errorCode"] == 400 or entry["attempts"] == 3 for entry in failures), (
         "an error about the record fails at once; any other, only after the last attempt"

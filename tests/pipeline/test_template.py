@@ -1,5 +1,6 @@
 """What moto cannot show: the translated template's S3 notification, layers, IAM, DLQ and index."""
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,7 +79,8 @@ def test_the_scheduler_runs_on_a_schedule_and_on_this_stacks_bedrock_events(reso
     rules = of_type(resources, "AWS::Events::Rule")
     schedule = next(r for r in rules.values() if "ScheduleExpression" in r["Properties"])
     assert schedule["Properties"]["ScheduleExpression"] == {"Ref": "ScheduleExpression"}
-    bedrock = next(r for r in rules.values() if "EventPattern" in r["Properties"])["Properties"]["EventPattern"]
+    patterns = [r["Properties"]["EventPattern"] for r in rules.values() if "EventPattern" in r["Properties"]]
+    bedrock = next(p for p in patterns if p["source"] == ["aws.bedrock"])
     assert bedrock["source"] == ["aws.bedrock"]
     assert bedrock["detail-type"] == ["Batch Inference Job State Change"]
     prefix = bedrock["detail"]["batchJobName"][0]["prefix"]
@@ -131,6 +133,33 @@ def test_iam_gives_each_function_only_its_own_calls(resources: dict[str, Any]) -
     }
     sweeper = set().union(*(actions(s) for s in statements(resources, "SweeperFunctionRole")))
     assert "s3:ListBucketVersions" in sweeper and not any(a.startswith("bedrock:") for a in sweeper)
+
+
+def test_files_that_end_are_told_on_the_topic_and_alarms_watch_what_goes_wrong(resources: dict[str, Any]) -> None:
+    rule = resources["FileEndedRule"]["Properties"]
+    assert rule["EventPattern"]["source"] == ["bbq"]
+    assert rule["EventPattern"]["detail"] == {"stack": [{"Ref": "AWS::StackName"}]}
+    assert rule["Targets"] == [{"Id": "topic", "Arn": {"Ref": "NotificationTopic"}}]
+    policy = resources["NotificationTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert {s["Principal"]["Service"] for s in policy} == {"events.amazonaws.com", "cloudwatch.amazonaws.com"}
+    assert resources["NotificationSubscription"]["Condition"] == "HasNotificationEmail"
+    scheduler = statements(resources, "SchedulerFunctionRole")
+    assert any(actions(s) == {"events:PutEvents"} for s in scheduler)
+    alarms = of_type(resources, "AWS::CloudWatch::Alarm")
+    assert set(alarms) == {"FailedJobsAlarm", "DeadLetterAlarm", "QueueNotMovingAlarm", "FunctionErrorsAlarm"}
+    assert all(a["Properties"]["AlarmActions"] == [{"Ref": "NotificationTopic"}] for a in alarms.values())
+    watched = json.dumps(alarms)
+    for metric in ("JobsFailed", "ApproximateNumberOfMessagesVisible", "ModelsWaitingTooLong", "JobsPastTimeout"):
+        assert metric in watched
+    assert all("Function}" in json.dumps(resources[f"{name}LogGroup"]) for name in ("Ingest", "Scheduler", "Sweeper"))
+    assert all(
+        resources[f"{name}LogGroup"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        for name in ("Ingest", "Scheduler", "Sweeper")
+    )
+    body = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]  # each ${...} as a plain string
+    titles = {w["properties"]["title"] for w in widgets}
+    assert {"Jobs", "Tokens", "Slots in use per model", "Alarms"} <= titles
 
 
 def test_the_batch_role_is_created_only_without_a_role_arn_and_trusts_bedrock(resources: dict[str, Any]) -> None:

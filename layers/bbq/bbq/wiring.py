@@ -10,6 +10,7 @@ from botocore.config import Config
 from bbq.adapters.bedrock_batch import BedrockBatch
 from bbq.adapters.bedrock_runtime import BedrockRuntime
 from bbq.adapters.dynamodb_store import DynamoStore
+from bbq.adapters.file_events import FileEvents
 from bbq.adapters.s3_objects import S3Objects
 from bbq.adapters.service_quotas import ServiceQuotaLimits
 from bbq.core.clock import Clock, SystemClock
@@ -54,6 +55,10 @@ def objects() -> S3Objects:
 
 def batch() -> BedrockBatch:
     return BedrockBatch(client("bedrock"))
+
+
+def file_events(settings: Settings) -> FileEvents:
+    return FileEvents(client("events"), settings.stack_name)
 
 
 def on_demand() -> BedrockRuntime:

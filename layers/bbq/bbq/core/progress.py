@@ -2,7 +2,8 @@
 time some of them change, and, once the file has ended, its report is written next to its results."""
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from bbq.core.clock import Clock
 from bbq.core.files import (
@@ -31,17 +32,26 @@ WAITING = "Waiting:"  # how a message that a model's queue waits for access begi
 QUEUED_LONG = "Queued for"  # how the message of a file whose work waits past StuckAfterHours begins
 
 
+@dataclass(frozen=True)
+class Ending:
+    """What happens when a file ends: its joined results and report are written with these prices and line limit,
+    then ``notify`` is told (at least once: before the item says so, so a crash between repeats it)."""
+
+    prices: PriceTable = DEFAULT_PRICES
+    max_line_bytes: int = SplitPolicy().max_line_bytes
+    notify: Callable[[InputFile], None] | None = None
+
+
+DEFAULT_ENDING = Ending()
+
+
 def update_files(
-    store: Store,
-    objects: ObjectStore,
-    clock: Clock,
-    parts: Iterable[Part],
-    prices: PriceTable = DEFAULT_PRICES,
-    max_line_bytes: int = SplitPolicy().max_line_bytes,
-) -> None:
+    store: Store, objects: ObjectStore, clock: Clock, parts: Iterable[Part], ending: Ending = DEFAULT_ENDING
+) -> list[InputFile]:
     """Each file's status is derived from all of its parts. Written, then checked again: a run that finished a
     sibling part at the same moment may have read the parts before this one's change and written after it; the
-    last writer's check sees every part and puts the file right."""
+    last writer's check sees every part and puts the file right. The files that ended in this call."""
+    ended = []
     for file_id in dict.fromkeys(part.file_id for part in parts):
         for _ in range(3):
             file = store.get_file(file_id)
@@ -52,35 +62,49 @@ def update_files(
             counts = file_counts(every)
             if status == file.status and message == file.message and counts == file.counts:
                 break
+            was_done = file.status in FILE_DONE
             file = file.with_changes(status=status, message=message, counts=counts, updated_at=clock.now())
             if status in FILE_DONE:  # results and report first: a file is never seen ended without them
-                totals = write_results(
-                    file,
-                    every,
-                    store=store,
-                    objects=objects,
-                    prices=prices,
-                    max_line_bytes=max_line_bytes,
-                    now=clock.now(),
-                )
-                file = file.with_changes(
-                    results_uri=file.output_uri,
-                    input_tokens=totals.input_tokens,
-                    output_tokens=totals.output_tokens,
-                    cost_usd=totals.cost,
-                )
-                file = file.with_changes(results_report_uri=write_file_report(file, every, objects))
-                log.info(
-                    "file ended",
-                    extra={
-                        "file_id": file_id,
-                        "status": status.value,
-                        "succeeded": counts.succeeded,
-                        "failed": counts.failed,
-                        "stopped": counts.stopped,
-                    },
-                )
+                file = _end(file, every, store, objects, clock, ending)
+                if not was_done:
+                    ended.append(file)
+                    if ending.notify:
+                        ending.notify(file)
             store.save_file(file)
+    return ended
+
+
+def _end(
+    file: InputFile, every: list[Part], store: Store, objects: ObjectStore, clock: Clock, ending: Ending
+) -> InputFile:
+    totals = write_results(
+        file,
+        every,
+        store=store,
+        objects=objects,
+        prices=ending.prices,
+        max_line_bytes=ending.max_line_bytes,
+        now=clock.now(),
+    )
+    file = file.with_changes(
+        results_uri=file.output_uri,
+        input_tokens=totals.input_tokens,
+        output_tokens=totals.output_tokens,
+        cost_usd=totals.cost,
+    )
+    file = file.with_changes(results_report_uri=write_file_report(file, every, objects))
+    log.info(
+        "file ended",
+        extra={
+            "file_id": file.file_id,
+            "status": file.status.value,
+            "succeeded": file.counts.succeeded,
+            "failed": file.counts.failed,
+            "stopped": file.counts.stopped,
+            "cost_usd": file.cost_usd,
+        },
+    )
+    return file
 
 
 def _derived(file: InputFile, parts: list[Part]) -> tuple[FileStatus, str]:
