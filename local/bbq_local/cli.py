@@ -1,11 +1,15 @@
-"""The ``bbq`` command. Today: ``bbq local emulator``, ``bbq local demo`` and ``bbq stop``."""
+"""The ``bbq`` command: ``status``, ``submit``, ``results``, ``retry``, ``stop``, ``quota`` and ``cost`` against a
+deployed stack (``--stack``) or the local one (``--local``); ``bbq local up|down|emulator|demo`` on this machine.
+Exit codes: 0 done, 1 an error (said on stderr, with what to do), 2 a usage mistake, 3 not ready yet (results of
+an upload that has not ended)."""
 
 import argparse
 import contextlib
 import json
 import sys
 
-from bbq_local import stop_command
+from bbq_local.commands import cost, quota, results, retry, status, stop, submit
+from bbq_local.commands.stack import EXIT_ERROR, CommandError
 
 
 def _emulator(args: argparse.Namespace) -> int:
@@ -66,13 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quota", type=int, default=2, help="concurrent jobs per model in the demo (default 2)")
     demo.add_argument("--output-dir", default="demo-output")
     demo.set_defaults(func=_demo)
-    stop_command.add_parser(commands)
+    for command in (status, submit, results, retry, stop, quota, cost):
+        command.add_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except CommandError as exc:
+        print(f"bbq {args.command}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

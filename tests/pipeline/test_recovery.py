@@ -83,7 +83,7 @@ def test_a_file_stopped_with_bbq_stop_keeps_what_ran(pipeline: LocalPipeline, mo
             break
     pipeline.step(120)  # some records are done
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", pipeline.server.url)
-    assert cli.main(["stop", "--table", pipeline.table, "--file", f"s3://{pipeline.bucket}/to-process/long.jsonl"]) == 0
+    assert cli.main(["stop", "--stack", pipeline.stack.name, f"s3://{pipeline.bucket}/to-process/long.jsonl"]) == 0
     (item,) = pipeline.run_until_done(step_seconds=30)
     assert item["Status"] == "Stopped" and item["StopRequested"] is True
     assert 0 < item["RecordsSucceeded"] < 1000

@@ -44,6 +44,15 @@ def file_id_for(bucket: str, key: str, version: str) -> str:
     return _digest(f"{bucket}\n{key}\n{version}")
 
 
+_ETAG = re.compile(r"[0-9a-f]{32}(-\d+)?")
+
+
+def is_etag(version: str) -> bool:
+    """Whether a file's version is an ETag (hex MD5, "-<parts>" when multipart: an unversioned bucket) rather
+    than an S3 version id."""
+    return _ETAG.fullmatch(version) is not None
+
+
 def job_id_for(part_ids: Sequence[str]) -> str:
     """The id of the job that carries exactly these parts: overlapping runs that plan the same job agree."""
     return _digest("\n".join(sorted(part_ids)))

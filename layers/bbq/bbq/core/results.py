@@ -13,7 +13,6 @@ reads the staged input (the valid records in line order) and the upload (the use
 memory stays flat whatever the file's size.
 """
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +29,6 @@ from bbq.core.prices import PriceTable
 from bbq.core.validation import line_of, record_id_of_staged
 
 RESULTS, ERRORS, SUMMARY = "results.jsonl", "errors.jsonl", "summary.json"
-_ETAG = re.compile(r"[0-9a-f]{32}(-\d+)?")
 NOT_RUN = "not run: the file was stopped"
 
 
@@ -191,9 +189,8 @@ class _UserIds:
     go up); None for a line without one, or when the upload is no longer there."""
 
     def __init__(self, objects: ObjectStore, file: InputFile, max_line_bytes: int) -> None:
-        # A file's version is its S3 version id, or its ETag (hex MD5, "-<parts>" when multipart) when unversioned.
-        etag = _ETAG.fullmatch(file.version) is not None
-        ref = ObjectRef(file.bucket, file.key, file.version, file.size_bytes, None if etag else file.version)
+        version_id = None if naming.is_etag(file.version) else file.version
+        ref = ObjectRef(file.bucket, file.key, file.version, file.size_bytes, version_id)
         self._lines = self._open(objects, ref, max_line_bytes)
 
     @staticmethod

@@ -1,4 +1,4 @@
-"""``bbq stop``: stop an upload (by its S3 URI or file id) or one job, in a deployed stack or the local one.
+"""``bbq stop``: stop an upload (by its key, S3 URI or file id) or one job.
 
 It talks to the stack's table, S3 and Bedrock with the caller's credentials (it needs dynamodb:GetItem, PutItem,
 BatchGetItem on the table, s3:GetObjectVersion / HeadObject on the upload, bedrock:StopModelInvocationJob); the
@@ -17,12 +17,13 @@ from bbq.adapters.s3_objects import S3Objects
 from bbq.core import naming
 from bbq.core.clock import SystemClock
 from bbq.core.stopping import StopOutcome, stop_file, stop_job
+from bbq_local.commands.stack import EXIT_OK, CommandError, add_stack_arguments, find, print_json
 
 
 def run(args: argparse.Namespace) -> int:
-    store = DynamoStore(boto3.client("dynamodb"), args.table)
+    stack = find(args)
     ports: dict[str, Any] = {
-        "store": store,
+        "store": DynamoStore(boto3.client("dynamodb"), stack.table),
         "batch": BedrockBatch(boto3.client("bedrock")),
         "objects": S3Objects(boto3.client("s3")),
         "clock": SystemClock(),
@@ -31,12 +32,18 @@ def run(args: argparse.Namespace) -> int:
         if args.job:
             outcome = stop_job(args.job, **ports)
         else:
-            outcome = stop_file(args.file_id or file_id_of(args.file, args.version), **ports)
+            uri = args.file if (args.file or "").startswith("s3://") else None
+            key = None if uri or not args.file else args.file
+            if key:
+                uri = naming.s3_uri(stack.bucket, key if key.startswith("to-process/") else f"to-process/{key}")
+            outcome = stop_file(args.file_id or file_id_of(uri or "", args.version), **ports)
     except KeyError as exc:
-        print(f"bbq stop: {exc.args[0]}")
-        return 1
-    print(json.dumps(describe(outcome), indent=2))
-    return 0
+        raise CommandError(str(exc.args[0])) from exc
+    if args.json:
+        print_json(describe(outcome))
+    else:
+        print(json.dumps(describe(outcome), indent=2))
+    return EXIT_OK
 
 
 def file_id_of(uri: str, version: str | None) -> str:
@@ -64,10 +71,10 @@ def describe(outcome: StopOutcome) -> dict[str, object]:
 
 def add_parser(commands: Any) -> None:
     stop = commands.add_parser("stop", help="stop an upload or a job: what ran is kept, nothing more runs")
-    stop.add_argument("--table", required=True, help="the stack's jobs table (output JobsTableName)")
+    add_stack_arguments(stop)
     which = stop.add_mutually_exclusive_group(required=True)
-    which.add_argument("--file", help="the upload, as s3://<bucket>/to-process/<key>.jsonl")
+    which.add_argument("file", nargs="?", help="the upload: its key under to-process/, or s3://<bucket>/<key>")
     which.add_argument("--file-id", help="the upload's FileId (the table's file#<FileId> item)")
     which.add_argument("--job", help="a JobId (the table's job#<JobId> item); stops every file it carries")
-    stop.add_argument("--version", help="with --file: the upload's S3 version id (default: the current one)")
+    stop.add_argument("--version", help="with a file: the upload's S3 version id (default: the current one)")
     stop.set_defaults(func=run)

@@ -1,0 +1,64 @@
+"""`bbq cost`: tokens and US dollars of the uploads that ended, per model, and in all."""
+
+import argparse
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bbq_local.commands.stack import EXIT_OK, add_stack_arguments, find, items, print_json
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser("cost", help="tokens and cost of the uploads that ended, per model")
+    add_stack_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    stack = find(args)
+    per_model: dict[str, dict[str, Any]] = {}
+    for file in items(stack, "file"):
+        if "ResultsUri" not in file:
+            continue
+        row = per_model.setdefault(
+            file["ModelId"],
+            {
+                "model": file["ModelId"],
+                "files": 0,
+                "records": 0,
+                "inputTokens": 0,
+                "outputTokens": 0,
+                "costUsd": 0.0,
+                "unpriced": 0,
+            },
+        )
+        row["files"] += 1
+        row["records"] += int(file.get("RecordsSucceeded", 0))
+        row["inputTokens"] += int(file.get("InputTokenCount", 0))
+        row["outputTokens"] += int(file.get("OutputTokenCount", 0))
+        if "CostUsd" in file:
+            row["costUsd"] += float(file["CostUsd"])
+        else:
+            row["unpriced"] += 1
+    rows = sorted(per_model.values(), key=lambda r: r["model"])
+    total = {"costUsd": round(sum(r["costUsd"] for r in rows), 6), "files": sum(r["files"] for r in rows)}
+    if args.json:
+        print_json({"models": rows, "total": total})
+        return EXIT_OK
+    table = Table(title=f"bbq stack {stack.name}: cost of the uploads that ended (US dollars)")
+    for column in ("model", "files", "records", "input tokens", "output tokens", "cost $"):
+        table.add_column(column, justify="right" if column != "model" else "left")
+    for row in rows:
+        cost = f"{row['costUsd']:.4f}" + (f" (+{row['unpriced']} files with no price)" if row["unpriced"] else "")
+        table.add_row(
+            row["model"],
+            str(row["files"]),
+            f"{row['records']:,}",
+            f"{row['inputTokens']:,}",
+            f"{row['outputTokens']:,}",
+            cost,
+        )
+    table.add_row("all", str(total["files"]), "", "", "", f"{total['costUsd']:.4f}")
+    Console().print(table)
+    return EXIT_OK

@@ -1,0 +1,57 @@
+"""`bbq results FILE`: downloads an upload's joined results (results.jsonl, errors.jsonl, summary.json)."""
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from bbq.core import naming
+from bbq_local.commands.stack import (
+    EXIT_NOT_READY,
+    EXIT_OK,
+    CommandError,
+    add_stack_arguments,
+    files_by_key,
+    find,
+    print_json,
+)
+
+JOINED = ("results.jsonl", "errors.jsonl", "summary.json")
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser("results", help="download an upload's joined results once it ended")
+    add_stack_arguments(parser)
+    parser.add_argument("file", metavar="FILE", help="its key under to-process/ (e.g. calls.jsonl, team/calls.jsonl)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("bbq-results"), help="where to put them (default ./bbq-results)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    stack = find(args)
+    uploads = files_by_key(stack, args.file)
+    if not uploads:
+        raise CommandError(f"no upload {args.file!r} in stack {stack.name}: see `bbq status`")
+    file = uploads[0]  # the newest upload of the key
+    if not file.get("ResultsUri"):
+        print(f"{file['SourceKey']} is {file['Status']}: {file.get('Message', '')}; its results come when it ends")
+        return EXIT_NOT_READY
+    bucket, prefix = naming.split_uri(file["ResultsUri"])
+    folder = args.out / naming.safe_path(file["SourceKey"].removeprefix("to-process/").rsplit(".", 1)[0], 200)
+    folder.mkdir(parents=True, exist_ok=True)
+    s3 = boto3.client("s3")
+    saved = []
+    for name in JOINED:
+        target = folder / name
+        s3.download_file(bucket, prefix + name, str(target))
+        saved.append(str(target))
+    if args.json:
+        print_json({"file": file["SourceKey"], "status": file["Status"], "saved": saved})
+    else:
+        print(f"{file['SourceKey']}: {file['Status']}, {file.get('Message', '')}")
+        for path in saved:
+            print(f"  {path}")
+    return EXIT_OK

@@ -1,0 +1,102 @@
+"""Finding a deployed stack's places from its outputs, and reading its table for people (a Scan is fine here:
+the pipeline itself never scans)."""
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bbq_local.commands import local_endpoint
+
+EXIT_OK, EXIT_ERROR, EXIT_NOT_READY = 0, 1, 3
+_deserialize = TypeDeserializer().deserialize
+
+
+class CommandError(Exception):
+    """What went wrong, said so that the user knows what to do; exit code 1."""
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    outputs: dict[str, str]
+    parameters: dict[str, str]
+
+    @property
+    def bucket(self) -> str:
+        return self.outputs["BucketName"]
+
+    @property
+    def table(self) -> str:
+        return self.outputs["JobsTableName"]
+
+
+def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack", default="bbq", help="the CloudFormation stack's name (default: bbq)")
+    parser.add_argument("--local", action="store_true", help="the stack `bbq local up` runs on this machine")
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
+
+
+def find(args: argparse.Namespace) -> Stack:
+    if args.local:
+        local_endpoint.use()
+    try:
+        stacks = boto3.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"]
+    except ClientError as exc:
+        raise CommandError(
+            f"no stack {args.stack!r} here ({exc.response['Error']['Message']}): pass --stack <name>, or --local"
+        ) from exc
+    except BotoCoreError as exc:
+        raise CommandError(f"cannot reach AWS: {exc}") from exc
+    stack = stacks[0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    if "JobsTableName" not in outputs:
+        raise CommandError(f"stack {args.stack!r} has no JobsTableName output: is it a bbq stack?")
+    return Stack(args.stack, outputs, parameters)
+
+
+def items(stack: Stack, kind: str) -> Iterator[dict[str, Any]]:
+    pages = (
+        boto3.client("dynamodb")
+        .get_paginator("scan")
+        .paginate(
+            TableName=stack.table,
+            FilterExpression="Kind = :kind",
+            ExpressionAttributeValues={":kind": {"S": kind}},
+        )
+    )
+    for page in pages:
+        for item in page["Items"]:
+            yield {name: _plain(_deserialize(value)) for name, value in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB's Decimals as ints or floats, so that JSON and tables show plain numbers."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def files_by_key(stack: Stack, key: str) -> list[dict[str, Any]]:
+    """The uploads of one key under to-process/, newest first."""
+    key = key if key.startswith("to-process/") else f"to-process/{key}"
+    found = [item for item in items(stack, "file") if item["SourceKey"] == key]
+    return sorted(found, key=lambda item: item["CreatedAt"], reverse=True)
+
+
+def print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")

@@ -1,0 +1,99 @@
+"""Every `bbq` command against the deployed template in moto, with the emulator as Bedrock: tables for people,
+--json for scripts, exit codes that say what happened."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bbq_local import cli
+from bbq_local.pipeline import LocalPipeline
+from tests.conftest import claude_record, jsonl
+
+
+def bbq(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any]:
+    """Runs `bbq <args> --json`; its exit code and what it printed, parsed."""
+    capsys.readouterr()
+    code = cli.main([*args, "--json"])
+    # In-process Lambda handlers log JSON lines to stdout through Powertools; the CLI's own output is the rest.
+    out = "\n".join(line for line in capsys.readouterr().out.splitlines() if not line.startswith('{"level"'))
+    return code, json.loads(out) if out.strip().startswith(("{", "[")) else out
+
+
+@pytest.fixture
+def pipeline(make_pipeline: Any, monkeypatch: pytest.MonkeyPatch) -> LocalPipeline:
+    made: LocalPipeline = make_pipeline(quota=2)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", made.server.url)  # Bedrock and Service Quotas: the emulator
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SERVICE_QUOTAS", made.server.url)
+    return made
+
+
+def test_submit_status_results_cost_and_quota(
+    pipeline: LocalPipeline, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # rich's tables fit the terminal; a test's is 80 wide
+    stack = ["--stack", pipeline.stack.name]
+    first, second = tmp_path / "calls.jsonl", tmp_path / "more.jsonl"
+    first.write_bytes(jsonl([claude_record(i) for i in range(120)]))
+    second.write_bytes(jsonl([claude_record(i) for i in range(100, 250)]))
+    code, uploaded = bbq(capsys, "submit", *stack, str(first), str(second), "--prefix", "team")
+    assert code == 0 and [u["uri"].rsplit("/", 2)[-2:] for u in uploaded] == [
+        ["team", "calls.jsonl"],
+        ["team", "more.jsonl"],
+    ]
+    pipeline.step(30)
+    code, view = bbq(capsys, "status", *stack)
+    assert code == 0 and {f["status"] for f in view["files"]} <= {"Queued", "Running"}
+    code, _ = bbq(capsys, "results", *stack, "team/calls.jsonl", "--out", str(tmp_path / "out"))
+    assert code == 3, "not ready: the upload has not ended"
+    pipeline.run_until_done()
+    code, view = bbq(capsys, "status", *stack, "--status", "Completed")
+    assert code == 0 and [f["key"] for f in view["files"]] == [
+        "to-process/team/calls.jsonl",
+        "to-process/team/more.jsonl",
+    ]
+    assert all(f["done"] == f["records"] for f in view["files"]) and view["models"][0]["slotsInUse"] == 0
+    code, saved = bbq(capsys, "results", *stack, "team/calls.jsonl", "--out", str(tmp_path / "out"))
+    assert code == 0 and saved["status"] == "Completed"
+    results = (tmp_path / "out" / "team" / "calls" / "results.jsonl").read_text().splitlines()
+    assert [json.loads(r)["recordId"] for r in results] == [claude_record(i)["recordId"] for i in range(120)]
+    code, cost = bbq(capsys, "cost", *stack)
+    assert code == 0 and cost["total"]["files"] == 2 and cost["total"]["costUsd"] > 0
+    assert cost["models"][0]["records"] == 270
+    code, quotas = bbq(capsys, "quota", *stack)
+    assert code == 0 and quotas[0]["limit"] == 2 and quotas[0]["slotsInUse"] == 0
+    capsys.readouterr()
+    assert cli.main(["status", *stack]) == 0 and "team/calls.jsonl" in capsys.readouterr().out, "a table for people"
+
+
+def test_retry_sends_the_failed_records_again_as_a_new_upload(
+    make_pipeline: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A retry of a few records is small work like any small upload: here it runs on demand after the wait.
+    pipeline = make_pipeline(parameters={"SmallWork": "on-demand", "CompanionWaitMinutes": "10"})
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", pipeline.server.url)
+    pipeline.emulator.faults.update({"record_errors": {"ValidationException": 0.05}})
+    pipeline.upload("to-process/calls.jsonl", jsonl([claude_record(i) for i in range(200)]))
+    (item,) = pipeline.run_until_done()
+    assert item["Status"] == "PartiallyCompleted"
+    pipeline.emulator.faults.update({"record_errors": {}})
+    code, retried = bbq(capsys, "retry", "--stack", pipeline.stack.name, "calls.jsonl")
+    assert (
+        code == 0
+        and retried["records"] == item["RecordsFailed"]
+        and retried["uploaded"].endswith("calls.retry-1.jsonl")
+    )
+    items = pipeline.run_until_done()
+    again = next(i for i in items if i["SourceKey"] == "to-process/calls.retry-1.jsonl")
+    assert again["Status"] == "Completed" and again["RecordCount"] == item["RecordsFailed"]
+
+
+def test_errors_say_what_to_do(pipeline: LocalPipeline, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["status", "--stack", "no-such-stack"]) == 1
+    assert "pass --stack <name>" in capsys.readouterr().err
+    assert cli.main(["results", "--stack", pipeline.stack.name, "nothing.jsonl"]) == 1
+    assert "see `bbq status`" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        cli.main(["submit"])
+    assert usage.value.code == 2
