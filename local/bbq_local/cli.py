@@ -8,6 +8,7 @@ import contextlib
 import json
 import sys
 
+from bbq_local import local_stack
 from bbq_local.commands import cost, quota, results, retry, status, stop, submit
 from bbq_local.commands.stack import EXIT_ERROR, CommandError
 
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quota", type=int, default=2, help="concurrent jobs per model in the demo (default 2)")
     demo.add_argument("--output-dir", default="demo-output")
     demo.set_defaults(func=_demo)
+    local_stack.add_parsers(local)
     for command in (status, submit, results, retry, stop, quota, cost):
         command.add_parser(commands)
     return parser

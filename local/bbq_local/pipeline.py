@@ -11,7 +11,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer
@@ -78,6 +78,14 @@ def schedule_seconds(expression: str) -> int:
     return int(match.group(1)) * (60 if match.group(2).startswith("minute") else 3600)
 
 
+class SteppedClock(Protocol):
+    """The pipeline's time: a ManualClock in tests and the demo, scaled wall time under `bbq local up`."""
+
+    def now(self) -> datetime: ...
+
+    def advance(self, seconds: float) -> datetime: ...
+
+
 class LocalPipeline:
     def __init__(
         self,
@@ -85,7 +93,7 @@ class LocalPipeline:
         parameters: dict[str, str] | None = None,
         quota: int = 2,
         stack_name: str = "bbq-local",
-        clock: ManualClock | None = None,
+        clock: "SteppedClock | None" = None,
         seed: int = 0,
     ) -> None:
         self.parameters = {
