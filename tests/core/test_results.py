@@ -139,3 +139,12 @@ def test_prices_batch_at_half_on_demand_at_full_and_overridable() -> None:
     assert table.cost("unknown.model", 10, 10) is None
     with pytest.raises(ValueError, match="JSON object"):
         PriceTable.with_overrides("[1, 2]")
+
+
+def test_ingest_estimates_the_input_side_of_the_cost() -> None:
+    world = World(objects=FakeObjects(chunk=4096))
+    outcome = world.upload("to-process/a.jsonl", jsonl(200))
+    file = world.store.files[outcome.file_id or ""]
+    staged = sum(p.size_bytes for p in world.store.parts_of(file))
+    assert file.estimated_input_tokens == staged // 4
+    assert file.estimated_input_cost_usd == pytest.approx(staged // 4 * 0.25 / 1e6 * 0.5)

@@ -296,10 +296,16 @@ def _file_item(file: InputFile) -> dict[str, Any]:
             "ResultsUri": file.results_uri,
             "InputTokenCount": file.input_tokens or None,
             "OutputTokenCount": file.output_tokens or None,
-            # DynamoDB numbers are decimals: a float is written through its shortest repr, to the microdollar.
-            "CostUsd": Decimal(repr(round(file.cost_usd, 6))) if file.cost_usd is not None else None,
+            "CostUsd": _money(file.cost_usd),
+            "EstimatedInputTokenCount": file.estimated_input_tokens or None,
+            "EstimatedInputCostUsd": _money(file.estimated_input_cost_usd),
         }
     )
+
+
+def _money(dollars: float | None) -> Decimal | None:
+    """DynamoDB numbers are decimals: US dollars go through their shortest repr, to the microdollar."""
+    return Decimal(repr(round(dollars, 6))) if dollars is not None else None
 
 
 def _file_from(item: dict[str, Any]) -> InputFile:
@@ -334,6 +340,8 @@ def _file_from(item: dict[str, Any]) -> InputFile:
         input_tokens=int(plain.get("InputTokenCount", 0)),
         output_tokens=int(plain.get("OutputTokenCount", 0)),
         cost_usd=float(plain["CostUsd"]) if "CostUsd" in plain else None,
+        estimated_input_tokens=int(plain.get("EstimatedInputTokenCount", 0)),
+        estimated_input_cost_usd=float(plain["EstimatedInputCostUsd"]) if "EstimatedInputCostUsd" in plain else None,
     )
 
 

@@ -93,6 +93,10 @@ class InputFile:
     output_tokens: int = 0
     cost_usd: float | None = None
     stop_requested: bool = False  # nothing more of it is submitted or retried (bbq.core.stopping)
+    # At ingest: its input tokens estimated from the staged bytes, and what they cost at the batch price. The
+    # output side depends on the model's answers and is known only when the file ends (input_tokens, cost_usd).
+    estimated_input_tokens: int = 0
+    estimated_input_cost_usd: float | None = None
 
     def with_changes(self, **changes: object) -> Self:
         return replace(self, **changes)  # type: ignore[arg-type]

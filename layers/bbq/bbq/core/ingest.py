@@ -15,6 +15,7 @@ from bbq.core.errors import ObjectMissing
 from bbq.core.files import FileStatus, InputFile, InvocationType, Part
 from bbq.core.limits import ModelLimits
 from bbq.core.ports import LimitsProvider, ObjectRef, ObjectStore, Store
+from bbq.core.prices import BYTES_PER_TOKEN
 from bbq.core.routing import Route, RouteRefused, route
 from bbq.core.staging import StagingResult, stage_lines
 
@@ -72,7 +73,7 @@ def ingest_object(
     except ObjectMissing:
         log.warning("upload gone before ingest; nothing queued", extra={"file_id": file_id, "key": ref.key})
         return IngestOutcome(ref.key, file_id, None, created=False, reason="object no longer exists")
-    file = _file(file_id, ref, target, staged, model_limits, config, clock)
+    file = _estimated(_file(file_id, ref, target, staged, model_limits, config, clock), staged, config)
     parts = [] if file.status == FileStatus.REJECTED else _parts(file, staged)
     if report is not None:
         report.finish(_outcome(file))
@@ -150,6 +151,17 @@ def _file(
         updated_at=now,
         report_uri=naming.s3_uri(ref.bucket, staged.report_key) if staged.report_key else None,
         message=message,
+    )
+
+
+def _estimated(file: InputFile, staged: StagingResult, config: PipelineConfig) -> InputFile:
+    """The input side of what the file will cost, from the bytes staged for Bedrock."""
+    if file.status == FileStatus.REJECTED:
+        return file
+    tokens = sum(part.size_bytes for part in staged.parts) // BYTES_PER_TOKEN
+    return file.with_changes(
+        estimated_input_tokens=tokens,
+        estimated_input_cost_usd=config.prices.cost(file.model_id, tokens, 0),
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import orjson
 
 BATCH_DISCOUNT = 0.5
+BYTES_PER_TOKEN = 4  # a rough figure for English text and JSON: the estimate at ingest, not the bill
 PER = 1_000_000  # prices are per million tokens
 
 
