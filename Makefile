@@ -44,6 +44,7 @@ bench: $(STAMP)  ## benchmarks that print figures
 	PYTHONPATH=. $(BIN)/python bench/scheduler_reads_bench.py
 	PYTHONPATH=. $(BIN)/python bench/planning_sim.py
 	PYTHONPATH=. $(BIN)/python bench/settle_bench.py
+	PYTHONPATH=. $(BIN)/python bench/results_memory_bench.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache demo-output
