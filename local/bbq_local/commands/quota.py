@@ -10,7 +10,7 @@ from rich.table import Table
 from bbq.adapters.service_quotas import ServiceQuotaLimits
 from bbq.core.clock import SystemClock
 from bbq.core.limits import ModelLimits
-from bbq_local.commands.stack import EXIT_OK, Stack, add_stack_arguments, find, print_json
+from bbq_local.commands.stack import EXIT_OK, Stack, add_stack_arguments, find, print_json, slots_in_use
 
 
 def add_parser(commands: Any) -> None:
@@ -40,7 +40,7 @@ def quotas(stack: Stack) -> list[dict[str, Any]]:
     models = [stack.parameters.get("ModelId", "")] + [
         m.strip() for m in stack.parameters.get("AllowedModels", "").split(",") if m.strip()
     ]
-    held = _held(stack)
+    held = slots_in_use(stack)
     rows = []
     for model in dict.fromkeys(m for m in models if m):
         limit = limits.limits(model).concurrent_jobs
@@ -61,20 +61,3 @@ def _fallback(parameters: dict[str, str]) -> ModelLimits:
         max_file_bytes=number("MaxInputFileBytes", 1024**3),
         max_job_bytes=number("MaxJobBytes", 5 * 1024**3),
     )
-
-
-def _held(stack: Stack) -> dict[str, int]:
-    pages = (
-        boto3.client("dynamodb")
-        .get_paginator("scan")
-        .paginate(
-            TableName=stack.table,
-            FilterExpression="begins_with(Id, :slots)",
-            ExpressionAttributeValues={":slots": {"S": "slots#"}},
-        )
-    )
-    return {
-        item["Id"]["S"].removeprefix("slots#"): len(item.get("Holders", {}).get("M", {}))
-        for page in pages
-        for item in page["Items"]
-    }

@@ -10,10 +10,9 @@ from bbq.core import naming
 from bbq_local.commands.stack import (
     EXIT_NOT_READY,
     EXIT_OK,
-    CommandError,
     add_stack_arguments,
-    files_by_key,
     find,
+    newest_upload,
     print_json,
 )
 
@@ -32,10 +31,7 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     stack = find(args)
-    uploads = files_by_key(stack, args.file)
-    if not uploads:
-        raise CommandError(f"no upload {args.file!r} in stack {stack.name}: see `bbq status`")
-    file = uploads[0]  # the newest upload of the key
+    file = newest_upload(stack, args.file)
     if not file.get("ResultsUri"):
         print(f"{file['SourceKey']} is {file['Status']}: {file.get('Message', '')}; its results come when it ends")
         return EXIT_NOT_READY

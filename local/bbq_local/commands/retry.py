@@ -15,8 +15,8 @@ from bbq_local.commands.stack import (
     EXIT_OK,
     CommandError,
     add_stack_arguments,
-    files_by_key,
     find,
+    newest_upload,
     print_json,
 )
 
@@ -33,10 +33,7 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     stack = find(args)
-    uploads = files_by_key(stack, args.file)
-    if not uploads:
-        raise CommandError(f"no upload {args.file!r} in stack {stack.name}: see `bbq status`")
-    file = uploads[0]
+    file = newest_upload(stack, args.file)
     if not file.get("ResultsUri"):
         print(f"{file['SourceKey']} is {file['Status']}: it can be retried once it ends")
         return EXIT_NOT_READY

@@ -90,11 +90,31 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def files_by_key(stack: Stack, key: str) -> list[dict[str, Any]]:
-    """The uploads of one key under to-process/, newest first."""
+def newest_upload(stack: Stack, key: str) -> dict[str, Any]:
+    """The newest upload of a key under to-process/ (the prefix may be left out)."""
     key = key if key.startswith("to-process/") else f"to-process/{key}"
     found = [item for item in items(stack, "file") if item["SourceKey"] == key]
-    return sorted(found, key=lambda item: item["CreatedAt"], reverse=True)
+    if not found:
+        raise CommandError(f"no upload {key!r} in stack {stack.name}: see `bbq status`")
+    return max(found, key=lambda item: item["CreatedAt"])
+
+
+def slots_in_use(stack: Stack) -> dict[str, int]:
+    """Per model, the jobs holding one of bbq's slots (its ledger item)."""
+    pages = (
+        boto3.client("dynamodb")
+        .get_paginator("scan")
+        .paginate(
+            TableName=stack.table,
+            FilterExpression="begins_with(Id, :slots)",
+            ExpressionAttributeValues={":slots": {"S": "slots#"}},
+        )
+    )
+    return {
+        item["Id"]["S"].removeprefix("slots#"): len(item.get("Holders", {}).get("M", {}))
+        for page in pages
+        for item in page["Items"]
+    }
 
 
 def print_json(value: Any) -> None:

@@ -4,13 +4,12 @@ import argparse
 import time
 from typing import Any
 
-import boto3
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from bbq_local.commands.stack import EXIT_OK, Stack, add_stack_arguments, find, items, print_json
+from bbq_local.commands.stack import EXIT_OK, Stack, add_stack_arguments, find, items, print_json, slots_in_use
 
 FINAL = {"Completed", "PartiallyCompleted", "Failed", "Stopped", "Rejected"}
 
@@ -76,27 +75,9 @@ def _file_row(file: dict[str, Any]) -> dict[str, Any]:
 
 
 def _models(stack: Stack) -> list[dict[str, Any]]:
-    """Each model's slots held by bbq (its ledger), and the limit bbq falls back to."""
-    ledgers = [item for item in _ledgers(stack)]
+    """Each model's slots held by bbq (its ledger), and the limit bbq falls back to (`bbq quota` reads the quota)."""
     limit = int(stack.parameters.get("MaxConcurrentJobs", "0") or 0)
-    return [{"model": model, "slotsInUse": len(holders), "fallbackLimit": limit} for model, holders in ledgers]
-
-
-def _ledgers(stack: Stack) -> list[tuple[str, dict[str, Any]]]:
-    pages = (
-        boto3.client("dynamodb")
-        .get_paginator("scan")
-        .paginate(
-            TableName=stack.table,
-            FilterExpression="begins_with(Id, :slots)",
-            ExpressionAttributeValues={":slots": {"S": "slots#"}},
-        )
-    )
-    return [
-        (item["Id"]["S"].removeprefix("slots#"), item.get("Holders", {}).get("M", {}))
-        for page in pages
-        for item in page["Items"]
-    ]
+    return [{"model": model, "slotsInUse": held, "fallbackLimit": limit} for model, held in slots_in_use(stack).items()]
 
 
 def render(view: dict[str, Any]) -> Group:
