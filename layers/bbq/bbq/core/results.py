@@ -24,7 +24,7 @@ from bbq.core import model_output, naming
 from bbq.core.errors import ObjectMissing
 from bbq.core.files import InputFile, Part, PartStatus
 from bbq.core.lines import split_lines
-from bbq.core.ports import ObjectRef, ObjectStore, Store
+from bbq.core.ports import ObjectRef, ObjectStore, ObjectWriter, Store
 from bbq.core.prices import PriceTable
 from bbq.core.validation import line_of, record_id_of_staged
 
@@ -89,7 +89,7 @@ def write_results(
 
 
 def _write_result(
-    out: object,
+    out: ObjectWriter,
     line: int,
     user_id: str,
     record_id: str,
@@ -120,7 +120,7 @@ def _write_result(
         "onDemand": on_demand,
         "modelOutput": output,
     }
-    out.write(orjson.dumps(row) + b"\n")  # type: ignore[attr-defined]
+    out.write(orjson.dumps(row) + b"\n")
 
 
 def _chains(parts: list[Part]) -> list[list[Part]]:

@@ -43,10 +43,14 @@ _MISSING: Error = (None, retry.MISSING)
 def settle_job(job: Job, *, store: Store, objects: ObjectStore, config: PipelineConfig, clock: Clock) -> list[Part]:
     """Settles each part the job carried that is not settled yet; every part of the job, as it is now."""
     parts = []
+    stop_asked: dict[str, bool] = {}  # per file: a packed job carries many parts of few files
     for part in store.get_parts(job.part_ids):
         if part.job_id == job.job_id and part.status == PartStatus.IN_JOB:
-            stop_asked = _stop_asked(store, part)
-            part = _settle_part(job, part, stop_asked, store=store, objects=objects, config=config, clock=clock)
+            if part.file_id not in stop_asked:
+                stop_asked[part.file_id] = _stop_asked(store, part)
+            part = _settle_part(
+                job, part, stop_asked[part.file_id], store=store, objects=objects, config=config, clock=clock
+            )
             store.save_part(part)
         parts.append(part)
     return parts

@@ -43,7 +43,7 @@ def stop_file(file_id: str, *, store: Store, batch: BatchService, objects: Objec
         outcome.note = f"the file has ended already ({file.status.value}); nothing to stop"
         return outcome
     # The flag first: a job of the file that ends from now on sends none of its records again.
-    store.save_file(file.with_changes(stop_requested=True, message=f"{STOP_REQUESTED}", updated_at=clock.now()))
+    store.save_file(file.with_changes(stop_requested=True, message=STOP_REQUESTED, updated_at=clock.now()))
     job_ids: dict[str, None] = {}
     for part in store.parts_of(file):
         if part.status == PartStatus.WAITING:
