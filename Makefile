@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov pins its own versions of common packages: it gets a venv of its own.
+CHECKOV_VENV := .tools/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .PHONY: install demo test lint validate build ci bench clean
 
@@ -14,6 +17,12 @@ $(STAMP): requirements-dev.txt pyproject.toml layers/bbq/pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(CHECKOV_STAMP):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet checkov==3.3.30
+	touch $(CHECKOV_STAMP)
 
 demo: $(STAMP)  ## the whole pipeline locally, on the emulator
 	$(BIN)/bbq local demo
@@ -28,9 +37,10 @@ lint: $(STAMP)  ## ruff and mypy over the code (each handler on its own: every o
 	$(BIN)/mypy functions/scheduler/app.py
 	$(BIN)/mypy functions/sweeper/app.py
 
-validate: $(STAMP)  ## the template's static checks
+validate: $(STAMP) $(CHECKOV_STAMP)  ## the template's static checks: no error, warning or failed check
 	$(BIN)/sam validate --lint --region us-east-1
 	$(BIN)/cfn-lint template.yaml
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --skip-download
 
 build: $(STAMP)  ## sam build (needs python3.13 on PATH; pyenv provides it on our machines)
 	PYENV_VERSION=$${PYENV_VERSION:-3.11.7:3.13.0} SAM_CLI_TELEMETRY=0 $(BIN)/sam build
@@ -47,4 +57,4 @@ bench: $(STAMP)  ## benchmarks that print figures
 	PYTHONPATH=. $(BIN)/python bench/results_memory_bench.py
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache demo-output
+	rm -rf $(VENV) .tools .aws-sam .pytest_cache .ruff_cache demo-output

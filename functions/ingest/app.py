@@ -23,7 +23,7 @@ def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, list[dic
     settings = Settings.from_env(os.environ)
     metrics.set_default_dimensions(Stack=settings.stack_name)
     store, objects, limits = wiring.store(settings), wiring.objects(), wiring.limits(settings)
-    outcomes = []
+    outcomes: list[dict[str, object]] = []
     for record in event.records:
         obj = record.s3.get_object
         # S3 URL-encodes keys in events (spaces as "+"); Powertools' S3Object.key hands them over raw.

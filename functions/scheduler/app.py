@@ -54,7 +54,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     metrics.set_default_dimensions(Stack=settings.stack_name)
     report = run_scheduler(
         store=wiring.store(settings),
-        batch=wiring.batch(),
+        batch=wiring.batch(settings),
         objects=wiring.objects(),
         limits=wiring.limits(settings),
         config=settings.pipeline(),

@@ -239,6 +239,7 @@ class FakeObjects:
         # Uploads as a listing shows them (set by World.upload and World.upload_without_event).
         self.uploads: dict[tuple[str, str], Listed] = {}
         self.page = 2  # a listing page: small, so that tests go through several
+        self.reads = 0  # uploads opened by read()
 
     def list_uploads(self, bucket: str, prefix: str, cursor: str | None) -> Iterator[tuple[list[Listed], str | None]]:
         keys = sorted(k for b, k in self.uploads if b == bucket and k.startswith(prefix) and k > (cursor or ""))
@@ -250,6 +251,7 @@ class FakeObjects:
             yield [], None
 
     def read(self, ref: ObjectRef) -> StoredObject:
+        self.reads += 1
         if (ref.bucket, ref.key) not in self.files:
             raise ObjectMissing(ref.key)
         body = self.files[ref.bucket, ref.key]

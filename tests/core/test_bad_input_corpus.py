@@ -150,7 +150,13 @@ CASES = [
     case("key-with-spaces", "to-process/team a/calls 1.jsonl", lines(*numbered(120)), FileStatus.QUEUED, 0, 120, ""),
     case("key-with-plus", "to-process/a+b=c.jsonl", lines(*numbered(120)), FileStatus.QUEUED, 0, 120, ""),
     case("unicode-key", "to-process/résumés/日本語.jsonl", lines(*numbered(120)), FileStatus.QUEUED, 0, 120, ""),
-    case("dot-dot-key", "to-process/../secrets/a.jsonl", lines(*numbered(120)), None, 0, 0, "not a .jsonl file"),
+    case("dot-dot-key", "to-process/../secrets/a.jsonl", lines(*numbered(120)), None, 0, 0, "'..' folder"),
+    case("dot-folder-key", "to-process/./a.jsonl", lines(*numbered(120)), None, 0, 0, "'.' or '..' folder"),
+    case("outside-to-process", "processed/a.jsonl", lines(*numbered(120)), None, 0, 0, "not a .jsonl file"),
+    case("newline-in-key", "to-process/a\nFAKE LOG LINE.jsonl", lines(*numbered(120)), None, 0, 0, "control"),
+    case("escape-in-key", "to-process/\x1b[2Ja.jsonl", lines(*numbered(120)), None, 0, 0, "control"),
+    case("c1-control-in-key", "to-process/a\x85b.jsonl", lines(*numbered(120)), None, 0, 0, "control"),
+    case("key-over-1024-bytes", "to-process/" + "é" * 507 + ".jsonl", lines(*numbered(120)), None, 0, 0, "1024 bytes"),
     case("nested-folders", "to-process/x/y/z/a.jsonl", lines(*numbered(120)), FileStatus.QUEUED, 0, 120, ""),
     case("upper-case-suffix", "to-process/A.JSONL", lines(*numbered(120)), FileStatus.QUEUED, 0, 120, ""),
     case("txt", "to-process/a.txt", lines(*numbered(120)), None, 0, 0, "not a .jsonl file"),
@@ -188,6 +194,45 @@ def test_each_kind_of_upload_gets_its_outcome_where_the_user_looks(
         assert sum(p.record_count for p in world.store.parts_of(file)) == records
     assert world.objects.files[BUCKET, key] == body, "the upload is never changed"
     assert world.store.get_file(good.file_id or "").status == FileStatus.QUEUED, "the other file is unaffected"  # type: ignore[union-attr]
+
+
+def test_an_upload_over_max_upload_bytes_is_refused_before_a_byte_is_read() -> None:
+    world = World(config=replace(CORPUS_CONFIG, split=SplitPolicy(max_upload_bytes=1_000_000)))
+    body = lines(*numbered(120))
+    ref = world.upload_without_event("to-process/huge.jsonl", body)
+    reads = world.objects.reads
+    outcome = world.ingest(replace(ref, size=30 * 1024**3))  # the size S3's event reports
+    assert outcome.status == FileStatus.REJECTED and world.objects.reads == reads, "nothing read"
+    file = world.store.get_file(outcome.file_id or "")
+    assert file and "MaxUploadBytes" in file.message and "Split it" in file.message
+    report = json.loads(world.objects.files[BUCKET, "to-process/huge.jsonl.error.json"])
+    assert "MaxUploadBytes" in json.dumps(report)
+    assert world.objects.files[BUCKET, "to-process/huge.jsonl"] == body
+    assert world.upload("to-process/fits.jsonl", jsonl(150)).status == FileStatus.QUEUED
+
+
+CANARY = "C4N4RY-customer-text"
+
+
+def test_no_report_or_message_ever_echoes_a_lines_content() -> None:
+    """Transcripts are customer data: a refused line is named by its number and what is wrong, never quoted."""
+    world = World(config=CORPUS_CONFIG)
+    bad = [
+        f'{{"modelInput": "{CANARY}", oops}}'.encode(),  # invalid JSON around the text
+        orjson.dumps({"recordId": CANARY + "!" * 70, "modelInput": {"t": 1}}),  # a bad recordId
+        orjson.dumps({CANARY: 1}),  # no modelInput
+        orjson.dumps([CANARY]),  # not an object
+        orjson.dumps({"modelInput": {"t": CANARY}, "recordId": "r1"}),
+        orjson.dumps({"modelInput": {"t": CANARY}, "recordId": "r1"}),  # a duplicate of the line before
+        b'{"modelInput": {"t": "' + CANARY.encode() + b'\xff"}}',  # not UTF-8
+        b'{"modelInput": ' + b"[" * 5000 + CANARY.encode() + b"]" * 5000 + b"}",  # nested past the parser's depth
+    ]
+    outcome = world.upload("to-process/leaky.jsonl", lines(*numbered(120), *bad))
+    assert outcome.rejected_lines == len(bad) - 1
+    file = world.store.get_file(outcome.file_id or "")
+    report = world.objects.files[BUCKET, "to-process/leaky.jsonl.error.json"].decode()
+    assert file and CANARY not in file.message and CANARY not in report
+    assert "recordId" in report
 
 
 def test_an_upload_deleted_right_after_upload_queues_nothing() -> None:

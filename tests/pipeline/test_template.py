@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from bbq_local.stack import ROOT, load_template, translate
+from tests.pipeline.iam import STACK_ID, resolve, roles, statements
 
 DEFAULTS = {"ModelId": "anthropic.claude-3-haiku-20240307-v1:0"}
 
@@ -25,11 +26,6 @@ def resources() -> Iterator[dict[str, Any]]:
 
 def of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
     return {name: r for name, r in resources.items() if r["Type"] == kind}
-
-
-def statements(resources: dict[str, Any], role: str) -> list[dict[str, Any]]:
-    policies = resources[role]["Properties"].get("Policies", [])
-    return [s for p in policies for s in p["PolicyDocument"]["Statement"]]
 
 
 def actions(statement: dict[str, Any]) -> set[str]:
@@ -89,52 +85,6 @@ def test_the_scheduler_runs_on_a_schedule_and_on_this_stacks_bedrock_events(reso
     assert prefix["Fn::Sub"][1] == env["JOB_NAME_PREFIX"]["Fn::Sub"][1]
 
 
-def test_iam_gives_each_function_only_its_own_calls(resources: dict[str, Any]) -> None:
-    for role in ("IngestFunctionRole", "SchedulerFunctionRole", "SweeperFunctionRole"):
-        managed = resources[role]["Properties"]["ManagedPolicyArns"]
-        assert set(managed) == {
-            "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
-            "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
-        }
-    ingest_actions = set().union(*(actions(s) for s in statements(resources, "IngestFunctionRole")))
-    assert not any(a.startswith("bedrock:") for a in ingest_actions)
-    # ListBucket makes S3 answer 404, not 403, for a deleted upload; no tagging: the staged copy drops tags.
-    assert {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "dynamodb:PutItem"} <= ingest_actions
-    assert "servicequotas:ListServiceQuotas" in ingest_actions
-    assert not any("Tagging" in a for a in ingest_actions)
-
-    scheduler = statements(resources, "SchedulerFunctionRole")
-    bedrock = next(s for s in scheduler if "bedrock:CreateModelInvocationJob" in actions(s))
-    assert actions(bedrock) == {
-        "bedrock:CreateModelInvocationJob",
-        "bedrock:GetModelInvocationJob",
-        "bedrock:StopModelInvocationJob",
-        "bedrock:TagResource",
-    }
-    listing = next(s for s in scheduler if "bedrock:ListModelInvocationJobs" in actions(s))
-    assert actions(listing) == {"bedrock:ListModelInvocationJobs"}
-    pass_role = next(s for s in scheduler if "iam:PassRole" in actions(s))
-    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
-    # S3: copies of staged parts for packed jobs; results of on-demand records beside batch results; outputs read
-    # back; the records of a part that go again or failed for good.
-    s3 = {
-        (a, resource["Fn::Sub"][0].rsplit("}", 1)[1])
-        for s in scheduler
-        for a in actions(s)
-        if a.startswith("s3:")
-        for resource in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
-    }
-    writes = {"s3:PutObject", "s3:AbortMultipartUpload"}
-    assert s3 == {
-        ("s3:GetObject", "/staged/*"),
-        ("s3:GetObject", "/processed/*"),
-        *((a, place) for a in writes for place in ("/staged/jobs/*", "/processed/*", "/staged/retries/*")),
-        *((a, "/staged/failures/*") for a in writes),
-    }
-    sweeper = set().union(*(actions(s) for s in statements(resources, "SweeperFunctionRole")))
-    assert "s3:ListBucketVersions" in sweeper and not any(a.startswith("bedrock:") for a in sweeper)
-
-
 def test_files_that_end_are_told_on_the_topic_and_alarms_watch_what_goes_wrong(resources: dict[str, Any]) -> None:
     rule = resources["FileEndedRule"]["Properties"]
     assert rule["EventPattern"]["source"] == ["bbq"]
@@ -144,7 +94,7 @@ def test_files_that_end_are_told_on_the_topic_and_alarms_watch_what_goes_wrong(r
     assert {s["Principal"]["Service"] for s in policy} == {"events.amazonaws.com", "cloudwatch.amazonaws.com"}
     assert resources["NotificationSubscription"]["Condition"] == "HasNotificationEmail"
     scheduler = statements(resources, "SchedulerFunctionRole")
-    assert any(actions(s) == {"events:PutEvents"} for s in scheduler)
+    assert any(actions(s) == {"events:PutEvents"} for s in scheduler if "Action" in s)
     alarms = of_type(resources, "AWS::CloudWatch::Alarm")
     assert set(alarms) == {"FailedJobsAlarm", "DeadLetterAlarm", "QueueNotMovingAlarm", "FunctionErrorsAlarm"}
     assert all(a["Properties"]["AlarmActions"] == [{"Ref": "NotificationTopic"}] for a in alarms.values())
@@ -162,33 +112,80 @@ def test_files_that_end_are_told_on_the_topic_and_alarms_watch_what_goes_wrong(r
     assert {"Jobs", "Tokens", "Slots in use per model", "Alarms"} <= titles
 
 
-def test_the_batch_role_is_created_only_without_a_role_arn_and_trusts_bedrock(resources: dict[str, Any]) -> None:
-    role = resources["BatchRole"]
-    assert role["Condition"] == "CreateBatchRole"
-    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert trust["Principal"] == {"Service": "bedrock.amazonaws.com"}
-    assert "aws:SourceAccount" in trust["Condition"]["StringEquals"]
-    granted = {
-        a: s["Resource"]["Fn::Sub"][0]
-        for s in statements(resources, "BatchRole")
-        if "Action" in s and not str(s["Action"]).startswith("bedrock:")
-        for a in actions(s)
-    }
-    assert set(granted) == {"s3:ListBucket", "s3:GetObject", "s3:PutObject"}
-    assert granted["s3:GetObject"].endswith("/staged/*") and granted["s3:PutObject"].endswith("/processed/*")
+def test_the_batch_role_is_created_only_without_a_role_arn(resources: dict[str, Any]) -> None:
+    assert resources["BatchRole"]["Condition"] == "CreateBatchRole"
 
 
-def test_storage_is_private_versioned_and_recoverable(resources: dict[str, Any]) -> None:
+def test_storage_is_private_encrypted_versioned_expiring_and_recoverable(resources: dict[str, Any]) -> None:
     bucket = resources["Bucket"]
     assert bucket["DeletionPolicy"] == "Retain"
     props = bucket["Properties"]
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert all(props["PublicAccessBlockConfiguration"].values())
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    (default,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert default["Fn::If"][0] == "HasKmsKey"
+    assert default["Fn::If"][2] == {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    assert default["Fn::If"][1]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    rules = {rule["Id"]: rule for rule in props["LifecycleConfiguration"]["Rules"]}
+    assert rules["staged-data"]["Prefix"] == "staged/"
+    assert rules["staged-data"]["ExpirationInDays"] == {"Ref": "StagedDataDays"}
+    kept = rules["old-versions-and-unfinished-uploads"]
+    assert "Prefix" not in kept and kept["NoncurrentVersionExpiration"] == {
+        "NoncurrentDays": {"Ref": "NoncurrentVersionDays"}
+    }
+    assert kept["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+    policy = resources["BucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert {s["Sid"]: s["Condition"] for s in policy if s["Effect"] == "Deny"} == {
+        "DenyInsecureTransport": {"Bool": {"aws:SecureTransport": "false"}},
+        "DenyOldTls": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
+    }
     table = resources["JobsTable"]["Properties"]
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["DeletionProtectionEnabled"] == {"Fn::If": ["ProtectTable", True, False]}
+    assert load_template()["Parameters"]["TableDeletionProtection"]["Default"] == "true"
+    assert table["SSESpecification"]["Fn::If"][2] == {"SSEEnabled": True}
     indexes = {i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in table["GlobalSecondaryIndexes"]}
     assert indexes == {"QueueIndex": ["Queue", "QueueOrder"], "StatusIndex": ["Status", "CreatedAt"]}
+    for queue in of_type(resources, "AWS::SQS::Queue").values():
+        assert queue["Properties"]["SqsManagedSseEnabled"] == {"Fn::If": ["HasKmsKey", {"Ref": "AWS::NoValue"}, True]}
+
+
+def test_every_asynchronous_trigger_has_somewhere_for_its_failures(resources: dict[str, Any]) -> None:
+    functions = of_type(resources, "AWS::Lambda::Function")
+    assert {
+        name: f["Properties"]["DeadLetterConfig"]["TargetArn"]["Fn::GetAtt"][0] for name, f in functions.items()
+    } == {
+        "IngestFunction": "IngestDeadLetterQueue",
+        "SchedulerFunction": "RunsDeadLetterQueue",
+        "SweeperFunction": "RunsDeadLetterQueue",
+    }
+    for name, rule in of_type(resources, "AWS::Events::Rule").items():
+        if name == "FileEndedRule":
+            continue  # targets the topic, not a function
+        (target,) = rule["Properties"]["Targets"]
+        assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["RunsDeadLetterQueue", "Arn"]}}, name
+    (policy,) = resources["RunsDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert policy["Principal"] == {"Service": "events.amazonaws.com"} and policy["Action"] == "sqs:SendMessage"
+    for function in functions.values():
+        assert 60 <= function["Properties"]["Timeout"] <= 900
+    assert all(
+        g["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        for g in of_type(resources, "AWS::Logs::LogGroup").values()
+    )
+
+
+SECRET_LIKE = re.compile(r"secret|password|passwd|token|credential|private|api_?key|access_?key", re.IGNORECASE)
+
+
+def test_no_function_carries_a_secret_in_its_environment(resources: dict[str, Any]) -> None:
+    for name, function in of_type(resources, "AWS::Lambda::Function").items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        for variable, value in variables.items():
+            assert not SECRET_LIKE.search(variable), f"{name}: {variable}"
+            if isinstance(value, str):
+                assert not re.search(r"AKIA[0-9A-Z]{16}|[A-Za-z0-9/+]{40}", value), f"{name}: {variable}"
 
 
 def test_parameters_and_outputs_the_readme_documents() -> None:
@@ -220,71 +217,13 @@ def test_every_trigger_has_a_sample_event() -> None:
     ]
 
 
-def resolve(value: Any, parameters: dict[str, str], conditions: dict[str, bool]) -> Any:
-    """Evaluates the intrinsic functions the template's IAM uses, as CloudFormation would for these parameters."""
-    if isinstance(value, list):
-        return [v for v in (resolve(item, parameters, conditions) for item in value) if v is not NO_VALUE]
-    if not isinstance(value, dict):
-        return value
-    if len(value) != 1 or not next(iter(value)).startswith(("Fn::", "Ref", "Condition")):
-        return {k: resolve(v, parameters, conditions) for k, v in value.items()}
-    ((function, argument),) = value.items()
-    if function == "Ref":
-        return NO_VALUE if argument == "AWS::NoValue" else parameters.get(argument, f"<{argument}>")
-    if function == "Condition":
-        return conditions[argument]
-    if function == "Fn::If":
-        name, when_true, when_false = argument
-        return resolve(when_true if conditions[name] else when_false, parameters, conditions)
-    if function == "Fn::Sub":
-        text, names = (argument, {}) if isinstance(argument, str) else argument
-        names = {k: resolve(v, parameters, conditions) for k, v in names.items()}
-        return re.sub(r"\$\{([^}]+)\}", lambda m: str({**parameters, **names}[m.group(1)]), text)
-    if function == "Fn::Split":
-        delimiter, source = argument
-        return resolve(source, parameters, conditions).split(delimiter)
-    if function == "Fn::Select":
-        index, items = argument
-        return resolve(items, parameters, conditions)[int(index)]
-    if function == "Fn::Join":
-        delimiter, items = argument
-        return delimiter.join(resolve(items, parameters, conditions))
-    if function == "Fn::Equals":
-        left, right = (resolve(v, parameters, conditions) for v in argument)
-        return left == right
-    if function == "Fn::Not":
-        return not resolve(argument[0], parameters, conditions)
-    if function == "Fn::And":
-        return all(resolve(v, parameters, conditions) for v in argument)
-    if function == "Fn::Or":
-        return any(resolve(v, parameters, conditions) for v in argument)
-    if function == "Fn::GetAtt":
-        return f"<{'.'.join(argument)}>"
-    raise AssertionError(f"unhandled {function}")
-
-
-NO_VALUE = object()
-STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/bbq/1b9a1f30-c8a2-11f0-9c11-0a1b2c3d4e5f"
-
-
 def deployed_policies(model_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The scheduler's and the batch role's statements as CloudFormation would create them for ``model_id``."""
     template = load_template()
     with __import__("moto").mock_aws():
         translated = translate(template, {"ModelId": model_id}, boto3.client("iam", region_name="us-east-1"))
-    parameters = {name: p.get("Default", "") for name, p in template["Parameters"].items()}
-    parameters.update(
-        {"ModelId": model_id, "AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012"}
-    )
-    parameters["AWS::StackId"] = STACK_ID
-    conditions: dict[str, bool] = {}
-    for name, body in translated["Conditions"].items():  # in order: later conditions use earlier ones
-        conditions[name] = resolve(body, parameters, conditions)
-    resources = translated["Resources"]
-    return (
-        resolve(statements(resources, "SchedulerFunctionRole"), parameters, conditions),
-        resolve(statements(resources, "BatchRole"), parameters, conditions),
-    )
+    held = roles(translated, template, {"ModelId": model_id})
+    return held["SchedulerFunctionRole"], held["BatchRole"]
 
 
 def invoke_statements(batch_role: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -315,7 +254,7 @@ def test_an_inference_profile_may_be_invoked_with_its_models_in_every_region(mod
     # the profile's foundation models, in whichever Region it routes to, and only through this profile
     assert routed["Resource"] == "arn:aws:bedrock:*::foundation-model/*"
     assert routed["Condition"] == {"StringEquals": {"bedrock:InferenceProfileArn": invoked}}
-    create = next(s for s in scheduler if "bedrock:CreateModelInvocationJob" in actions(s))
+    create = next(s for s in scheduler if actions(s) == {"bedrock:CreateModelInvocationJob", "bedrock:InvokeModel"})
     assert invoked in create["Resource"]
 
 

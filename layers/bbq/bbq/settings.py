@@ -34,12 +34,17 @@ class Settings(BaseModel):
     # How bbq cuts and packs.
     part_records: int = Field(alias="PART_RECORDS", default=5_000, ge=1)
     max_line_bytes: int = Field(alias="MAX_LINE_BYTES", default=32 * 1024**2, ge=1024)
+    max_upload_bytes: int = Field(alias="MAX_UPLOAD_BYTES", default=20 * 1024**3, ge=1)
     rejected_lines: RejectedLines = Field(alias="REJECTED_LINES", default=RejectedLines.RUN_VALID)
     small_work: SmallWork = Field(alias="SMALL_WORK", default=SmallWork.WAIT)
     companion_wait_minutes: int = Field(alias="COMPANION_WAIT_MINUTES", default=60, ge=0)
     stuck_after_hours: int = Field(alias="STUCK_AFTER_HOURS", default=24, ge=1)
     # On-demand US dollars per million tokens, merged over bbq's table: {"<model id>": {"input": .., "output": ..}}
     model_prices: str = Field(alias="MODEL_PRICES", default="")
+    # KmsKeyArn: Bedrock's output is encrypted with it (the bucket, table and queues are set by the template).
+    kms_key_arn: str = Field(
+        alias="KMS_KEY_ARN", default="", pattern=r"^$|^arn:aws[a-z\-]*:kms:[a-z0-9\-]+:\d{12}:key/.+$"
+    )
 
     @field_validator("model_prices")
     @classmethod
@@ -69,7 +74,11 @@ class Settings(BaseModel):
             allowed_models=tuple(m.strip() for m in self.allowed_models.split(",") if m.strip()),
             timeout_hours=self.job_timeout_hours,
             max_attempts=self.max_job_attempts,
-            split=SplitPolicy(part_records=self.part_records, max_line_bytes=self.max_line_bytes),
+            split=SplitPolicy(
+                part_records=self.part_records,
+                max_line_bytes=self.max_line_bytes,
+                max_upload_bytes=self.max_upload_bytes,
+            ),
             rejected_lines=self.rejected_lines,
             small_work=self.small_work,
             companion_wait=timedelta(minutes=self.companion_wait_minutes),

@@ -53,8 +53,8 @@ def objects() -> S3Objects:
     return S3Objects(client("s3"))
 
 
-def batch() -> BedrockBatch:
-    return BedrockBatch(client("bedrock"))
+def batch(settings: Settings) -> BedrockBatch:
+    return BedrockBatch(client("bedrock"), output_key_id=settings.kms_key_arn or None)
 
 
 def file_events(settings: Settings) -> FileEvents:

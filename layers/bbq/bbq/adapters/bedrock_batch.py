@@ -6,7 +6,7 @@ job fails) is read from the code and, for ValidationException, from whether the 
 """
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -16,6 +16,10 @@ from bbq.core.jobs import JobSnapshot, RecordCounts
 from bbq.core.ports import SubmitRequest
 from bbq.core.states import JobStatus
 
+if TYPE_CHECKING:  # typed clients for mypy (types-boto3); Lambda needs none of it
+    from types_boto3_bedrock import BedrockClient
+    from types_boto3_bedrock.type_defs import ModelInvocationJobS3OutputDataConfigTypeDef
+
 # ValidationException texts about the model rather than the job ("The provided model identifier is invalid",
 # "Batch inference is not supported for the requested model", a modelId that fails its pattern).
 _ABOUT_THE_MODEL = re.compile(r"model identifier|requested model|model id\b|at 'modelId'", re.IGNORECASE)
@@ -23,10 +27,15 @@ _NAME_IN_USE = re.compile(r"in use|already exists", re.IGNORECASE)
 
 
 class BedrockBatch:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: "BedrockClient", output_key_id: str | None = None) -> None:
         self._bedrock = client
+        # The deployment's KMS key (KmsKeyArn): Bedrock encrypts each job's output with it.
+        self._output_key_id = output_key_id
 
     def submit(self, request: SubmitRequest) -> str:
+        output: ModelInvocationJobS3OutputDataConfigTypeDef = {"s3Uri": request.output_uri}
+        if self._output_key_id:
+            output["s3EncryptionKeyId"] = self._output_key_id
         try:
             response = self._bedrock.create_model_invocation_job(
                 jobName=request.job_name,
@@ -34,7 +43,7 @@ class BedrockBatch:
                 roleArn=request.role_arn,
                 modelId=request.model_id,
                 inputDataConfig={"s3InputDataConfig": {"s3Uri": request.input_uri, "s3InputFormat": "JSONL"}},
-                outputDataConfig={"s3OutputDataConfig": {"s3Uri": request.output_uri}},
+                outputDataConfig={"s3OutputDataConfig": output},
                 modelInvocationType=request.invocation_type.value,
                 timeoutDurationInHours=request.timeout_hours,
                 tags=[{"key": k, "value": v} for k, v in request.tags.items()],

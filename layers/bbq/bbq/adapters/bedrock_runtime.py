@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError, ParamValidationError
 
@@ -11,12 +11,15 @@ from bbq.core.errors import ModelUnavailable, RecordRejected, ServiceBusy
 from bbq.core.files import InvocationType
 from bbq.core.ports import OnDemandResult
 
+if TYPE_CHECKING:  # typed clients for mypy (types-boto3); Lambda needs none of it
+    from types_boto3_bedrock_runtime import BedrockRuntimeClient
+
 # Beside the usual ones, the runtime's own "try again" answers.
 _TRANSIENT = TRANSIENT | {"ModelNotReadyException", "ModelTimeoutException"}
 
 
 class BedrockRuntime:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: "BedrockRuntimeClient") -> None:
         self._runtime = client
 
     def invoke(
@@ -24,9 +27,10 @@ class BedrockRuntime:
     ) -> OnDemandResult:
         try:
             if invocation_type == InvocationType.CONVERSE:
-                response = self._runtime.converse(modelId=model_id, **model_input)
-                usage = response.get("usage", {})
-                body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
+                # The user's Converse body as it is: Bedrock (or botocore's validation) judges it.
+                conversed = self._runtime.converse(modelId=model_id, **cast(dict[str, Any], model_input))
+                usage = conversed.get("usage", {})
+                body = {k: v for k, v in conversed.items() if k != "ResponseMetadata"}
                 return OnDemandResult(body, int(usage.get("inputTokens", 0)), int(usage.get("outputTokens", 0)))
             response = self._runtime.invoke_model(
                 modelId=model_id,

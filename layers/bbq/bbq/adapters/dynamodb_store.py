@@ -11,7 +11,7 @@ Two sparse indexes keep reads proportional to the work at hand:
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -21,6 +21,10 @@ from bbq.core.files import FileCounts, FileStatus, InputFile, InvocationType, Pa
 from bbq.core.jobs import Job, RecordCounts
 from bbq.core.ports import Reservation
 from bbq.core.states import JobStatus, is_terminal
+
+if TYPE_CHECKING:  # typed clients for mypy (types-boto3); Lambda needs none of it
+    from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 QUEUE_INDEX = "QueueIndex"
 STATUS_INDEX = "StatusIndex"
@@ -39,7 +43,7 @@ _deserialize = TypeDeserializer().deserialize
 
 
 class DynamoStore:
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: "DynamoDBClient", table_name: str) -> None:
         self._ddb = client
         self._table = table_name
 
@@ -100,7 +104,7 @@ class DynamoStore:
         return [_job_from(item) for item in self._queue(f"jobs#{model_id}")]
 
     def create_job(self, job: Job, parts: Sequence[Part]) -> bool:
-        actions: list[dict[str, Any]] = [
+        actions: list[TransactWriteItemTypeDef] = [
             {
                 "Put": {
                     "TableName": self._table,

@@ -3,21 +3,25 @@
 results are. The template routes them to the stack's SNS topic; anyone can add rules of their own."""
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bbq.core.files import InputFile
+
+if TYPE_CHECKING:  # typed clients for mypy (types-boto3); Lambda needs none of it
+    from types_boto3_events import EventBridgeClient
+    from types_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 SOURCE = "bbq"
 DETAIL_TYPE = "bbq File {status}"
 
 
 class FileEvents:
-    def __init__(self, client: Any, stack_name: str) -> None:
+    def __init__(self, client: "EventBridgeClient", stack_name: str) -> None:
         self._events = client
         self._stack = stack_name
 
     def __call__(self, file: InputFile) -> None:
-        entry = {
+        entry: PutEventsRequestEntryTypeDef = {
             "Source": SOURCE,
             "DetailType": DETAIL_TYPE.format(status=file.status.value),
             "Detail": json.dumps(detail(file, self._stack)),

@@ -5,12 +5,16 @@ import json
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from bbq.core.errors import ObjectMissing
 from bbq.core.ports import Listed, ObjectRef, StoredObject
+
+if TYPE_CHECKING:  # typed clients for mypy (types-boto3); Lambda needs none of it
+    from types_boto3_s3 import S3Client
+    from types_boto3_s3.type_defs import CompletedPartTypeDef
 
 _MISSING = {"NoSuchKey", "NoSuchVersion", "404", "NotFound", "PreconditionFailed", "412"}
 READ_CHUNK = 8 * 1024**2
@@ -21,14 +25,16 @@ IN_FLIGHT = 2  # parts uploading while the next is filled: at most (IN_FLIGHT + 
 
 
 class S3Objects:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: "S3Client") -> None:
         self._s3 = client
 
     def read(self, ref: ObjectRef) -> StoredObject:
         # Pin the exact upload the event named: a newer overwrite is its own event and its own file.
-        pin = {"VersionId": ref.version_id} if ref.version_id else {"IfMatch": f'"{ref.etag}"'}
         try:
-            response = self._s3.get_object(Bucket=ref.bucket, Key=ref.key, **pin)
+            if ref.version_id:
+                response = self._s3.get_object(Bucket=ref.bucket, Key=ref.key, VersionId=ref.version_id)
+            else:
+                response = self._s3.get_object(Bucket=ref.bucket, Key=ref.key, IfMatch=f'"{ref.etag}"')
         except ClientError as exc:
             raise _translate(exc, ref.bucket, ref.key) from exc
         metadata = {name.lower(): value for name, value in response.get("Metadata", {}).items()}
@@ -87,12 +93,12 @@ class _MultipartWriter:
     """Buffers up to one multipart part and uploads parts on a background thread while the caller goes on
     producing the next (at most ``IN_FLIGHT`` parts held at once); a small object is written with one PutObject."""
 
-    def __init__(self, client: Any, bucket: str, key: str) -> None:
+    def __init__(self, client: "S3Client", bucket: str, key: str) -> None:
         self._s3, self._bucket, self._key = client, bucket, key
         self._buffer: list[bytes] = []
         self._buffered = 0
         self._upload_id: str | None = None
-        self._parts: list[Future[dict[str, Any]]] = []
+        self._parts: list[Future[CompletedPartTypeDef]] = []
         self._uploader: ThreadPoolExecutor | None = None
 
     def write(self, data: bytes) -> None:
@@ -109,11 +115,11 @@ class _MultipartWriter:
         if len(self._parts) >= IN_FLIGHT:
             self._parts[-IN_FLIGHT].result()  # bounded memory: wait for the oldest part still in flight
         body, self._buffer, self._buffered = b"".join(self._buffer), [], 0
-        self._parts.append(self._uploader.submit(self._upload_part, len(self._parts) + 1, body))
+        self._parts.append(self._uploader.submit(self._upload_part, self._upload_id, len(self._parts) + 1, body))
 
-    def _upload_part(self, number: int, body: bytes) -> dict[str, Any]:
+    def _upload_part(self, upload_id: str, number: int, body: bytes) -> "CompletedPartTypeDef":
         response = self._s3.upload_part(
-            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=body
+            Bucket=self._bucket, Key=self._key, UploadId=upload_id, PartNumber=number, Body=body
         )
         return {"PartNumber": number, "ETag": response["ETag"]}
 

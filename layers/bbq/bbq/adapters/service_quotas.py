@@ -4,7 +4,7 @@ quota is missing."""
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -12,12 +12,15 @@ from bbq.core.clock import Clock
 from bbq.core.limits import ModelLimits
 from bbq.core.quota_names import Quota, limits_from_quotas
 
+if TYPE_CHECKING:  # typed clients for mypy (types-boto3); Lambda needs none of it
+    from types_boto3_service_quotas import ServiceQuotasClient
+
 log = logging.getLogger(__name__)
 CACHE_FOR = timedelta(hours=1)
 
 
 class ServiceQuotaLimits:
-    def __init__(self, client: Any, fallback: ModelLimits, clock: Clock) -> None:
+    def __init__(self, client: "ServiceQuotasClient", fallback: ModelLimits, clock: Clock) -> None:
         self._client = client
         self._fallback = fallback
         self._clock = clock

@@ -45,14 +45,18 @@ def ingest_object(
     config: PipelineConfig,
     clock: Clock,
 ) -> IngestOutcome:
-    if not naming.is_input_key(ref.key):
-        return IngestOutcome(ref.key, None, None, created=False, reason="not a .jsonl file under to-process/")
+    if problem := naming.key_problem(ref.key):
+        # Nothing is read or written for such a key, not even a report next to it.
+        log.warning("upload not processed", extra={"key": ascii(ref.key)[:300], "reason": problem})
+        return IngestOutcome(ref.key, None, None, created=False, reason=problem)
     file_id = naming.file_id_for(ref.bucket, ref.key, ref.version)
     existing = store.get_file(file_id)
     if existing is not None:
         # A duplicated or retried event: the file is known, reading it again would change nothing.
         log.info("duplicate event ignored", extra={"file_id": file_id, "key": ref.key})
         return IngestOutcome(ref.key, file_id, existing.status, created=False, reason="duplicate event")
+    if ref.size > config.split.max_upload_bytes:
+        return _refuse(ref, file_id, _too_large(ref.size, config.split.max_upload_bytes), objects, store, clock)
     try:
         upload = objects.read(ref)
         try:
@@ -200,6 +204,13 @@ def _outcome(file: InputFile) -> dict[str, object]:
             else f"{FIX_AND_UPLOAD}; no Bedrock job was started for this file."
         ),
     }
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (
+        f"the upload is {size:,} bytes; bbq takes uploads of at most {limit:,} bytes (MaxUploadBytes), what ingest "
+        "reads within its 15 minutes. Split it into several files under to-process/."
+    )
 
 
 def _refuse(

@@ -40,6 +40,8 @@ class SplitPolicy:
 
     part_records: int = 5_000
     max_line_bytes: int = 32 * 1024**2
+    # Larger uploads are refused before a byte is read: ingest streams an upload once, within Lambda's 15 minutes.
+    max_upload_bytes: int = 20 * 1024**3
 
     def part_limits(self, limits: ModelLimits) -> tuple[int, int]:
         """(records, bytes) a part may hold so that any one part alone fits in a job."""

@@ -29,14 +29,26 @@ _TAG_CHARS = 10
 FILE_TAG_CHARS = 10
 
 
+# C0 and C1 control characters and DEL: S3 accepts them in keys; a log line or a report naming them could mislead.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def key_problem(key: str) -> str | None:
+    """Why bbq never processes this key, or None for an upload it takes: a .jsonl (any case of the suffix) under
+    to-process/, with no "." or ".." folder, no control character and within S3's 1,024 bytes."""
+    if not key.startswith(INPUT_PREFIX) or not key.lower().endswith(INPUT_SUFFIX):
+        return "not a .jsonl file under to-process/"
+    if any(folder in {".", ".."} for folder in key.split("/")[1:-1]):
+        return "a '.' or '..' folder in the key"
+    if _CONTROL.search(key):
+        return "a control character in the key"
+    if len(key.encode()) > MAX_KEY_BYTES:
+        return f"a key over S3's {MAX_KEY_BYTES} bytes"
+    return None
+
+
 def is_input_key(key: str) -> bool:
-    """An upload bbq takes: a .jsonl (any case of the suffix) under to-process/, with no "." or ".." folder."""
-    folders = key.split("/")[1:-1]
-    return (
-        key.startswith(INPUT_PREFIX)
-        and key.lower().endswith(INPUT_SUFFIX)
-        and not any(f in {".", ".."} for f in folders)
-    )
+    return key_problem(key) is None
 
 
 def file_id_for(bucket: str, key: str, version: str) -> str:
