@@ -16,9 +16,9 @@ from bbq.core.jobs import JobSnapshot, RecordCounts
 from bbq.core.ports import SubmitRequest
 from bbq.core.states import JobStatus
 
-if TYPE_CHECKING:  # typed clients for mypy (types-boto3); Lambda needs none of it
-    from types_boto3_bedrock import BedrockClient
-    from types_boto3_bedrock.type_defs import ModelInvocationJobS3OutputDataConfigTypeDef
+if TYPE_CHECKING:  # typed clients for mypy (boto3-stubs); Lambda needs none of it
+    from mypy_boto3_bedrock import BedrockClient
+    from mypy_boto3_bedrock.type_defs import ModelInvocationJobS3OutputDataConfigTypeDef
 
 # ValidationException texts about the model rather than the job ("The provided model identifier is invalid",
 # "Batch inference is not supported for the requested model", a modelId that fails its pattern).

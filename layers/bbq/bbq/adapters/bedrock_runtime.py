@@ -11,8 +11,8 @@ from bbq.core.errors import ModelUnavailable, RecordRejected, ServiceBusy
 from bbq.core.files import InvocationType
 from bbq.core.ports import OnDemandResult
 
-if TYPE_CHECKING:  # typed clients for mypy (types-boto3); Lambda needs none of it
-    from types_boto3_bedrock_runtime import BedrockRuntimeClient
+if TYPE_CHECKING:  # typed clients for mypy (boto3-stubs); Lambda needs none of it
+    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
 
 # Beside the usual ones, the runtime's own "try again" answers.
 _TRANSIENT = TRANSIENT | {"ModelNotReadyException", "ModelTimeoutException"}

@@ -22,9 +22,9 @@ from bbq.core.jobs import Job, RecordCounts
 from bbq.core.ports import Reservation
 from bbq.core.states import JobStatus, is_terminal
 
-if TYPE_CHECKING:  # typed clients for mypy (types-boto3); Lambda needs none of it
-    from types_boto3_dynamodb import DynamoDBClient
-    from types_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+if TYPE_CHECKING:  # typed clients for mypy (boto3-stubs); Lambda needs none of it
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 QUEUE_INDEX = "QueueIndex"
 STATUS_INDEX = "StatusIndex"

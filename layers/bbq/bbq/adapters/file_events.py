@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 from bbq.core.files import InputFile
 
-if TYPE_CHECKING:  # typed clients for mypy (types-boto3); Lambda needs none of it
-    from types_boto3_events import EventBridgeClient
-    from types_boto3_events.type_defs import PutEventsRequestEntryTypeDef
+if TYPE_CHECKING:  # typed clients for mypy (boto3-stubs); Lambda needs none of it
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 SOURCE = "bbq"
 DETAIL_TYPE = "bbq File {status}"

@@ -12,9 +12,9 @@ from botocore.exceptions import ClientError
 from bbq.core.errors import ObjectMissing
 from bbq.core.ports import Listed, ObjectRef, StoredObject
 
-if TYPE_CHECKING:  # typed clients for mypy (types-boto3); Lambda needs none of it
-    from types_boto3_s3 import S3Client
-    from types_boto3_s3.type_defs import CompletedPartTypeDef
+if TYPE_CHECKING:  # typed clients for mypy (boto3-stubs); Lambda needs none of it
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 _MISSING = {"NoSuchKey", "NoSuchVersion", "404", "NotFound", "PreconditionFailed", "412"}
 READ_CHUNK = 8 * 1024**2

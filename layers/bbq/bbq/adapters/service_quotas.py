@@ -12,8 +12,8 @@ from bbq.core.clock import Clock
 from bbq.core.limits import ModelLimits
 from bbq.core.quota_names import Quota, limits_from_quotas
 
-if TYPE_CHECKING:  # typed clients for mypy (types-boto3); Lambda needs none of it
-    from types_boto3_service_quotas import ServiceQuotasClient
+if TYPE_CHECKING:  # typed clients for mypy (boto3-stubs); Lambda needs none of it
+    from mypy_boto3_service_quotas import ServiceQuotasClient
 
 log = logging.getLogger(__name__)
 CACHE_FOR = timedelta(hours=1)
