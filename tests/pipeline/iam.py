@@ -84,6 +84,10 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def actions(statement: dict[str, Any]) -> set[str]:
+    return set(as_list(statement["Action"]))
+
+
 def roles(
     translated: dict[str, Any],
     template: dict[str, Any],

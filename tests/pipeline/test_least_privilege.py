@@ -19,9 +19,18 @@ import pytest
 from bbq import wiring
 from bbq_local.functions import LocalFunction
 from bbq_local.pipeline import LocalPipeline
-from bbq_local.stack import load_template, translate
+from bbq_local.stack import load_template, translate_offline
 from tests.conftest import CLAUDE, REGION, claude_record, jsonl
-from tests.pipeline.iam import FUNCTION_ROLES, Request, allowed, as_list, authorizations, roles, statement_allows
+from tests.pipeline.iam import (
+    FUNCTION_ROLES,
+    Request,
+    actions,
+    allowed,
+    as_list,
+    authorizations,
+    roles,
+    statement_allows,
+)
 from tests.pipeline.test_end_to_end import drop
 
 ACCOUNT = "123456789012"
@@ -52,8 +61,7 @@ DEPLOYMENTS = {
 
 def held(parameters: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
     template = load_template()
-    with __import__("moto").mock_aws():
-        translated = translate(template, parameters, boto3.client("iam", region_name="us-east-1"))
+    translated = translate_offline(parameters)
     attributes = {
         "Bucket.Arn": BUCKET,
         "JobsTable.Arn": f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/bbq-JobsTable-1",
@@ -64,8 +72,7 @@ def held(parameters: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
 
 @pytest.fixture(scope="module")
 def translated() -> dict[str, Any]:
-    with __import__("moto").mock_aws():
-        return translate(load_template(), {}, boto3.client("iam", region_name="us-east-1"))
+    return translate_offline()
 
 
 def wildcards(statement: dict[str, Any]) -> list[str]:
@@ -76,7 +83,7 @@ def wildcards(statement: dict[str, Any]) -> list[str]:
 def test_no_role_acts_on_every_resource_unless_the_action_takes_none(parameters: dict[str, str]) -> None:
     for role, statements in held(parameters).items():
         for statement in statements:
-            granted = set(as_list(statement["Action"]))
+            granted = actions(statement)
             assert not any("*" in action for action in granted), f"{role}: a wildcard action in {granted}"
             if "*" in as_list(statement["Resource"]):
                 assert granted <= NO_RESOURCE_LEVEL, f"{role} grants {granted} on every resource"
@@ -104,9 +111,9 @@ def test_every_other_wildcard_is_bounded(parameters: dict[str, str]) -> None:
                 elif resource.endswith(":foundation-model/*"):
                     routed = statement.get("Condition", {})
                     through_profile = any("bedrock:InferenceProfileArn" in keys for keys in routed.values())
-                    assert through_profile or set(as_list(statement["Action"])) == {
-                        "bedrock:CreateModelInvocationJob"
-                    }, f"{role}: {resource} without a profile condition"
+                    assert through_profile or actions(statement) == {"bedrock:CreateModelInvocationJob"}, (
+                        f"{role}: {resource} without a profile condition"
+                    )
                 else:  # an allowed id, in the Region and account of the request
                     assert resource.startswith("arn:*:bedrock:${aws:RequestedRegion}:"), resource
                     assert resource.count("*") == 1 and not resource.endswith("/*"), resource
@@ -166,7 +173,7 @@ def test_a_key_is_used_for_everything_stored_and_granted_to_each_role(translated
     for role, statements in with_key.items():
         for action in ("kms:Decrypt", "kms:GenerateDataKey"):
             assert allowed(statements, Request(action, KEY)), (role, action)
-    assert not any(a.startswith("kms:") for s in without.values() for st in s for a in as_list(st["Action"]))
+    assert not any(a.startswith("kms:") for s in without.values() for st in s for a in actions(st))
     resources = translated["Resources"]
     keyed = {
         "Bucket": resources["Bucket"]["Properties"]["BucketEncryption"],
@@ -299,7 +306,7 @@ def test_every_call_each_function_makes_is_allowed_and_every_grant_is_used(make_
         (function, action, resource.replace(attributes["Bucket.Arn"], "bucket"))
         for function, role in FUNCTION_ROLES.items()
         for index, statement in enumerate(every_role[role])
-        for action in as_list(statement["Action"])
+        for action in actions(statement)
         if (function, index, action) not in used
         for resource in as_list(statement["Resource"])
     }

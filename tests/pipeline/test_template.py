@@ -2,35 +2,24 @@
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from bbq_local.stack import ROOT, load_template, translate
-from tests.pipeline.iam import STACK_ID, resolve, roles, statements
+from bbq_local.stack import ROOT, load_template, translate_offline
+from tests.pipeline.iam import STACK_ID, actions, resolve, roles, statements
 
 DEFAULTS = {"ModelId": "anthropic.claude-3-haiku-20240307-v1:0"}
 
 
 @pytest.fixture(scope="module")
-def resources() -> Iterator[dict[str, Any]]:
-    from moto import mock_aws
-
-    with mock_aws():
-        translated = translate(load_template(), DEFAULTS, boto3.client("iam", region_name="us-east-1"))
-    yield translated["Resources"]
+def resources() -> dict[str, Any]:
+    return translate_offline(DEFAULTS)["Resources"]
 
 
 def of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
     return {name: r for name, r in resources.items() if r["Type"] == kind}
-
-
-def actions(statement: dict[str, Any]) -> set[str]:
-    value = statement["Action"]
-    return {value} if isinstance(value, str) else set(value)
 
 
 def test_uploads_under_to_process_trigger_the_ingest_function(resources: dict[str, Any]) -> None:
@@ -219,10 +208,7 @@ def test_every_trigger_has_a_sample_event() -> None:
 
 def deployed_policies(model_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The scheduler's and the batch role's statements as CloudFormation would create them for ``model_id``."""
-    template = load_template()
-    with __import__("moto").mock_aws():
-        translated = translate(template, {"ModelId": model_id}, boto3.client("iam", region_name="us-east-1"))
-    held = roles(translated, template, {"ModelId": model_id})
+    held = roles(translate_offline({"ModelId": model_id}), load_template(), {"ModelId": model_id})
     return held["SchedulerFunctionRole"], held["BatchRole"]
 
 
