@@ -62,19 +62,24 @@ def find(args: argparse.Namespace) -> Stack:
     return Stack(args.stack, outputs, parameters)
 
 
-def items(stack: Stack, kind: str) -> Iterator[dict[str, Any]]:
+def _scan(stack: Stack, condition: str, value: str) -> Iterator[dict[str, Any]]:
+    """The table's items matching ``condition`` on ``:value`` (a whole-table read: these are people's views)."""
     pages = (
         boto3.client("dynamodb")
         .get_paginator("scan")
         .paginate(
             TableName=stack.table,
-            FilterExpression="Kind = :kind",
-            ExpressionAttributeValues={":kind": {"S": kind}},
+            FilterExpression=condition,
+            ExpressionAttributeValues={":value": {"S": value}},
         )
     )
     for page in pages:
-        for item in page["Items"]:
-            yield {name: _plain(_deserialize(value)) for name, value in item.items()}
+        yield from page["Items"]
+
+
+def items(stack: Stack, kind: str) -> Iterator[dict[str, Any]]:
+    for item in _scan(stack, "Kind = :value", kind):
+        yield {name: _plain(_deserialize(value)) for name, value in item.items()}
 
 
 def _plain(value: Any) -> Any:
@@ -101,19 +106,9 @@ def newest_upload(stack: Stack, key: str) -> dict[str, Any]:
 
 def slots_in_use(stack: Stack) -> dict[str, int]:
     """Per model, the jobs holding one of bbq's slots (its ledger item)."""
-    pages = (
-        boto3.client("dynamodb")
-        .get_paginator("scan")
-        .paginate(
-            TableName=stack.table,
-            FilterExpression="begins_with(Id, :slots)",
-            ExpressionAttributeValues={":slots": {"S": "slots#"}},
-        )
-    )
     return {
         item["Id"]["S"].removeprefix("slots#"): len(item.get("Holders", {}).get("M", {}))
-        for page in pages
-        for item in page["Items"]
+        for item in _scan(stack, "begins_with(Id, :value)", "slots#")
     }
 
 
