@@ -43,6 +43,7 @@ validate: $(STAMP) $(CHECKOV_STAMP)  ## the template's static checks: no error, 
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --skip-download
 	$(BIN)/python -m bbq_local.translated > .tools/translated.json  # and as SAM deploys it (generated roles)
 	$(CHECKOV_VENV)/bin/checkov --file .tools/translated.json --framework cloudformation --compact --skip-download
+	$(BIN)/python -m tests.pipeline.iam_lint  # parliament over every policy, for several deployments
 
 build: $(STAMP)  ## sam build (needs python3.13 on PATH; pyenv provides it on our machines)
 	PYENV_VERSION=$${PYENV_VERSION:-3.11.7:3.13.0} SAM_CLI_TELEMETRY=0 $(BIN)/sam build

@@ -75,9 +75,23 @@ def resolve(
     raise AssertionError(f"unhandled {function}")
 
 
+# The key under which each statement carries its policy document's language version (IAM reads variables only
+# in 2012-10-17 documents); not an IAM element, so nothing in a template can set it.
+VERSION = "__policy_version__"
+
+
 def statements(resources: dict[str, Any], role: str) -> list[dict[str, Any]]:
     policies = resources[role]["Properties"].get("Policies", [])
     return [s for p in policies for s in p["PolicyDocument"]["Statement"]]
+
+
+def _versioned(resources: dict[str, Any], role: str, resolved: Any) -> list[dict[str, Any]]:
+    """Each resolved statement of the role's policies, with its document's language version."""
+    held = []
+    for policy in resources[role]["Properties"].get("Policies", []):
+        version = policy["PolicyDocument"].get("Version", "2008-10-17")
+        held += [{**s, VERSION: version} for s in resolved(policy["PolicyDocument"]["Statement"])]
+    return held
 
 
 def as_list(value: Any) -> list[Any]:
@@ -107,7 +121,7 @@ def roles(
     for name, resource in resources.items():
         if resource["Type"] != "AWS::IAM::Role" or not conditions.get(resource.get("Condition", ""), True):
             continue
-        held[name] = resolve(statements(resources, name), values, conditions, attributes)
+        held[name] = _versioned(resources, name, lambda s: resolve(s, values, conditions, attributes))
     return held
 
 
@@ -121,16 +135,62 @@ class Request:
     context: dict[str, str] = field(default_factory=dict)
 
 
-def _variables(pattern: str, context: dict[str, str]) -> str:
-    return re.sub(r"\$\{(aws:[A-Za-z]+)\}", lambda m: context.get(m.group(1), "<unset>"), pattern)
+# IAM user guide, "IAM policy elements: Variables and tags" (reference_policies_variables.html):
+# - "If you don't include the Version element and set it to an appropriate version date, variables like
+#   ${aws:username} are treated as literal strings in the policy" (variables came with 2012-10-17);
+# - "You can use a policy variable in the Resource element, but only in the resource portion of the ARN. This
+#   portion of the ARN appears after the fifth colon";
+# - the request information it lists for variables (below), tags (aws:PrincipalTag/..., aws:ResourceTag/...,
+#   aws:RequestTag/...), and global condition keys ("AWS global condition context keys"). Key names are
+#   case-insensitive. A variable outside these never resolves, and a statement using it grants nothing.
+DOCUMENTED_VARIABLES = {
+    name.lower()
+    for name in (
+        # "Information available in all requests"
+        "aws:CurrentTime", "aws:EpochTime", "aws:TokenIssueTime", "aws:PrincipalType", "aws:SecureTransport",
+        "aws:SourceIp", "aws:UserAgent", "aws:userid", "aws:username", "ec2:SourceInstanceARN",
+        # global condition context keys
+        "aws:PrincipalArn", "aws:PrincipalAccount", "aws:PrincipalOrgID", "aws:PrincipalIsAWSService",
+        "aws:PrincipalServiceName", "aws:RequestedRegion", "aws:ResourceAccount", "aws:ResourceOrgID",
+        "aws:SourceAccount", "aws:SourceArn", "aws:SourceOrgID", "aws:SourceVpc", "aws:SourceVpce",
+        "aws:VpcSourceIp", "aws:ViaAWSService", "aws:CalledViaFirst", "aws:CalledViaLast", "aws:Referer",
+        "aws:MultiFactorAuthPresent", "aws:MultiFactorAuthAge", "aws:FederatedProvider",
+    )
+}  # fmt: skip
+_TAG_VARIABLES = ("aws:principaltag/", "aws:resourcetag/", "aws:requesttag/")
+_VARIABLE = re.compile(r"\$\{([^}]+)\}")
+_NEVER = "\x00unresolved\x00"  # what an unresolvable variable becomes: matches no request's value
 
 
-def _like(value: str, pattern: str, context: dict[str, str]) -> bool:
+def documented(variable: str) -> bool:
+    name = variable.lower()
+    return name in DOCUMENTED_VARIABLES or name.startswith(_TAG_VARIABLES)
+
+
+def _variables(pattern: str, context: dict[str, str], version: str, resource: bool) -> str:
+    """``pattern`` as IAM evaluates it: literal text in a document older than 2012-10-17; otherwise each
+    variable takes its value from the request, and one IAM does not define, one missing from the request, or
+    one before an ARN's fifth colon resolves to nothing that can match."""
+    if version != "2012-10-17":
+        return pattern
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        before_resource_part = resource and pattern[: match.start()].count(":") < 5
+        if before_resource_part or not documented(name):
+            return _NEVER
+        known = {key.lower(): v for key, v in context.items()}
+        return known.get(name.lower(), _NEVER)
+
+    return _VARIABLE.sub(value, pattern)
+
+
+def _like(value: str, pattern: str, context: dict[str, str], version: str, resource: bool = False) -> bool:
     # IAM's * and ? only; fnmatch's [...] classes never occur in these ARNs.
-    return fnmatch.fnmatchcase(value, _variables(pattern, context))
+    return fnmatch.fnmatchcase(value, _variables(pattern, context, version, resource))
 
 
-def _condition_holds(operator: str, key: str, expected: Any, context: dict[str, str]) -> bool:
+def _condition_holds(operator: str, key: str, expected: Any, context: dict[str, str], version: str) -> bool:
     if_exists = operator.endswith("IfExists")
     base = operator.removesuffix("IfExists")
     if key not in context:
@@ -138,9 +198,9 @@ def _condition_holds(operator: str, key: str, expected: Any, context: dict[str, 
     value = context[key]
     options = [str(v) for v in as_list(expected)]
     if base in {"StringEquals", "ArnEquals"}:
-        return value in [_variables(o, context) for o in options]
+        return value in [_variables(o, context, version, resource=False) for o in options]
     if base in {"StringLike", "ArnLike"}:
-        return any(_like(value, o, context) for o in options)
+        return any(_like(value, o, context, version) for o in options)
     if base == "Bool":
         return value.lower() in [o.lower() for o in options]
     raise AssertionError(f"condition operator {operator} not understood by this test")
@@ -151,10 +211,11 @@ def statement_allows(statement: dict[str, Any], request: Request) -> bool:
         return False
     if not any(fnmatch.fnmatch(request.action.lower(), a.lower()) for a in as_list(statement["Action"])):
         return False
-    if not any(_like(request.resource, r, request.context) for r in as_list(statement["Resource"])):
+    version = statement.get(VERSION, "2008-10-17")
+    if not any(_like(request.resource, r, request.context, version, True) for r in as_list(statement["Resource"])):
         return False
     return all(
-        _condition_holds(operator, key, expected, request.context)
+        _condition_holds(operator, key, expected, request.context, version)
         for operator, keys in statement.get("Condition", {}).items()
         for key, expected in keys.items()
     )

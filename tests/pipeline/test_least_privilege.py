@@ -93,8 +93,8 @@ def test_no_role_acts_on_every_resource_unless_the_action_takes_none(parameters:
 @pytest.mark.parametrize("parameters", DEPLOYMENTS.values(), ids=DEPLOYMENTS.keys())
 def test_every_other_wildcard_is_bounded(parameters: dict[str, str]) -> None:
     """Inside an ARN, ``*`` may stand for a key under one of bbq's prefixes, for a job id, for an allowed id's
-    Region, partition or account written as IAM policy variables, or for the foundation models a profile routes
-    to, invoked only through that profile (creating a job names them, and invokes none)."""
+    partition, Region or account with the Region held by a condition, or for the foundation models a profile
+    routes to, invoked only through that profile (creating a job names them, and invokes none)."""
     for role, statements in held(parameters).items():
         for statement in statements:
             for resource in wildcards(statement):
@@ -114,9 +114,10 @@ def test_every_other_wildcard_is_bounded(parameters: dict[str, str]) -> None:
                     assert through_profile or actions(statement) == {"bedrock:CreateModelInvocationJob"}, (
                         f"{role}: {resource} without a profile condition"
                     )
-                else:  # an allowed id, in the Region and account of the request
-                    assert resource.startswith("arn:*:bedrock:${aws:RequestedRegion}:"), resource
-                    assert resource.count("*") == 1 and not resource.endswith("/*"), resource
+                else:  # an allowed id, in the stack's Region
+                    assert resource.startswith("arn:*:bedrock:*:"), resource
+                    assert "$" not in resource and not resource.endswith("/*"), resource
+                    assert statement["Condition"] == {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}
 
 
 def test_roles_carry_only_their_inline_policies_and_two_managed_ones(translated: dict[str, Any]) -> None:
@@ -163,7 +164,8 @@ def test_allowed_models_are_invocable_exactly_and_only_through_their_profiles() 
         assert may(routed, **{"bedrock:InferenceProfileArn": own_profile})
         assert not may(routed), "a profile's models, only through the profile"
         assert not may("arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-3-opus-20240229-v1:0")
-        assert not may(f"arn:aws:bedrock:eu-west-1:210987654321:inference-profile/{PROFILE}"), "another account's"
+        assert not may(f"arn:aws:bedrock:us-west-2::foundation-model/{NOVA}", **{"aws:RequestedRegion": "us-west-2"})
+        assert not may(own_profile.replace("eu-west-1", "us-west-2"), **{"aws:RequestedRegion": "us-west-2"})
         other = f"arn:aws:bedrock:eu-west-1:{ACCOUNT}:inference-profile/us.meta.llama3-2-1b-instruct-v1:0"
         assert not may(other) and not may(routed, **{"bedrock:InferenceProfileArn": other})
 

@@ -239,7 +239,7 @@ def test_an_inference_profile_may_be_invoked_with_its_models_in_every_region(mod
     assert direct["Resource"] == invoked
     # the profile's foundation models, in whichever Region it routes to, and only through this profile
     assert routed["Resource"] == "arn:aws:bedrock:*::foundation-model/*"
-    assert routed["Condition"] == {"StringEquals": {"bedrock:InferenceProfileArn": invoked}}
+    assert routed["Condition"] == {"ArnEquals": {"bedrock:InferenceProfileArn": invoked}}
     create = next(s for s in scheduler if actions(s) == {"bedrock:CreateModelInvocationJob", "bedrock:InvokeModel"})
     assert invoked in create["Resource"]
 
