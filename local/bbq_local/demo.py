@@ -3,6 +3,7 @@ template's functions queue and submit them to the emulated Bedrock, and the resu
 
 import json
 import os
+import shutil
 import time
 from collections import Counter
 from pathlib import Path
@@ -26,7 +27,6 @@ def _fake_credentials() -> None:
         AWS_ACCESS_KEY_ID="demo",
         AWS_SECRET_ACCESS_KEY="demo",
         AWS_DEFAULT_REGION="us-east-1",
-        POWERTOOLS_METRICS_DISABLED="true",
     )
 
 
@@ -130,6 +130,8 @@ def run_demo(*, files: int, records: int, quota: int, output_dir: str) -> int:
     from bbq_local.pipeline import LocalPipeline  # after the variables: Powertools reads them at import
 
     wall_start = time.monotonic()
+    out = Path(output_dir).resolve()
+    shutil.rmtree(out / "logs", ignore_errors=True)  # this run's logs only
     with mock_aws():
         print("bbq demo: deploying template.yaml into moto (translated by aws-sam-translator) ...")
         pipeline = LocalPipeline(
@@ -141,6 +143,7 @@ def run_demo(*, files: int, records: int, quota: int, output_dir: str) -> int:
                 "PartRecords": str(PART_RECORDS),
                 "CompanionWaitMinutes": "10",
             },
+            log_dir=out / "logs",  # the functions' logs and metrics (EMF), as CloudWatch Logs would hold them
         )
         # A small figure, so a laptop-sized tour shows splitting (Bedrock's real limit is 50,000 a job): the
         # emulated Bedrock enforces it and lists it in Service Quotas, where bbq reads it.
@@ -172,7 +175,6 @@ def run_demo(*, files: int, records: int, quota: int, output_dir: str) -> int:
                 f"\n{sum(int(p['RecordCount']) for p in again)} records failed transiently or went missing and ran "
                 f"again ({len(again)} retry parts); each has exactly one result."
             )
-            out = Path(output_dir).resolve()
             saved = _download(pipeline, out)
             print(
                 f"\nResults copied from s3://{pipeline.bucket}/processed/ to {out}/processed/ "
@@ -180,6 +182,7 @@ def run_demo(*, files: int, records: int, quota: int, output_dir: str) -> int:
             )
             _show_sample(saved)
             print(f"\nMax Bedrock jobs at once per model: {pipeline.max_active_seen} (quota {quota}).")
+            print(f"The functions' logs and metrics (CloudWatch EMF documents) are in {out / 'logs'}/.")
             print(f"Done in {time.monotonic() - wall_start:.1f} s of wall time.")
         finally:
             pipeline.close()

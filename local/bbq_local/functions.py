@@ -2,15 +2,17 @@
 
 import contextlib
 import importlib.util
+import logging
 import os
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bbq import wiring
+from bbq import observability, wiring
 from bbq_local.stack import ROOT
 
 
@@ -47,12 +49,38 @@ def environment(variables: dict[str, Any]) -> Iterator[None]:
     saved = dict(os.environ)
     os.environ.update({k: str(v) for k, v in variables.items()})
     wiring.reset()  # clients pick up endpoint variables when created
+    # Powertools reads these once, at import; in Lambda each function's process has its own.
+    metrics = observability.metrics
+    saved_metrics = metrics.namespace, metrics.service
+    metrics.namespace = variables.get("POWERTOOLS_METRICS_NAMESPACE", metrics.namespace)
+    metrics.service = variables.get("POWERTOOLS_SERVICE_NAME", metrics.service)
     try:
         yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
+        metrics.namespace, metrics.service = saved_metrics
         wiring.reset()
+
+
+@contextlib.contextmanager
+def output_to(log_file: Path | None) -> Iterator[None]:
+    """What a handler prints (its JSON logs and its metrics as EMF documents) goes to its log file, as Lambda
+    sends it to CloudWatch Logs; without a file, to this process's output."""
+    if log_file is None:
+        yield
+        return
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    # Powertools' Logger keeps the stream it was made with: point its handler at the file too.
+    streams = [h for h in observability.logger.handlers if isinstance(h, logging.StreamHandler)]
+    with log_file.open("a") as sink, contextlib.redirect_stdout(sink):
+        previous = [handler.setStream(sink) for handler in streams]
+        try:
+            yield
+        finally:
+            for handler, stream in zip(streams, previous, strict=True):
+                if stream is not None:
+                    handler.setStream(stream)
 
 
 @dataclass
@@ -62,10 +90,11 @@ class LocalFunction:
     variables: dict[str, Any]
     handler: Any = None
     invocations: int = 0
+    log_file: Path | None = None
 
     def invoke(self, event: dict[str, Any]) -> Any:
         self.invocations += 1
-        with environment(self.variables):
+        with environment(self.variables), output_to(self.log_file):
             if self.handler is None:  # imported under the function's variables, as Lambda's init phase is
                 self.handler = load_handler(self.folder)
             return self.handler(event, LocalContext(self.name))
@@ -73,7 +102,7 @@ class LocalFunction:
     def invoke_concurrently(self, events: list[dict[str, Any]]) -> list[Any]:
         """Invokes the handler once per event, all at the same time, as Lambda does without reserved concurrency."""
         self.invocations += len(events)
-        with environment(self.variables):
+        with environment(self.variables), output_to(self.log_file):
             if self.handler is None:
                 self.handler = load_handler(self.folder)
             for service in ("dynamodb", "bedrock", "s3"):

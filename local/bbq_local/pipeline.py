@@ -11,6 +11,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 import boto3
@@ -95,6 +96,7 @@ class LocalPipeline:
         stack_name: str = "bbq-local",
         clock: "SteppedClock | None" = None,
         seed: int = 0,
+        log_dir: Path | None = None,
     ) -> None:
         self.parameters = {
             "MaxConcurrentJobs": str(quota),
@@ -133,12 +135,15 @@ class LocalPipeline:
             "AWS_ENDPOINT_URL_SERVICE_QUOTAS": self.server.url,  # the emulator lists Bedrock's quotas too
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
-        self.ingest = LocalFunction(ingest_name, "ingest", {**self.stack.function_environment(ingest_name), **endpoint})
-        self.scheduler = LocalFunction(
-            scheduler_name, "scheduler", {**self.stack.function_environment(scheduler_name), **endpoint}
-        )
-        self.sweeper = LocalFunction(
-            sweeper_name, "sweeper", {**self.stack.function_environment(sweeper_name), **endpoint}
+        functions = {"ingest": ingest_name, "scheduler": scheduler_name, "sweeper": sweeper_name}
+        self.ingest, self.scheduler, self.sweeper = (
+            LocalFunction(
+                name,
+                folder,
+                {**self.stack.function_environment(name), **endpoint},
+                log_file=log_dir / f"{folder}.log" if log_dir else None,  # their CloudWatch Logs
+            )
+            for folder, name in functions.items()
         )
         self.started_at = self._next_schedule = self.clock.now()
         self._next_sweep = self.started_at + timedelta(seconds=self.sweep_every)

@@ -85,10 +85,23 @@ def test_files_that_end_are_told_on_the_topic_and_alarms_watch_what_goes_wrong(r
     scheduler = statements(resources, "SchedulerFunctionRole")
     assert any(actions(s) == {"events:PutEvents"} for s in scheduler if "Action" in s)
     alarms = of_type(resources, "AWS::CloudWatch::Alarm")
-    assert set(alarms) == {"FailedJobsAlarm", "DeadLetterAlarm", "QueueNotMovingAlarm", "FunctionErrorsAlarm"}
+    assert set(alarms) == {
+        "FailedJobsAlarm",
+        "DeadLetterAlarm",
+        "QueueNotMovingAlarm",
+        "FunctionErrorsAlarm",
+        "RunErrorsAlarm",
+        "ModelsPausedAlarm",
+    }
     assert all(a["Properties"]["AlarmActions"] == [{"Ref": "NotificationTopic"}] for a in alarms.values())
     watched = json.dumps(alarms)
-    for metric in ("JobsFailed", "ApproximateNumberOfMessagesVisible", "ModelsWaitingTooLong", "JobsPastTimeout"):
+    for metric in (
+        "JobsFailed",
+        "ApproximateNumberOfMessagesVisible",
+        "ModelsWaitingTooLong",
+        "JobsPastTimeout",
+        "RunErrors",
+    ):
         assert metric in watched
     assert all("Function}" in json.dumps(resources[f"{name}LogGroup"]) for name in ("Ingest", "Scheduler", "Sweeper"))
     assert all(
