@@ -277,8 +277,8 @@ def authorizations(service: str, operation: str, params: dict[str, Any], region:
             return [Request("bedrock:ListModelInvocationJobs", "*", context)]
     if service == "bedrock-runtime" and operation in {"InvokeModel", "Converse"}:
         return [Request("bedrock:InvokeModel", model_arn(params["modelId"], region, account), context)]
-    if service == "service-quotas" and operation == "ListServiceQuotas":
-        return [Request("servicequotas:ListServiceQuotas", "*", context)]
+    if service == "service-quotas" and operation in {"ListServiceQuotas", "ListAWSDefaultServiceQuotas"}:
+        return [Request(f"servicequotas:{operation}", "*", context)]
     if service == "events" and operation == "PutEvents":
         buses = {entry.get("EventBusName", "default") for entry in params["Entries"]}
         return [

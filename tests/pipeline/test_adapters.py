@@ -86,6 +86,9 @@ def a_part(file_id: str, index: int, seconds: int = 0) -> Part:
     )
 
 
+QWEN = "qwen.qwen3-32b-v1:0"  # its size quotas say "(in GB)" after its name
+
+
 def test_files_parts_and_jobs_survive_the_round_trip(pipeline: LocalPipeline) -> None:
     store = DynamoStore(boto3.client("dynamodb"), pipeline.table)
     file = a_file("f1", 2)
@@ -191,16 +194,37 @@ def test_limits_come_from_service_quotas_and_fall_back_when_denied(pipeline: Loc
     from bbq.adapters.service_quotas import CACHE_FOR, ServiceQuotaLimits
     from bbq.core.clock import ManualClock
     from bbq.core.limits import ModelLimits
+    from bbq.core.quota_names import Source
 
     fallback = ModelLimits(7, 1, 2, 3, 4, 5)
     clock = ManualClock()
     client = boto3.client("service-quotas", endpoint_url=pipeline.server.url)
     pipeline.emulator.limits.set(CLAUDE, min_records_per_job=250, concurrent_jobs=4)
     limits = ServiceQuotaLimits(client, fallback, clock)
+    # concurrent jobs and records are applied values; the minimum and the sizes (not adjustable) AWS's defaults
     assert limits.limits(CLAUDE) == ModelLimits(4, 250, 50_000, 50_000, 1024**3, 5 * 1024**3)
+    _, sources = limits.describe(CLAUDE)
+    assert sources["concurrent_jobs"].source == Source.APPLIED
+    assert sources["min_records_per_job"].source == sources["max_job_bytes"].source == Source.AWS_DEFAULT
     assert limits.limits("anthropic.claude-v2") == fallback, "no quota names it: the template's figures"
     pipeline.emulator.faults.update({"service_quotas_denied": True})
     pipeline.emulator.limits.set(CLAUDE, concurrent_jobs=9)
     assert limits.limits(CLAUDE).concurrent_jobs == 4, "cached for an hour"
     clock.advance(CACHE_FOR.total_seconds() + 1)
     assert limits.limits(CLAUDE) == fallback, "denied: the template's figures"
+
+
+@pytest.mark.parametrize("gb_bytes", [10**9, 2**30])
+def test_sizes_read_from_quotas_never_exceed_what_bedrock_enforces(pipeline: LocalPipeline, gb_bytes: int) -> None:
+    """Whether AWS's "GB" is 10^9 or 2^30 bytes is not documented: bbq reads 10^9, within Bedrock either way."""
+    from bbq.adapters.service_quotas import ServiceQuotaLimits
+    from bbq.core.clock import ManualClock
+    from bbq.core.limits import ModelLimits
+
+    pipeline.emulator.faults.update({"quota_gb_bytes": gb_bytes})
+    pipeline.emulator.limits.set(QWEN, max_file_bytes=2 * gb_bytes, max_job_bytes=10 * gb_bytes)
+    client = boto3.client("service-quotas", endpoint_url=pipeline.server.url)
+    limits = ServiceQuotaLimits(client, ModelLimits(7, 1, 2, 3, 4, 5), ManualClock()).limits(QWEN)
+    enforced = pipeline.emulator.limits.for_model(QWEN)
+    assert (limits.max_file_bytes, limits.max_job_bytes) == (2 * 10**9, 10 * 10**9)
+    assert limits.max_file_bytes <= enforced.max_file_bytes and limits.max_job_bytes <= enforced.max_job_bytes

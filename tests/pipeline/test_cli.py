@@ -63,7 +63,11 @@ def test_submit_status_results_cost_and_quota(
     assert cost["models"][0]["records"] == 270
     code, quotas = bbq(capsys, "quota", *stack)
     assert code == 0 and quotas[0]["limit"] == 2 and quotas[0]["slotsInUse"] == 0
+    concurrent = "Sum of in-progress and submitted batch inference jobs using a base model for Claude 3 Haiku"
+    assert quotas[0]["sources"]["concurrent_jobs"] == f"applied quota: {concurrent}"
+    assert quotas[0]["sources"]["min_records_per_job"].startswith("AWS default quota: Minimum number of records")
     capsys.readouterr()
+    assert cli.main(["quota", *stack]) == 0 and "applied quota: Sum of" in capsys.readouterr().out
     assert cli.main(["status", *stack]) == 0 and "team/calls.jsonl" in capsys.readouterr().out, "a table for people"
 
 

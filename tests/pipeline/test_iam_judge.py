@@ -14,7 +14,7 @@ from tests.pipeline.iam import VERSION, Request, statement_allows
 CONTEXT = {"aws:RequestedRegion": "eu-west-1", "aws:PrincipalAccount": "123456789012", "aws:username": "ana"}
 
 
-def grant(resource: str, version: str | None = "2012-10-17", **condition: Any) -> dict[str, Any]:
+def grant(resource: str, version: str | None = "2012-10-17", condition: dict[str, Any] | None = None) -> dict[str, Any]:
     statement: dict[str, Any] = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": resource}
     if condition:
         statement["Condition"] = condition
@@ -54,8 +54,8 @@ def test_a_variable_in_a_condition_value_is_substituted() -> None:
     condition = {"StringLike": {"aws:SourceArn": "arn:aws:sqs:${aws:RequestedRegion}:*:q"}}
     source = {**CONTEXT, "aws:SourceArn": "arn:aws:sqs:eu-west-1:1:q"}
     request = Request("s3:GetObject", "arn:aws:s3:::bucket/a", source)
-    assert statement_allows(grant("arn:aws:s3:::bucket/*", **condition), request)
-    assert not statement_allows(grant("arn:aws:s3:::bucket/*", version="2008-10-17", **condition), request)
+    assert statement_allows(grant("arn:aws:s3:::bucket/*", condition=condition), request)
+    assert not statement_allows(grant("arn:aws:s3:::bucket/*", version="2008-10-17", condition=condition), request)
 
 
 def policy_documents(value: Any) -> list[dict[str, Any]]:

@@ -40,7 +40,11 @@ PROFILE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 BUCKET = "arn:aws:s3:::bbq-123456789012-1b9a1f30-c8a2-11f0-9c11-0a1b2c3d4e5f"  # as named for iam.STACK_ID
 
 # Actions that take no resource-level permission: "*" is the only resource AWS accepts for them.
-NO_RESOURCE_LEVEL = {"servicequotas:ListServiceQuotas", "bedrock:ListModelInvocationJobs"}
+NO_RESOURCE_LEVEL = {
+    "servicequotas:ListServiceQuotas",
+    "servicequotas:ListAWSDefaultServiceQuotas",
+    "bedrock:ListModelInvocationJobs",
+}
 # AWS-managed policies SAM attaches to every function role: CloudWatch Logs writes (the log groups are the
 # stack's own, with retention) and X-Ray segments (X-Ray takes no resource-level permission).
 MANAGED = {

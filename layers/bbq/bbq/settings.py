@@ -24,12 +24,12 @@ class Settings(BaseModel):
     job_timeout_hours: int = Field(alias="JOB_TIMEOUT_HOURS", default=72, ge=24, le=168)
     max_job_attempts: int = Field(alias="MAX_JOB_ATTEMPTS", default=3, ge=1, le=10)
     # Bedrock's limits, used where Service Quotas cannot be read (the template's parameters).
-    max_concurrent_jobs: int = Field(alias="MAX_CONCURRENT_JOBS", default=10, ge=1)
+    max_concurrent_jobs: int = Field(alias="MAX_CONCURRENT_JOBS", default=20, ge=1)
     min_records_per_job: int = Field(alias="MIN_RECORDS_PER_JOB", default=100, ge=1)
     max_records_per_job: int = Field(alias="MAX_RECORDS_PER_JOB", default=50_000, ge=1)
     max_records_per_file: int = Field(alias="MAX_RECORDS_PER_FILE", default=50_000, ge=1)
-    max_input_file_bytes: int = Field(alias="MAX_INPUT_FILE_BYTES", default=1024**3, ge=1)
-    max_job_bytes: int = Field(alias="MAX_JOB_BYTES", default=5 * 1024**3, ge=1)
+    max_input_file_bytes: int = Field(alias="MAX_INPUT_FILE_BYTES", default=10**9, ge=1)
+    max_job_bytes: int = Field(alias="MAX_JOB_BYTES", default=5 * 10**9, ge=1)
     use_service_quotas: bool = Field(alias="USE_SERVICE_QUOTAS", default=True)
     # How bbq cuts and packs.
     part_records: int = Field(alias="PART_RECORDS", default=5_000, ge=1)

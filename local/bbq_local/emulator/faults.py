@@ -37,8 +37,10 @@ class Faults:
     # Models (by base model id) the account may not use yet, with the refusal: "access" (model access not
     # granted, or not in this Region), "marketplace" (subscription missing) or "use-case-form" (Anthropic).
     denied_models: dict[str, str] = field(default_factory=dict)
-    # Service Quotas refuses ListServiceQuotas (a role without servicequotas:ListServiceQuotas).
+    # Service Quotas refuses ListServiceQuotas and ListAWSDefaultServiceQuotas (a role without the permissions).
     service_quotas_denied: bool = False
+    # What a "GB" in a size quota's name is (undocumented): 10**9 or 2**30 bytes.
+    quota_gb_bytes: int = 10**9
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name for f in fields(self)}
@@ -47,6 +49,8 @@ class Faults:
             raise ValueError(f"unknown fault knob(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
         if changes.get("name_in_use_error", "ConflictException") not in {"ConflictException", "ValidationException"}:
             raise ValueError("name_in_use_error is ConflictException or ValidationException")
+        if changes.get("quota_gb_bytes", 10**9) not in {10**9, 2**30}:
+            raise ValueError("quota_gb_bytes is 1000000000 or 1073741824")
         unknown_errors = set(changes.get("record_errors", {})) - set(RECORD_ERROR_STATUS)
         if unknown_errors:
             raise ValueError(f"record_errors names {unknown_errors}; known: {', '.join(sorted(RECORD_ERROR_STATUS))}")

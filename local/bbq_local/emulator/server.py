@@ -39,7 +39,9 @@ def _respond(body: dict[str, Any], status: int = 200, headers: dict[str, str] | 
 
 
 def _error(code: str, message: str) -> Response:
-    return _respond({"message": message}, ERROR_STATUS.get(code, 400), {"x-amzn-ErrorType": f"{code}:"})
+    # The header names the error for REST-JSON (Bedrock); JSON 1.1 (Service Quotas) reads "__type" in the body.
+    body = {"__type": code, "message": message}
+    return _respond(body, ERROR_STATUS.get(code, 400), {"x-amzn-ErrorType": f"{code}:"})
 
 
 class EmulatorApp:
@@ -96,10 +98,20 @@ class EmulatorApp:
         )
 
     def _service_quotas(self, operation: str, request: Request) -> Response:
-        if operation != "ListServiceQuotas":
-            return _error("ResourceNotFoundException", f"The emulator serves ListServiceQuotas, not {operation}")
+        if operation not in {"ListServiceQuotas", "ListAWSDefaultServiceQuotas"}:
+            return _error(
+                "ResourceNotFoundException",
+                f"The emulator serves ListServiceQuotas and ListAWSDefaultServiceQuotas, not {operation}",
+            )
         body = request.get_json(force=True) or {}
-        page = quotas.list_service_quotas(self.emulator.limits, body, self.emulator.faults.service_quotas_denied)
+        faults = self.emulator.faults
+        page = quotas.list_service_quotas(
+            self.emulator.limits,
+            body,
+            denied=faults.service_quotas_denied,
+            gb_bytes=faults.quota_gb_bytes,
+            defaults=operation == "ListAWSDefaultServiceQuotas",
+        )
         response = _respond(page)
         response.content_type = "application/x-amz-json-1.1"
         return response
