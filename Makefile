@@ -45,8 +45,12 @@ validate: $(STAMP) $(CHECKOV_STAMP)  ## the template's static checks: no error, 
 	$(CHECKOV_VENV)/bin/checkov --file .tools/translated.json --framework cloudformation --compact --skip-download
 	$(BIN)/python -m tests.pipeline.iam_lint  # parliament over every policy, for several deployments
 
-build: $(STAMP)  ## sam build (needs python3.13 on PATH; pyenv provides it on our machines)
-	PYENV_VERSION=$${PYENV_VERSION:-3.11.7:3.13.0} SAM_CLI_TELEMETRY=0 $(BIN)/sam build
+# What a plain machine has: the system's own folders and our venv's sam, no pyenv and no python3.13.
+PLAIN_PATH := $(CURDIR)/$(BIN):/usr/local/bin:/usr/bin:/bin
+
+build: $(STAMP)  ## sam build as on a plain machine (Python 3.11+, no python3.13, no Docker), then checks what it built
+	env -u PYENV_VERSION PATH="$(PLAIN_PATH)" sh -c '! command -v python3.13 && SAM_CLI_TELEMETRY=0 sam build'
+	$(BIN)/python -m bbq_local.build_check .aws-sam/build
 
 ci: test lint validate build
 
