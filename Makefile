@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .tools/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: install demo test lint validate build ci bench clean
+.PHONY: install demo test lint validate build ci bench clean e2e-aws
 
 $(STAMP): requirements-dev.txt pyproject.toml layers/bbq/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,9 @@ PLAIN_PATH := $(CURDIR)/$(BIN):/usr/local/bin:/usr/bin:/bin
 build: $(STAMP)  ## sam build as on a plain machine (Python 3.11+, no python3.13, no Docker), then checks what it built
 	env -u PYENV_VERSION PATH="$(PLAIN_PATH)" sh -c '! command -v python3.13 && SAM_CLI_TELEMETRY=0 sam build'
 	$(BIN)/python -m bbq_local.build_check .aws-sam/build
+
+e2e-aws: $(STAMP)  ## smoke test on a real account (a throwaway stack, deleted after); ARGS="--wait" or "--local"
+	$(BIN)/python -m bbq_local.e2e_aws $(ARGS)
 
 ci: test lint validate build
 
