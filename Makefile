@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .tools/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: install demo test lint validate build ci bench clean e2e-aws
+.PHONY: install demo test lint validate build ci bench bench-smoke clean e2e-aws
 
 $(STAMP): requirements-dev.txt pyproject.toml layers/bbq/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,7 @@ lint: $(STAMP)  ## ruff and mypy over the code (each handler on its own: every o
 	$(BIN)/mypy functions/ingest/app.py
 	$(BIN)/mypy functions/scheduler/app.py
 	$(BIN)/mypy functions/sweeper/app.py
+	$(BIN)/mypy functions/results/app.py
 
 validate: $(STAMP) $(CHECKOV_STAMP)  ## the template's static checks: no error, warning or failed check
 	$(BIN)/sam validate --lint --region us-east-1
@@ -64,7 +65,10 @@ bench: $(STAMP)  ## benchmarks that print figures
 	PYTHONPATH=. $(BIN)/python bench/scheduler_reads_bench.py
 	PYTHONPATH=. $(BIN)/python bench/planning_sim.py
 	PYTHONPATH=. $(BIN)/python bench/settle_bench.py
-	PYTHONPATH=. $(BIN)/python bench/results_memory_bench.py
+	PYTHONPATH=. $(BIN)/python bench/join_bench.py
+
+bench-smoke: $(STAMP)  ## the results-join bench, small: CI runs it so it cannot rot
+	PYTHONPATH=. $(BIN)/python bench/join_bench.py --records 20000 --part-records 1000 --budget 0.01
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam .pytest_cache .ruff_cache demo-output

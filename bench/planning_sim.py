@@ -32,7 +32,7 @@ from bbq.core.ports import SubmitRequest
 from bbq.core.scheduler import run_scheduler
 from bbq.core.states import JobStatus
 from bbq.core.validation import staged_record_id
-from tests.core.fakes import FakeObjects, FakeOnDemand, InMemoryStore
+from tests.core.fakes import FakeJoins, FakeObjects, FakeOnDemand, InMemoryStore
 
 MODELS = {"anthropic.claude-3-haiku-20240307-v1:0": 3, "amazon.nova-lite-v1:0": 10}
 OVERHEAD_S = 30 + 60 + 60  # the emulator's Submitted, Validating and Scheduled phases
@@ -134,10 +134,11 @@ def simulate_bbq(files: list[tuple[str, int]], part_records: int) -> dict[str, d
             limits=limits,
             config=config,
             clock=clock,
+            joins=FakeJoins(),  # the results joins run off the scheduler's path: planning ends when records do
             on_demand=FakeOnDemand(),
         )
         runs += 1
-        if all(f.status in {FileStatus.COMPLETED, FileStatus.REJECTED} for f in store.files.values()):
+        if all(f.join_requested_at or f.status == FileStatus.REJECTED for f in store.files.values()):
             break
         while bedrock.events and bedrock.events[0] <= clock.now():
             heapq.heappop(bedrock.events)

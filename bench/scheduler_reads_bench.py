@@ -25,7 +25,7 @@ from bbq.core.limits import FixedLimits, ModelLimits
 from bbq.core.scheduler import run_scheduler
 from bbq.core.states import JobStatus
 from bbq_local.stack import load_template
-from tests.core.fakes import FakeBatch, FakeObjects
+from tests.core.fakes import FakeBatch, FakeJoins, FakeObjects
 
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -131,6 +131,7 @@ def main() -> None:
             limits=FixedLimits(limits),
             config=PipelineConfig(MODEL, "arn:aws:iam::123456789012:role/r", "bbq"),
             clock=ManualClock(T0 + timedelta(days=1)),
+            joins=FakeJoins(),
         )
         seconds = time.perf_counter() - start
         total = ddb.describe_table(TableName="jobs")["Table"]["ItemCount"]

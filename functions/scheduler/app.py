@@ -31,17 +31,6 @@ def _model_metrics(report: RunReport) -> None:
             metric.add_dimension(name="Model", value=model)
 
 
-def _file_metrics(report: RunReport) -> None:
-    """What the files that ended in this run produced: records, tokens and cost."""
-    ended = report.files_ended
-    metrics.add_metric(name="FilesEnded", unit=MetricUnit.Count, value=len(ended))
-    metrics.add_metric(name="RecordsSucceeded", unit=MetricUnit.Count, value=sum(f.counts.succeeded for f in ended))
-    metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=sum(f.counts.failed for f in ended))
-    metrics.add_metric(name="InputTokens", unit=MetricUnit.Count, value=sum(f.input_tokens for f in ended))
-    metrics.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=sum(f.output_tokens for f in ended))
-    metrics.add_metric(name="CostUsd", unit=MetricUnit.NoUnit, value=sum(f.cost_usd or 0.0 for f in ended))
-
-
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
@@ -59,8 +48,8 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         limits=wiring.limits(settings),
         config=settings.pipeline(),
         clock=wiring.clock(),
+        joins=wiring.joins(settings),
         on_demand=wiring.on_demand(),
-        notify=wiring.file_events(settings),
     )
     metrics.add_metric(name="JobsPlanned", unit=MetricUnit.Count, value=report.planned)
     metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=report.submitted)
@@ -74,7 +63,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     metrics.add_metric(name="JobsRetried", unit=MetricUnit.Count, value=report.retried)
     metrics.add_metric(name="JobsPastTimeout", unit=MetricUnit.Count, value=report.past_timeout)
     metrics.add_metric(name="JobsSettled", unit=MetricUnit.Count, value=report.settled)
-    _file_metrics(report)
+    metrics.add_metric(name="JoinsRequested", unit=MetricUnit.Count, value=len(report.joins_requested))
     _model_metrics(report)
     metrics.add_metric(name="ModelsWaitingTooLong", unit=MetricUnit.Count, value=len(report.waiting_too_long))
     # The longest wait over the models: what an alarm on a queue that does not move watches.
@@ -105,7 +94,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         "retried": report.retried,
         "pastTimeout": report.past_timeout,
         "settled": report.settled,
-        "filesEnded": [file.file_id for file in report.files_ended],
+        "joinsRequested": report.joins_requested,
         "waitingTooLong": report.waiting_too_long,
         "oldestWaitingSeconds": report.oldest_waiting,
         "deferred": report.deferred,

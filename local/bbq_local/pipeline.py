@@ -135,8 +135,14 @@ class LocalPipeline:
             "AWS_ENDPOINT_URL_SERVICE_QUOTAS": self.server.url,  # the emulator lists Bedrock's quotas too
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
-        functions = {"ingest": ingest_name, "scheduler": scheduler_name, "sweeper": sweeper_name}
-        self.ingest, self.scheduler, self.sweeper = (
+        results_name = self.stack.outputs["ResultsFunctionName"]
+        functions = {
+            "ingest": ingest_name,
+            "scheduler": scheduler_name,
+            "sweeper": sweeper_name,
+            "results": results_name,
+        }
+        self.ingest, self.scheduler, self.sweeper, self.results = (
             LocalFunction(
                 name,
                 folder,
@@ -156,6 +162,7 @@ class LocalPipeline:
         wiring.use_clock(self.clock)  # the handlers' time is the emulator's
         self.max_active_seen: dict[str, int] = {}
         self.sweeps: list[dict[str, Any]] = []  # what each sweeper run returned
+        self._failed_joins: dict[str, datetime] = {}  # JoinQueue messages in their visibility timeout, and until when
         self.emulator.subscribe(self._watch_quota)
 
     def close(self) -> None:
@@ -289,7 +296,47 @@ class LocalPipeline:
         if self.clock.now() >= self._next_sweep:
             self.sweeps.append(self.sweeper.invoke(self.schedule_event(self.sweeper)))
             self._next_sweep = self.clock.now() + timedelta(seconds=self.sweep_every)
+        self.deliver_joins()
         return runs
+
+    def deliver_joins(self) -> int:
+        """The results function's SQS event source: each message on JoinQueue, one at a time (BatchSize 1), until
+        the queue is empty (a join that pauses asks again). A message the function reports failed (or whose
+        invocation raised) becomes visible again after the queue's visibility timeout on the pipeline's clock, and
+        SQS's redrive policy moves it to the dead-letter queue after its receive count."""
+        delivered = 0
+        queue_url = self.stack.outputs["JoinQueueUrl"]
+        queue = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn", "VisibilityTimeout"])[
+            "Attributes"
+        ]
+        arn, hidden_for = queue["QueueArn"], timedelta(seconds=int(queue["VisibilityTimeout"]))
+        for receipt, visible_at in list(self._failed_joins.items()):  # moto hides on wall time: our clock decides
+            if self.clock.now() >= visible_at:
+                self.sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt, VisibilityTimeout=0)
+                del self._failed_joins[receipt]
+        while messages := self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1).get("Messages", []):
+            (message,) = messages
+            record = {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
+                "messageAttributes": {},
+                "md5OfBody": message["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": arn.split(":")[3],
+            }
+            try:
+                answer = self.results.invoke({"Records": [record]})
+            except Exception:  # noqa: BLE001 (a function error returns the whole batch to the queue)
+                answer = {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
+            delivered += 1
+            if answer.get("batchItemFailures"):
+                self._failed_joins[message["ReceiptHandle"]] = self.clock.now() + hidden_for
+                continue
+            self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return delivered
 
     def _run_scheduler(self, event: dict[str, Any]) -> list[Any]:
         if self.runs_per_tick == 1:

@@ -11,6 +11,7 @@ from typing import Any
 from bbq.core.errors import JobNotFound, ObjectMissing
 from bbq.core.files import InputFile, InvocationType, Part, PartStatus, every_attempt
 from bbq.core.jobs import Job, JobSnapshot, RecordCounts
+from bbq.core.join_state import JoinCheckpoint
 from bbq.core.ports import Listed, ObjectRef, OnDemandResult, Reservation, StoredObject, SubmitRequest
 from bbq.core.states import JobStatus, is_terminal
 from bbq.core.validation import line_of
@@ -30,6 +31,7 @@ class InMemoryStore:
         self.ledger: dict[str, dict[str, datetime]] = {}
         self.parts_read = 0  # waiting parts handed out: what a run's planning cost
         self.cursors: dict[str, str | None] = {}
+        self.joins: dict[str, JoinCheckpoint] = {}
         self._lock = threading.RLock()
 
     def get_file(self, file_id: str) -> InputFile | None:
@@ -135,6 +137,34 @@ class InMemoryStore:
 
     def save_sweep_cursor(self, bucket: str, cursor: str | None) -> None:
         self.cursors[bucket] = cursor
+
+    def get_join(self, file_id: str) -> JoinCheckpoint | None:
+        return self.joins.get(file_id)
+
+    def save_join(self, checkpoint: JoinCheckpoint) -> bool:
+        with self._lock:
+            stored = self.joins.get(checkpoint.file_id)
+            if (stored.step if stored else 0) != checkpoint.step - 1:
+                return False
+            self.joins[checkpoint.file_id] = checkpoint
+            return True
+
+
+class FakeJoins:
+    """The results function's queue: the file ids asked for, in order."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self._lock = threading.Lock()
+
+    def request(self, file_id: str) -> None:
+        with self._lock:
+            self.asked.append(file_id)
+
+    def take(self) -> str | None:
+        """The oldest request, off the queue (overlapping runs each take their own)."""
+        with self._lock:
+            return self.asked.pop(0) if self.asked else None
 
 
 @dataclass
@@ -264,6 +294,9 @@ class FakeObjects:
         yield writer
         self.files[bucket, key] = b"".join(writer.data)
 
+    def resumable_writer(self, bucket: str, key: str, state: Mapping[str, object] | None) -> "_ResumableWriter":
+        return _ResumableWriter(self, bucket, key, state)
+
     def read_key(self, bucket: str, key: str) -> Iterator[bytes]:
         if (bucket, key) not in self.files:
             raise ObjectMissing(key)
@@ -319,3 +352,25 @@ class _Writer:
 
     def write(self, data: bytes) -> None:
         self.data.append(data)
+
+
+class _ResumableWriter:
+    """As S3's: at a checkpoint every byte so far is kept (here, in a scratch object named by its position); a
+    writer resumed from that state starts after them, whatever was written after the checkpoint."""
+
+    def __init__(self, objects: FakeObjects, bucket: str, key: str, state: Mapping[str, object] | None) -> None:
+        self._objects, self._bucket, self._key = objects, bucket, key
+        scratch = str(state["scratch"]) if state else None
+        self.data = [objects.files[bucket, scratch]] if scratch else []
+
+    def write(self, data: bytes) -> None:
+        self.data.append(data)
+
+    def checkpoint(self) -> dict[str, object]:
+        written = b"".join(self.data)
+        scratch = f"staged/joins/{self._key}.pending-{len(written)}"
+        self._objects.files[self._bucket, scratch] = written
+        return {"scratch": scratch}
+
+    def complete(self) -> None:
+        self._objects.files[self._bucket, self._key] = b"".join(self.data)

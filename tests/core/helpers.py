@@ -2,19 +2,24 @@
 run, a job ended the way Bedrock ends it."""
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 from bbq.core.clock import ManualClock
 from bbq.core.config import PipelineConfig
+from bbq.core.files import InputFile
 from bbq.core.ingest import IngestOutcome, ingest_object
 from bbq.core.jobs import Job
+from bbq.core.joining import CHECKPOINT_EVERY, JoinOutcome, join_file
 from bbq.core.limits import FixedLimits, ModelLimits, SplitPolicy
 from bbq.core.ports import Listed, ObjectRef
+from bbq.core.progress import Ending
 from bbq.core.scheduler import RunReport, run_scheduler
 from bbq.core.states import JobStatus
 from tests.conftest import CLAUDE, ROLE_ARN
-from tests.core.fakes import FakeBatch, FakeObjects, FakeOnDemand, InMemoryStore
+from tests.core.fakes import FakeBatch, FakeJoins, FakeObjects, FakeOnDemand, InMemoryStore
 
 BUCKET = "bucket"
 NOVA = "amazon.nova-lite-v1:0"
@@ -55,7 +60,10 @@ class World:
     on_demand: FakeOnDemand = field(default_factory=FakeOnDemand)
     limits: FixedLimits = field(default_factory=lambda: FixedLimits(LIMITS))
     config: PipelineConfig = CONFIG
+    joins: FakeJoins = field(default_factory=FakeJoins)
+    auto_join: bool = True  # run() carries out the joins it asked for, as the results function would
     uploads: int = 0
+    ended: list[InputFile] = field(default_factory=list)  # what the joins ended, as they were told
 
     def __post_init__(self) -> None:
         self.batch.objects = self.objects  # Bedrock reads inputs and writes outputs in the same S3
@@ -74,6 +82,38 @@ class World:
         self.objects.uploads[BUCKET, key] = Listed(ref, self.clock.now())
         return ref
 
+    def join_asked(self) -> list[JoinOutcome]:
+        """Carries out the results joins asked for so far, as the results function does for its queue."""
+        outcomes = []
+        while (file_id := self.joins.take()) is not None:
+            try:
+                outcome = self.join(file_id)
+            except BaseException:
+                self.joins.request(file_id)  # a join that raised is delivered again, as SQS does
+                raise
+            outcomes.append(outcome)
+        return outcomes
+
+    def join(
+        self,
+        file_id: str,
+        holder: str = "test",
+        out_of_time: Callable[[], bool] = lambda: False,
+        checkpoint_every: timedelta = CHECKPOINT_EVERY,
+    ) -> JoinOutcome:
+        """One invocation of the results function for the file; the files it ends are told to ``ended``."""
+        ending = Ending(self.config.prices, self.config.split.max_line_bytes, self.ended.append)
+        return join_file(
+            file_id,
+            store=self.store,
+            objects=self.objects,
+            clock=self.clock,
+            ending=ending,
+            holder=holder,
+            out_of_time=out_of_time,
+            checkpoint_every=checkpoint_every,
+        )[0]
+
     def ingest(self, ref: ObjectRef) -> IngestOutcome:
         return ingest_object(
             ref, objects=self.objects, store=self.store, limits=self.limits, config=self.config, clock=self.clock
@@ -88,15 +128,19 @@ def run(world: World, quota: int = 2, **per_model: int) -> RunReport:
     world.limits = FixedLimits(
         replace(LIMITS, concurrent_jobs=quota), {m: replace(LIMITS, concurrent_jobs=q) for m, q in per_model.items()}
     )
-    return run_scheduler(
+    report = run_scheduler(
         store=world.store,
         batch=world.batch,
         objects=world.objects,
         limits=world.limits,
         config=world.config,
         clock=world.clock,
+        joins=world.joins,
         on_demand=world.on_demand,
     )
+    if world.auto_join:
+        world.join_asked()  # the results function, off the run's path
+    return report
 
 
 def upload(world: World, name: str, records: int = 1_000, model: str | None = None) -> str:

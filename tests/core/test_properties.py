@@ -74,8 +74,9 @@ class Pipeline(RuleBasedStateMachine):
     def a_user_stops_a_file(self, data: st.DataObject) -> None:
         file_id = data.draw(st.sampled_from(sorted(self.world.store.files)))
         stop_file(
-            file_id, store=self.world.store, batch=self.world.batch, objects=self.world.objects, clock=self.world.clock
+            file_id, store=self.world.store, batch=self.world.batch, joins=self.world.joins, clock=self.world.clock
         )
+        self.world.join_asked()
         self.stopped.add(file_id)
 
     @invariant()

@@ -95,7 +95,8 @@ def test_a_stopped_file_lists_what_did_not_run() -> None:
     file = world.upload("to-process/a.jsonl", jsonl(150)).file_id
     assert file
     run(world)
-    stop_file(file, store=world.store, batch=world.batch, objects=world.objects, clock=world.clock)
+    stop_file(file, store=world.store, batch=world.batch, joins=world.joins, clock=world.clock)
+    world.join_asked()
     (arn,) = world.batch.stopped
     world.batch.end(arn, JobStatus.STOPPED, missing=set(range(101, 151)))
     run(world)

@@ -20,7 +20,9 @@ def world() -> World:
 
 
 def stop(world: World, file_id: str):  # type: ignore[no-untyped-def]
-    return stop_file(file_id, store=world.store, batch=world.batch, objects=world.objects, clock=world.clock)
+    outcome = stop_file(file_id, store=world.store, batch=world.batch, joins=world.joins, clock=world.clock)
+    world.join_asked()  # the results function, as its queue is asked
+    return outcome
 
 
 def test_a_waiting_file_stops_at_once_and_never_runs(world: World) -> None:
@@ -80,7 +82,7 @@ def test_a_pending_job_ends_before_it_goes_out(world: World) -> None:
     del world.batch.submit_errors["a2"]
     waiting = job_of(world, second)
     assert waiting.status == JobStatus.PENDING
-    outcome = stop_job(waiting.job_id, store=world.store, batch=world.batch, objects=world.objects, clock=world.clock)
+    outcome = stop_job(waiting.job_id, store=world.store, batch=world.batch, clock=world.clock)
     assert outcome.jobs_stopped == [waiting.job_id]
     finish(world, job_of(world, first))
     run(world)
@@ -100,7 +102,7 @@ class StopWhileSubmitting(FakeBatch):
         arn = super().submit(request)
         assert self.world
         job = next(iter(self.world.store.jobs))
-        stop_job(job, store=self.world.store, batch=self, objects=self.world.objects, clock=self.world.clock)
+        stop_job(job, store=self.world.store, batch=self, clock=self.world.clock)
         return arn
 
 

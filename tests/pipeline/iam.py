@@ -17,6 +17,7 @@ FUNCTION_ROLES = {
     "ingest": "IngestFunctionRole",
     "scheduler": "SchedulerFunctionRole",
     "sweeper": "SweeperFunctionRole",
+    "results": "ResultsFunctionRole",
 }
 # The geographies of cross-Region and global inference-profile ids (as the template's ModelIsProfileId).
 PROFILE_GEOGRAPHIES = {"us", "eu", "apac", "jp", "au", "ca", "us-gov", "global"}
@@ -279,6 +280,9 @@ def authorizations(service: str, operation: str, params: dict[str, Any], region:
         return [Request("bedrock:InvokeModel", model_arn(params["modelId"], region, account), context)]
     if service == "service-quotas" and operation in {"ListServiceQuotas", "ListAWSDefaultServiceQuotas"}:
         return [Request(f"servicequotas:{operation}", "*", context)]
+    if service == "sqs" and operation == "SendMessage":
+        name = params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1]
+        return [Request("sqs:SendMessage", f"arn:aws:sqs:{region}:{account}:{name}", context)]
     if service == "events" and operation == "PutEvents":
         buses = {entry.get("EventBusName", "default") for entry in params["Entries"]}
         return [

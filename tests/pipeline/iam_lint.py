@@ -33,6 +33,7 @@ ATTRIBUTES = {
     "BatchRole.Arn": f"arn:aws:iam::{ACCOUNT}:role/bbq-BatchRole-1",
     "IngestDeadLetterQueue.Arn": f"arn:aws:sqs:eu-west-1:{ACCOUNT}:bbq-IngestDeadLetterQueue-1",
     "RunsDeadLetterQueue.Arn": f"arn:aws:sqs:eu-west-1:{ACCOUNT}:bbq-RunsDeadLetterQueue-1",
+    "JoinQueue.Arn": f"arn:aws:sqs:eu-west-1:{ACCOUNT}:bbq-JoinQueue-1",
 }
 # The Service Authorization Reference marks every resource type of these actions as required ("*") where a
 # request names one of them (a job on a foundation model OR a profile OR a custom model); parliament asks each

@@ -168,6 +168,39 @@ def test_writers_stream_large_objects_in_parts_and_leave_nothing_on_failure(
     assert pipeline.s3.get_object(Bucket=pipeline.bucket, Key="staged/small.jsonl")["Body"].read() == b"small"
 
 
+def test_a_resumable_writer_goes_on_from_its_checkpoint_and_leaves_out_what_came_after(
+    pipeline: LocalPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a join across invocations uses it, on S3's real multipart rules (moto refuses parts under 5 MiB)."""
+    monkeypatch.setattr(s3_objects, "WRITE_PART", 5 * 1024**2)
+    objects, key = S3Objects(pipeline.s3), "processed/big/results.jsonl"
+    rows = [f"row {n:07d}\n".encode() * 4_000 for n in range(40)]  # 48 KB a row, ~1.9 MB in all per 40
+    first = objects.resumable_writer(pipeline.bucket, key, None)
+    for row in rows * 3:  # 5.8 MB: one part uploaded, the rest pending
+        first.write(row)
+    state = first.checkpoint()
+    for row in rows * 4:  # written, a part uploaded, then the invocation dies: none of it may stay
+        first.write(b"lost " + row)
+    second = objects.resumable_writer(pipeline.bucket, key, state)
+    for row in rows * 2:
+        second.write(row)
+    again = second.checkpoint()
+    third = objects.resumable_writer(pipeline.bucket, key, again)
+    third.write(b"the end\n")
+    third.complete()
+    body = pipeline.s3.get_object(Bucket=pipeline.bucket, Key=key)["Body"].read()
+    assert body == b"".join(rows * 5) + b"the end\n"
+    assert b"lost" not in body
+    assert pipeline.s3.list_multipart_uploads(Bucket=pipeline.bucket).get("Uploads", []) == []
+    small = objects.resumable_writer(pipeline.bucket, "processed/small/errors.jsonl", None)
+    small.write(b"one line\n")
+    resumed = objects.resumable_writer(pipeline.bucket, "processed/small/errors.jsonl", small.checkpoint())
+    resumed.complete()
+    assert pipeline.s3.get_object(Bucket=pipeline.bucket, Key="processed/small/errors.jsonl")["Body"].read() == (
+        b"one line\n"
+    )
+
+
 def test_the_slot_ledger_reserves_atomically_and_heals(pipeline: LocalPipeline) -> None:
     jobs = DynamoStore(boto3.client("dynamodb"), pipeline.table)
     assert jobs.slot_holders(CLAUDE) == {}

@@ -222,7 +222,15 @@ UNUSED_BY_DESIGN = {
         ("scheduler", "s3:AbortMultipartUpload", f"bucket/{place}/*"): "only when a multipart write fails midway"
         for place in ("processed", "staged/failures", "staged/jobs", "staged/retries")
     },
-    ("scheduler", "s3:GetObject", "bucket/to-process/*"): "an unversioned bucket's upload is read by ETag",
+    ("results", "s3:GetObject", "bucket/to-process/*"): "an unversioned bucket's upload is read by ETag",
+    ("results", "s3:ListBucket", "bucket"): "never lists: S3's 404-or-403 answer for a missing output",
+    ("results", "s3:AbortMultipartUpload", "bucket/processed/*"): "only when a report's write fails midway",
+    ("results", "sqs:SendMessage", "<JoinQueue.Arn>"): "only when a join runs out of time and goes on",
+    ("results", "s3:PutObject", "bucket/staged/joins/*"): "only at a join's checkpoint (each minute, or a pause)",
+    **{
+        ("results", f"sqs:{action}", "<JoinQueue.Arn>"): "Lambda's own poller of JoinQueue (the event source mapping)"
+        for action in ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes")
+    },
     ("scheduler", "s3:ListBucket", "bucket"): "never lists: S3's 404-or-403 answer for a missing output",
     ("scheduler", "bedrock:InvokeModel", "arn:aws:bedrock:*::foundation-model/*"): "a listed profile's models",
     ("scheduler", "bedrock:ListModelInvocationJobs", "*"): "only when a create's answer was lost past its token",
@@ -295,6 +303,9 @@ def test_every_call_each_function_makes_is_allowed_and_every_grant_is_used(make_
         "Bucket.Arn": f"arn:aws:s3:::{pipeline.bucket}",
         "JobsTable.Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{pipeline.table}",
         "BatchRole.Arn": stack.outputs["BatchRoleArn"],
+        "JoinQueue.Arn": pipeline.sqs.get_queue_attributes(
+            QueueUrl=stack.outputs["JoinQueueUrl"], AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"],
     }
     stack_id = boto3.client("cloudformation").describe_stacks(StackName=stack.name)["Stacks"][0]["StackId"]
     parameters = {**pipeline.parameters, "AWS::Region": REGION, "AWS::StackId": stack_id}
@@ -308,8 +319,9 @@ def test_every_call_each_function_makes_is_allowed_and_every_grant_is_used(make_
                 granting = [i for i, s in enumerate(statements) if statement_allows(s, request)]
                 assert granting, f"{function} may not {request.action} on {request.resource} ({operation})"
                 used.update((function, i, request.action) for i in granting)
+    join_queue = attributes["JoinQueue.Arn"]
     unused = {
-        (function, action, resource.replace(attributes["Bucket.Arn"], "bucket"))
+        (function, action, resource.replace(attributes["Bucket.Arn"], "bucket").replace(join_queue, "<JoinQueue.Arn>"))
         for function, role in FUNCTION_ROLES.items()
         for index, statement in enumerate(every_role[role])
         for action in actions(statement)

@@ -107,3 +107,38 @@ def test_uploads_whose_event_never_came_are_found_by_the_sweep(pipeline: LocalPi
     assert [i["Status"] for i in items] == ["Completed"] * 2
     assert sum(sweep["ingested"] for sweep in pipeline.sweeps) == 2
     assert_each_record_has_one_result_or_is_reported(pipeline, items)
+
+
+def test_a_join_that_keeps_failing_is_dead_lettered_and_blocks_no_queue(
+    pipeline: LocalPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The results function raises on one file's join every time: SQS delivers it five times (each after the
+    queue's visibility timeout, the checkpoint's lease given up at each failure), then moves it to
+    the dead-letter queue (JoinDeadLetterAlarm watches it); the file says its results are being written, and
+    every other file, before and after, runs and ends."""
+    from bbq.core.progress import RESULTS_BEING_WRITTEN
+    from bbq.core.results import Merge
+
+    real_join = Merge.join
+
+    def join(self: Merge, index: int, results: Any, errors: Any) -> None:
+        if "poison" in self.file.key:
+            raise RuntimeError("this join always fails")
+        real_join(self, index, results, errors)
+
+    monkeypatch.setattr(Merge, "join", join)
+    drop(pipeline, {"to-process/poison.jsonl": 120, "to-process/first.jsonl": 150})
+    for _ in range(12):
+        pipeline.step(300)
+    drop(pipeline, {"to-process/after.jsonl": 130})
+    for _ in range(12):
+        pipeline.step(300)
+    for _ in range(8):  # five deliveries, each after the queue's 90-minute visibility timeout
+        pipeline.step(3600)
+    status = {item["SourceKey"]: (item["Status"], item["Message"]) for item in pipeline.items()}
+    assert status["to-process/poison.jsonl"] == ("Running", RESULTS_BEING_WRITTEN)
+    assert status["to-process/first.jsonl"][0] == status["to-process/after.jsonl"][0] == "Completed"
+    dead = pipeline.stack.outputs["JoinDeadLetterQueueUrl"]
+    (message,) = pipeline.sqs.receive_message(QueueUrl=dead, MaxNumberOfMessages=10)["Messages"]
+    poison = next(i["FileId"] for i in pipeline.items() if i["SourceKey"] == "to-process/poison.jsonl")
+    assert json.loads(message["Body"]) == {"fileId": poison}

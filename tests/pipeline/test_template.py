@@ -39,7 +39,7 @@ def test_uploads_under_to_process_trigger_the_ingest_function(resources: dict[st
 def test_every_function_runs_python_313_on_the_shared_layer(resources: dict[str, Any]) -> None:
     (layer_id,) = of_type(resources, "AWS::Lambda::LayerVersion")
     functions = of_type(resources, "AWS::Lambda::Function")
-    assert set(functions) == {"IngestFunction", "SchedulerFunction", "SweeperFunction"}
+    assert set(functions) == {"IngestFunction", "SchedulerFunction", "SweeperFunction", "ResultsFunction"}
     for function in functions.values():
         props = function["Properties"]
         assert props["Runtime"] == "python3.13"
@@ -82,8 +82,8 @@ def test_files_that_end_are_told_on_the_topic_and_alarms_watch_what_goes_wrong(r
     policy = resources["NotificationTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert {s["Principal"]["Service"] for s in policy} == {"events.amazonaws.com", "cloudwatch.amazonaws.com"}
     assert resources["NotificationSubscription"]["Condition"] == "HasNotificationEmail"
-    scheduler = statements(resources, "SchedulerFunctionRole")
-    assert any(actions(s) == {"events:PutEvents"} for s in scheduler if "Action" in s)
+    results = statements(resources, "ResultsFunctionRole")  # files end in their results join
+    assert any(actions(s) == {"events:PutEvents"} for s in results if "Action" in s)
     alarms = of_type(resources, "AWS::CloudWatch::Alarm")
     assert set(alarms) == {
         "FailedJobsAlarm",
@@ -92,6 +92,7 @@ def test_files_that_end_are_told_on_the_topic_and_alarms_watch_what_goes_wrong(r
         "FunctionErrorsAlarm",
         "RunErrorsAlarm",
         "ModelsPausedAlarm",
+        "JoinDeadLetterAlarm",
     }
     assert all(a["Properties"]["AlarmActions"] == [{"Ref": "NotificationTopic"}] for a in alarms.values())
     watched = json.dumps(alarms)
@@ -157,12 +158,24 @@ def test_storage_is_private_encrypted_versioned_expiring_and_recoverable(resourc
 def test_every_asynchronous_trigger_has_somewhere_for_its_failures(resources: dict[str, Any]) -> None:
     functions = of_type(resources, "AWS::Lambda::Function")
     assert {
-        name: f["Properties"]["DeadLetterConfig"]["TargetArn"]["Fn::GetAtt"][0] for name, f in functions.items()
+        name: f["Properties"]["DeadLetterConfig"]["TargetArn"]["Fn::GetAtt"][0]
+        for name, f in functions.items()
+        if name != "ResultsFunction"
     } == {
         "IngestFunction": "IngestDeadLetterQueue",
         "SchedulerFunction": "RunsDeadLetterQueue",
         "SweeperFunction": "RunsDeadLetterQueue",
     }
+    # ResultsFunction reads a queue: a join that keeps failing goes, after five tries, to the queue's dead letters
+    (mapping,) = of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"]["BatchSize"] == 1
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    join_queue = resources["JoinQueue"]["Properties"]
+    assert join_queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["JoinDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 5,
+    }
+    assert join_queue["VisibilityTimeout"] >= 6 * functions["ResultsFunction"]["Properties"]["Timeout"]
     for name, rule in of_type(resources, "AWS::Events::Rule").items():
         if name == "FileEndedRule":
             continue  # targets the topic, not a function

@@ -21,6 +21,8 @@ class Settings(BaseModel):
     # At most 40 characters: a job name is <prefix>-<20 hex of the JobId>-a<attempt>, within Bedrock's 63.
     job_name_prefix: str = Field(alias="JOB_NAME_PREFIX", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9\-]{0,39}$")
     stack_name: str = Field(alias="STACK_NAME", default="bbq")
+    # The results function's queue: the scheduler asks for joins on it, the results function asks to go on.
+    join_queue_url: str = Field(alias="JOIN_QUEUE_URL", min_length=1)
     job_timeout_hours: int = Field(alias="JOB_TIMEOUT_HOURS", default=72, ge=24, le=168)
     max_job_attempts: int = Field(alias="MAX_JOB_ATTEMPTS", default=3, ge=1, le=10)
     # Bedrock's limits, used where Service Quotas cannot be read (the template's parameters).

@@ -11,6 +11,7 @@ from bbq.adapters.bedrock_batch import BedrockBatch
 from bbq.adapters.bedrock_runtime import BedrockRuntime
 from bbq.adapters.dynamodb_store import DynamoStore
 from bbq.adapters.file_events import FileEvents
+from bbq.adapters.join_queue import JoinQueue
 from bbq.adapters.s3_objects import S3Objects
 from bbq.adapters.service_quotas import ServiceQuotaLimits
 from bbq.core.clock import Clock, SystemClock
@@ -59,6 +60,10 @@ def batch(settings: Settings) -> BedrockBatch:
 
 def file_events(settings: Settings) -> FileEvents:
     return FileEvents(client("events"), settings.stack_name)
+
+
+def joins(settings: Settings) -> JoinQueue:
+    return JoinQueue(client("sqs"), settings.join_queue_url)
 
 
 def on_demand() -> BedrockRuntime:

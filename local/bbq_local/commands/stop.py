@@ -1,8 +1,9 @@
 """``bbq stop``: stop an upload (by its key, S3 URI or file id) or one job.
 
-It talks to the stack's table, S3 and Bedrock with the caller's credentials (it needs dynamodb:GetItem, PutItem,
-BatchGetItem on the table, s3:GetObjectVersion / HeadObject on the upload, bedrock:StopModelInvocationJob); the
-scheduler finishes what it starts: it reads each stopped job's partial output and ends the file ``Stopped``.
+It talks to the stack's table, S3, Bedrock and the results queue with the caller's credentials (it needs
+dynamodb:GetItem, PutItem, BatchGetItem on the table, s3:GetObjectVersion / HeadObject on the upload,
+bedrock:StopModelInvocationJob, sqs:SendMessage on the stack's JoinQueue); the scheduler finishes what it starts:
+it reads each stopped job's partial output, and the file's results join ends it ``Stopped``.
 """
 
 import argparse
@@ -13,7 +14,7 @@ import boto3
 
 from bbq.adapters.bedrock_batch import BedrockBatch
 from bbq.adapters.dynamodb_store import DynamoStore
-from bbq.adapters.s3_objects import S3Objects
+from bbq.adapters.join_queue import JoinQueue
 from bbq.core import naming
 from bbq.core.clock import SystemClock
 from bbq.core.stopping import StopOutcome, stop_file, stop_job
@@ -25,7 +26,6 @@ def run(args: argparse.Namespace) -> int:
     ports: dict[str, Any] = {
         "store": DynamoStore(boto3.client("dynamodb"), stack.table),
         "batch": BedrockBatch(boto3.client("bedrock")),
-        "objects": S3Objects(boto3.client("s3")),
         "clock": SystemClock(),
     }
     try:
@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
             key = None if uri or not args.file else args.file
             if key:
                 uri = naming.s3_uri(stack.bucket, key if key.startswith("to-process/") else f"to-process/{key}")
-            outcome = stop_file(args.file_id or file_id_of(uri or "", args.version), **ports)
+            joins = JoinQueue(boto3.client("sqs"), stack.outputs["JoinQueueUrl"])
+            outcome = stop_file(args.file_id or file_id_of(uri or "", args.version), joins=joins, **ports)
     except KeyError as exc:
         raise CommandError(str(exc.args[0])) from exc
     if args.json:

@@ -8,6 +8,7 @@ Two sparse indexes keep reads proportional to the work at hand:
 - ``StatusIndex`` (``Status``, ``CreatedAt``) lists files and jobs by status for people and tools.
 """
 
+import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -19,6 +20,7 @@ from botocore.exceptions import ClientError
 from bbq.core.clock import iso
 from bbq.core.files import FileCounts, FileStatus, InputFile, InvocationType, Part, PartStatus, every_attempt
 from bbq.core.jobs import Job, RecordCounts
+from bbq.core.join_state import JoinCheckpoint
 from bbq.core.ports import Reservation
 from bbq.core.states import JobStatus, is_terminal
 
@@ -28,7 +30,7 @@ if TYPE_CHECKING:  # typed clients for mypy (boto3-stubs); Lambda needs none of 
 
 QUEUE_INDEX = "QueueIndex"
 STATUS_INDEX = "StatusIndex"
-FILE, PART, JOB, LEDGER, SWEEP = "file#", "part#", "job#", "slots#", "sweep#"
+FILE, PART, JOB, LEDGER, SWEEP, JOIN = "file#", "part#", "job#", "slots#", "sweep#", "join#"
 PAGE_SIZE = 100  # waiting parts read per query page: a run reads only as many pages as its free slots need
 _BATCH_GET = 100  # DynamoDB's BatchGetItem limit
 
@@ -208,6 +210,43 @@ class DynamoStore:
         item = {"Id": {"S": SWEEP + bucket}, "Kind": {"S": "sweep"}}
         self._ddb.put_item(TableName=self._table, Item=item | ({"Cursor": {"S": cursor}} if cursor else {}))
 
+    # ---- results joins --------------------------------------------------------------------------------------
+
+    def get_join(self, file_id: str) -> JoinCheckpoint | None:
+        item = self._get(JOIN + file_id)
+        if item is None:
+            return None
+        saved = json.loads(item["State"]["S"])
+        return JoinCheckpoint(
+            file_id=file_id,
+            step=int(item["Step"]["N"]),
+            holder=saved["holder"],
+            lease_until=datetime.fromisoformat(saved["leaseUntil"]),
+            next_chain=saved["nextChain"],
+            totals=saved["totals"],
+            results=saved["results"],
+            errors=saved["errors"],
+        )
+
+    def save_join(self, checkpoint: JoinCheckpoint) -> bool:
+        state = {
+            "holder": checkpoint.holder,
+            "leaseUntil": iso(checkpoint.lease_until),
+            "nextChain": checkpoint.next_chain,
+            "totals": checkpoint.totals,
+            "results": checkpoint.results,
+            "errors": checkpoint.errors,
+        }
+        item = {
+            "Id": {"S": JOIN + checkpoint.file_id},
+            "Kind": {"S": "join"},
+            "Step": {"N": str(checkpoint.step)},
+            "State": {"S": json.dumps(state)},  # one string: the writers' states are nested and schemaless
+        }
+        if checkpoint.step == 1:
+            return self._put_new(item)
+        return self._put_if(item, "Step = :previous", {":previous": {"N": str(checkpoint.step - 1)}})
+
     # ---- helpers --------------------------------------------------------------------------------------------
 
     def _get(self, item_id: str) -> dict[str, Any] | None:
@@ -303,6 +342,7 @@ def _file_item(file: InputFile) -> dict[str, Any]:
             "CostUsd": _money(file.cost_usd),
             "EstimatedInputTokenCount": file.estimated_input_tokens or None,
             "EstimatedInputCostUsd": _money(file.estimated_input_cost_usd),
+            "JoinRequestedAt": iso(file.join_requested_at) if file.join_requested_at else None,
         }
     )
 
@@ -346,6 +386,7 @@ def _file_from(item: dict[str, Any]) -> InputFile:
         cost_usd=float(plain["CostUsd"]) if "CostUsd" in plain else None,
         estimated_input_tokens=int(plain.get("EstimatedInputTokenCount", 0)),
         estimated_input_cost_usd=float(plain["EstimatedInputCostUsd"]) if "EstimatedInputCostUsd" in plain else None,
+        join_requested_at=_moment(plain, "JoinRequestedAt"),
     )
 
 

@@ -70,6 +70,9 @@ class S3Objects:
             writer.abort()  # nothing half-written is left, not even the parts of a multipart upload
             raise
 
+    def resumable_writer(self, bucket: str, key: str, state: Mapping[str, object] | None) -> "_ResumableWriter":
+        return _ResumableWriter(self._s3, bucket, key, state)
+
     def copy(self, bucket: str, source_key: str, key: str) -> None:
         # Managed copy: multipart above 8 MB, so parts past CopyObject's 5 GB limit copy too.
         self._s3.copy({"Bucket": bucket, "Key": source_key}, bucket, key)
@@ -144,6 +147,44 @@ class _MultipartWriter:
         if self._uploader is not None:
             self._uploader.shutdown(wait=True, cancel_futures=True)
             self._uploader = None
+
+
+class _ResumableWriter(_MultipartWriter):
+    """A multipart upload carried on across invocations. At a checkpoint the parts in flight finish and the bytes
+    not yet in a part (less than one) are stored under staged/joins/ (the bucket's lifecycle expires them there),
+    named by their position in the object; the state names the upload, its parts and that object. Resumed, the
+    writer takes those bytes back and numbers its next part after the state's: a part uploaded after the
+    checkpoint is overwritten, and one the state does not name is left out when the upload completes."""
+
+    def __init__(self, client: "S3Client", bucket: str, key: str, state: Mapping[str, Any] | None) -> None:
+        super().__init__(client, bucket, key)
+        self._written = 0  # bytes of the object so far, the pending ones included
+        if not state:
+            return
+        self._upload_id = state["uploadId"]
+        for part in state["parts"]:
+            done: Future[CompletedPartTypeDef] = Future()
+            done.set_result({"PartNumber": int(part["PartNumber"]), "ETag": str(part["ETag"])})
+            self._parts.append(done)
+        if self._upload_id is not None:
+            self._uploader = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="s3-part")
+        self._written = int(state["written"])
+        if pending_key := state.get("pendingKey"):
+            self._buffer = [self._s3.get_object(Bucket=bucket, Key=pending_key)["Body"].read()]
+            self._buffered = len(self._buffer[0])
+
+    def write(self, data: bytes) -> None:
+        self._written += len(data)
+        super().write(data)
+
+    def checkpoint(self) -> dict[str, object]:
+        parts = [part.result() for part in self._parts]
+        pending = b"".join(self._buffer)
+        self._buffer = [pending] if pending else []
+        pending_key = f"staged/joins/{self._key}.pending-{self._written}" if pending else None
+        if pending_key:
+            self._s3.put_object(Bucket=self._bucket, Key=pending_key, Body=pending)
+        return {"uploadId": self._upload_id, "parts": parts, "written": self._written, "pendingKey": pending_key}
 
 
 def _listed(version: dict[str, Any]) -> Listed:

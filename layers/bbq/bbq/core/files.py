@@ -97,6 +97,8 @@ class InputFile:
     # output side depends on the model's answers and is known only when the file ends (input_tokens, cost_usd).
     estimated_input_tokens: int = 0
     estimated_input_cost_usd: float | None = None
+    # When its last record became final and its results join was asked for; it ends once the join is done.
+    join_requested_at: datetime | None = None
 
     def with_changes(self, **changes: object) -> Self:
         return replace(self, **changes)  # type: ignore[arg-type]

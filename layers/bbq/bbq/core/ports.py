@@ -9,6 +9,7 @@ from typing import Protocol
 
 from bbq.core.files import InputFile, InvocationType, Part, PartStatus
 from bbq.core.jobs import Job, JobSnapshot
+from bbq.core.join_state import JoinCheckpoint
 from bbq.core.limits import ModelLimits
 from bbq.core.states import JobStatus
 
@@ -111,6 +112,18 @@ class Store(Protocol):
 
     def save_sweep_cursor(self, bucket: str, cursor: str | None) -> None: ...
 
+    # A file's results join, carried out over one or more invocations.
+    def get_join(self, file_id: str) -> JoinCheckpoint | None: ...
+
+    def save_join(self, checkpoint: JoinCheckpoint) -> bool:
+        """Saves it if the stored checkpoint is the step before (or none, for step 1); False if not."""
+
+
+class JoinRequests(Protocol):
+    """Asks for a file's results to be joined (the results function, through its queue)."""
+
+    def request(self, file_id: str) -> None: ...
+
 
 class BatchService(Protocol):
     """Bedrock batch inference."""
@@ -152,6 +165,18 @@ class ObjectWriter(Protocol):
     def write(self, data: bytes) -> None: ...
 
 
+class ResumableWriter(Protocol):
+    """Writes one object over several invocations: its state at a checkpoint resumes it after the last byte
+    written before that checkpoint, whatever was written after it."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def checkpoint(self) -> dict[str, object]:
+        """Stores every byte written so far (the object is not complete yet); the state to resume from."""
+
+    def complete(self) -> None: ...
+
+
 class ObjectStore(Protocol):
     """S3."""
 
@@ -164,6 +189,9 @@ class ObjectStore(Protocol):
     def read_key(self, bucket: str, key: str) -> Iterator[bytes]:
         """Streams an object bbq or Bedrock wrote (a staged part, an output), in large chunks; raises ObjectMissing
         when there is none."""
+
+    def resumable_writer(self, bucket: str, key: str, state: Mapping[str, object] | None) -> ResumableWriter:
+        """A writer of ``key``, new (``state`` None) or resumed from a checkpoint's state."""
 
     def copy(self, bucket: str, source_key: str, key: str) -> None: ...
 

@@ -1,5 +1,6 @@
 """A file's status, counts and message follow its parts: derived from all of them (every attempt included) each
-time some of them change, and, once the file has ended, its report is written next to its results."""
+time some of them change. Once its last record is final its results join is asked for; the join ends the file
+(``end_file``: final status, counts, cost and its report next to its results)."""
 
 import logging
 from collections.abc import Callable, Iterable
@@ -20,16 +21,19 @@ from bbq.core.files import (
 from bbq.core.ingest import PACKING_NOTE
 from bbq.core.jobs import Job
 from bbq.core.limits import SplitPolicy
-from bbq.core.ports import ObjectStore, Store
+from bbq.core.ports import JoinRequests, ObjectStore, Store
 from bbq.core.prices import DEFAULT as DEFAULT_PRICES
 from bbq.core.prices import PriceTable
 from bbq.core.reports import write_file_report
-from bbq.core.results import write_results
+from bbq.core.results import Totals
 
 log = logging.getLogger(__name__)
 
 WAITING = "Waiting:"  # how a message that a model's queue waits for access begins
 QUEUED_LONG = "Queued for"  # how the message of a file whose work waits past StuckAfterHours begins
+
+
+RESULTS_BEING_WRITTEN = "All records are final; results being written"
 
 
 @dataclass(frozen=True)
@@ -42,57 +46,50 @@ class Ending:
     notify: Callable[[InputFile], None] | None = None
 
 
-DEFAULT_ENDING = Ending()
-
-
-def update_files(
-    store: Store, objects: ObjectStore, clock: Clock, parts: Iterable[Part], ending: Ending = DEFAULT_ENDING
-) -> list[InputFile]:
+def update_files(store: Store, clock: Clock, parts: Iterable[Part], joins: JoinRequests) -> list[str]:
     """Each file's status is derived from all of its parts. Written, then checked again: a run that finished a
     sibling part at the same moment may have read the parts before this one's change and written after it; the
-    last writer's check sees every part and puts the file right. The files that ended in this call."""
-    ended = []
+    last writer's check sees every part and puts the file right. A file whose last record is final is not ended
+    here: its results join is asked for (once), and it says so until the join ends it. The files asked for."""
+    asked = []
     for file_id in dict.fromkeys(part.file_id for part in parts):
         for _ in range(3):
             file = store.get_file(file_id)
-            if file is None:
+            if file is None or file.status in FILE_DONE:  # ended by its join: nothing changes it any more
                 break
             every = store.parts_of(file)
             status, message = _derived(file, every)
+            changes: dict[str, object] = {}
+            if status in FILE_DONE:
+                status, message = FileStatus.RUNNING, RESULTS_BEING_WRITTEN
+                if file.join_requested_at is None:
+                    joins.request(file_id)  # first: a crash before the write asks again, and a join is idempotent
+                    changes["join_requested_at"] = clock.now()
+                    asked.append(file_id)
             counts = file_counts(every)
-            if status == file.status and message == file.message and counts == file.counts:
+            if not changes and status == file.status and message == file.message and counts == file.counts:
                 break
-            was_done = file.status in FILE_DONE
-            file = file.with_changes(status=status, message=message, counts=counts, updated_at=clock.now())
-            if status in FILE_DONE:  # results and report first: a file is never seen ended without them
-                file = _end(file, every, store, objects, clock, ending)
-                if not was_done:
-                    ended.append(file)
-                    if ending.notify:
-                        ending.notify(file)
-            store.save_file(file)
-    return ended
+            store.save_file(
+                file.with_changes(status=status, message=message, counts=counts, updated_at=clock.now(), **changes)
+            )
+    return asked
 
 
-def _end(
-    file: InputFile, every: list[Part], store: Store, objects: ObjectStore, clock: Clock, ending: Ending
-) -> InputFile:
-    totals = write_results(
-        file,
-        every,
-        store=store,
-        objects=objects,
-        prices=ending.prices,
-        max_line_bytes=ending.max_line_bytes,
-        now=clock.now(),
-    )
+def end_file(file: InputFile, parts: list[Part], totals: Totals, objects: ObjectStore, clock: Clock) -> InputFile:
+    """The file as it ends, once its results are written: final status and message, counts, tokens, cost and its
+    report (the caller tells ``ending.notify``, then saves it)."""
+    status, message = _derived(file, parts)
     file = file.with_changes(
+        status=status,
+        message=message,
+        counts=file_counts(parts),
+        updated_at=clock.now(),
         results_uri=file.output_uri,
         input_tokens=totals.input_tokens,
         output_tokens=totals.output_tokens,
         cost_usd=totals.cost,
     )
-    file = file.with_changes(results_report_uri=write_file_report(file, every, objects))
+    file = file.with_changes(results_report_uri=write_file_report(file, parts, objects))
     log.info(
         "file ended",
         extra={

@@ -14,9 +14,9 @@ memory stays flat whatever the file's size.
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 import orjson
 
@@ -48,44 +48,61 @@ class Totals:
     def cost(self) -> float | None:
         return round(self.batch_cost + self.on_demand_cost, 6) if self.priced else None
 
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
-def write_results(
-    file: InputFile,
-    parts: list[Part],
-    *,
-    store: Store,
-    objects: ObjectStore,
-    prices: PriceTable,
-    max_line_bytes: int,
-    now: datetime,
-) -> Totals:
-    bucket, prefix = naming.split_uri(file.output_uri)
-    totals = Totals(priced=prices.price(file.model_id) is not None)
-    chains = _chains(parts)
-    user_ids = _UserIds(objects, file, max_line_bytes)
-    with objects.writer(bucket, prefix + RESULTS) as results, objects.writer(bucket, prefix + ERRORS) as errors:
-        for chain in chains:
-            joined = _Joined.of(chain, store=store, objects=objects, max_line_bytes=max_line_bytes)
-            totals.jobs += [job for job in joined.jobs if job not in totals.jobs]
-            first = chain[0]
-            stopped = chain[-1].status == PartStatus.STOPPED
-            for record_id in _staged_ids(objects, first, max_line_bytes):
-                line = line_of(record_id) or 0
-                user_id = user_ids.at(line) or record_id
-                if record_id in joined.outputs:
-                    output, on_demand = joined.outputs[record_id]
-                    _write_result(results, line, user_id, record_id, output, on_demand, file, prices, totals)
-                elif record_id in joined.failures:
-                    entry = joined.failures[record_id]
-                    totals.failed += 1
-                    errors.write(orjson.dumps({"line": line, "recordId": user_id, **entry}) + b"\n")
-                elif stopped:
-                    totals.not_run += 1
-                    entry = {"bbqRecordId": record_id, "errorCode": None, "errorMessage": NOT_RUN}
-                    errors.write(orjson.dumps({"line": line, "recordId": user_id, **entry}) + b"\n")
-    summary = _summary(file, parts, totals, now)
-    objects.put_json(bucket, prefix + SUMMARY, summary)
-    return totals
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> Self:
+        return cls(**saved)
+
+
+class Merge:
+    """A file's results, joined a chain (a part and its later attempts) at a time in line order, so a join can
+    stop after any chain and go on later from the next (``totals`` carries what the joined ones added up to)."""
+
+    def __init__(
+        self,
+        file: InputFile,
+        parts: list[Part],
+        *,
+        store: Store,
+        objects: ObjectStore,
+        prices: PriceTable,
+        max_line_bytes: int,
+        totals: Totals | None = None,
+    ) -> None:
+        self.file, self.chains = file, _chains(parts)
+        self._store, self._objects, self._prices, self._max_line = store, objects, prices, max_line_bytes
+        self.totals = totals or Totals(priced=prices.price(file.model_id) is not None)
+        self._user_ids: _UserIds | None = None  # opened at the first chain joined, read in step from there
+
+    def join(self, index: int, results: ObjectWriter, errors: ObjectWriter) -> None:
+        """Writes chain ``index``'s rows: each record's result, or its error, in line order."""
+        chain, totals = self.chains[index], self.totals
+        if self._user_ids is None:
+            self._user_ids = _UserIds(self._objects, self.file, self._max_line)
+        joined = _Joined.of(chain, store=self._store, objects=self._objects, max_line_bytes=self._max_line)
+        totals.jobs += [job for job in joined.jobs if job not in totals.jobs]
+        stopped = chain[-1].status == PartStatus.STOPPED
+        for record_id in _staged_ids(self._objects, chain[0], self._max_line):
+            line = line_of(record_id) or 0
+            user_id = self._user_ids.at(line) or record_id
+            if record_id in joined.outputs:
+                output, on_demand = joined.outputs[record_id]
+                _write_result(results, line, user_id, record_id, output, on_demand, self.file, self._prices, totals)
+            elif record_id in joined.failures:
+                entry = joined.failures[record_id]
+                totals.failed += 1
+                errors.write(orjson.dumps({"line": line, "recordId": user_id, **entry}) + b"\n")
+            elif stopped:
+                totals.not_run += 1
+                entry = {"bbqRecordId": record_id, "errorCode": None, "errorMessage": NOT_RUN}
+                errors.write(orjson.dumps({"line": line, "recordId": user_id, **entry}) + b"\n")
+
+    def write_summary(self, ended: InputFile, parts: list[Part], now: datetime) -> None:
+        """summary.json of the file as it ends (its final status)."""
+        bucket, prefix = naming.split_uri(ended.output_uri)
+        self._objects.put_json(bucket, prefix + SUMMARY, _summary(ended, parts, self.totals, now))
 
 
 def _write_result(

@@ -12,7 +12,6 @@ error) is logged and the run goes on with the others.
 import logging
 import posixpath
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -22,7 +21,6 @@ from bbq.core.clock import Clock
 from bbq.core.config import PipelineConfig, SmallWork
 from bbq.core.errors import JobNotFound, ModelUnavailable, RequestRejected, ServiceBusy, SlotUnavailable
 from bbq.core.files import (
-    InputFile,
     InvocationType,
     Part,
     PartStatus,
@@ -32,6 +30,7 @@ from bbq.core.limits import ModelLimits
 from bbq.core.planner import PlannedJob, plan_jobs
 from bbq.core.ports import (
     BatchService,
+    JoinRequests,
     LimitsProvider,
     ObjectStore,
     OnDemandService,
@@ -39,7 +38,7 @@ from bbq.core.ports import (
     Store,
     SubmitRequest,
 )
-from bbq.core.progress import QUEUED_LONG, WAITING, Ending, tell_files, update_files
+from bbq.core.progress import QUEUED_LONG, WAITING, tell_files, update_files
 from bbq.core.settling import fail_whole_part, settle_job
 from bbq.core.states import ACTIVE, JobStatus, is_terminal
 
@@ -82,7 +81,7 @@ class RunReport:
     errors: int = 0  # jobs skipped this run because of an unexpected answer (logged with the job id)
     active_per_model: dict[str, int] = field(default_factory=dict)
     paused: dict[str, str] = field(default_factory=dict)  # model -> why Bedrock refuses it for this account
-    files_ended: list[InputFile] = field(default_factory=list)  # with their counts, tokens and cost
+    joins_requested: list[str] = field(default_factory=list)  # files whose last record became final
     # Per model, how long its oldest part has waited when that is past StuckAfterHours (seconds).
     waiting_too_long: dict[str, float] = field(default_factory=dict)
 
@@ -96,7 +95,7 @@ class _Run:
     clock: Clock
     report: RunReport
     on_demand: OnDemandService | None
-    notify: Callable[[InputFile], None] | None
+    joins: JoinRequests
 
 
 def run_scheduler(
@@ -107,11 +106,12 @@ def run_scheduler(
     limits: LimitsProvider,
     config: PipelineConfig,
     clock: Clock,
+    joins: JoinRequests,
     on_demand: OnDemandService | None = None,
-    notify: Callable[[InputFile], None] | None = None,
 ) -> RunReport:
-    """``notify`` is told of each file that ends (at least once)."""
-    run = _Run(store, batch, objects, config, clock, RunReport(), on_demand, notify)
+    """``joins`` is asked for the results join of each file whose last record becomes final: the run never
+    waits for one."""
+    run = _Run(store, batch, objects, config, clock, RunReport(), on_demand, joins)
     for model in config.models:
         try:
             _run_model(run, model, limits.limits(model))
@@ -404,8 +404,7 @@ def _settle(run: _Run, job: Job) -> None:
 
 
 def _update_files(run: _Run, parts: list[Part]) -> None:
-    ending = Ending(run.config.prices, run.config.split.max_line_bytes, run.notify)
-    run.report.files_ended += update_files(run.store, run.objects, run.clock, parts, ending)
+    run.report.joins_requested += update_files(run.store, run.clock, parts, run.joins)
 
 
 def _stop_asked(run: _Run, job: Job) -> bool:

@@ -17,7 +17,7 @@ from bbq.core.clock import Clock
 from bbq.core.errors import JobNotFound
 from bbq.core.files import FILE_DONE, FileStatus, PartStatus
 from bbq.core.jobs import Job
-from bbq.core.ports import BatchService, ObjectStore, Store
+from bbq.core.ports import BatchService, JoinRequests, Store
 from bbq.core.progress import update_files
 from bbq.core.states import ACTIVE, JobStatus
 
@@ -34,7 +34,7 @@ class StopOutcome:
     note: str = ""
 
 
-def stop_file(file_id: str, *, store: Store, batch: BatchService, objects: ObjectStore, clock: Clock) -> StopOutcome:
+def stop_file(file_id: str, *, store: Store, batch: BatchService, joins: JoinRequests, clock: Clock) -> StopOutcome:
     file = store.get_file(file_id)
     if file is None:
         raise KeyError(f"no file {file_id} in the table")
@@ -64,7 +64,7 @@ def stop_file(file_id: str, *, store: Store, batch: BatchService, objects: Objec
                 outcome.jobs_stopped.append(job_id)
         else:
             outcome.jobs_left_running.append(job_id)
-    update_files(store, objects, clock, store.parts_of(file))
+    update_files(store, clock, store.parts_of(file), joins)
     log.warning(
         "file stop requested",
         extra={"file_id": file_id, "parts_stopped": outcome.parts_stopped, "jobs_stopped": outcome.jobs_stopped},
@@ -72,7 +72,7 @@ def stop_file(file_id: str, *, store: Store, batch: BatchService, objects: Objec
     return outcome
 
 
-def stop_job(job_id: str, *, store: Store, batch: BatchService, objects: ObjectStore, clock: Clock) -> StopOutcome:
+def stop_job(job_id: str, *, store: Store, batch: BatchService, clock: Clock) -> StopOutcome:
     job = store.get_job(job_id)
     if job is None:
         raise KeyError(f"no job {job_id} in the table")
