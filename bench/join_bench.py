@@ -30,7 +30,7 @@ from bbq.core.joining import JoinOutcome, join_file
 from bbq.core.lines import split_lines
 from bbq.core.ports import ObjectRef, StoredObject
 from bbq.core.progress import Ending
-from bbq.core.validation import staged_record_id
+from bbq.core.record_ids import staged_record_id
 from tests.core.fakes import InMemoryStore
 
 BUCKET, MODEL = "bucket", "anthropic.claude-3-haiku-20240307-v1:0"

@@ -29,9 +29,9 @@ from bbq.core.files import FileStatus, InputFile, InvocationType, Part
 from bbq.core.jobs import JobSnapshot, RecordCounts
 from bbq.core.limits import FixedLimits, ModelLimits, SplitPolicy
 from bbq.core.ports import SubmitRequest
+from bbq.core.record_ids import staged_record_id
 from bbq.core.scheduler import run_scheduler
 from bbq.core.states import JobStatus
-from bbq.core.validation import staged_record_id
 from tests.core.fakes import FakeJoins, FakeObjects, FakeOnDemand, InMemoryStore
 
 MODELS = {"anthropic.claude-3-haiku-20240307-v1:0": 3, "amazon.nova-lite-v1:0": 10}

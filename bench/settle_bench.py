@@ -18,9 +18,9 @@ from bbq.core.config import PipelineConfig
 from bbq.core.files import InvocationType, Part, PartStatus
 from bbq.core.jobs import Job
 from bbq.core.lines import split_lines
+from bbq.core.record_ids import staged_record_id
 from bbq.core.settling import settle_job
 from bbq.core.states import JobStatus
-from bbq.core.validation import staged_record_id
 from tests.core.fakes import FakeObjects, InMemoryStore
 
 FILE_ID = "f" * 24

@@ -13,8 +13,8 @@ from bbq.core.files import InputFile, InvocationType, Part, PartStatus, every_at
 from bbq.core.jobs import Job, JobSnapshot, RecordCounts
 from bbq.core.join_state import JoinCheckpoint
 from bbq.core.ports import Listed, ObjectRef, OnDemandResult, Reservation, StoredObject, SubmitRequest
+from bbq.core.record_ids import line_of
 from bbq.core.states import JobStatus, is_terminal
-from bbq.core.validation import line_of
 
 MISSING = "missing"  # a record Bedrock leaves out of the output
 Fate = Callable[[str], int | str | None]  # per record id: None (a result), an errorCode, or MISSING

@@ -20,8 +20,8 @@ from bbq.core.files import FILE_DONE, InputFile, Part, PartStatus
 from bbq.core.jobs import Job
 from bbq.core.limits import FixedLimits
 from bbq.core.ports import ObjectRef, Reservation, SubmitRequest
+from bbq.core.record_ids import line_of, staged_record_id
 from bbq.core.states import JobStatus
-from bbq.core.validation import line_of, staged_record_id
 from tests.core.fakes import MISSING, FakeBatch, FakeObjects, InMemoryStore
 from tests.core.helpers import CONFIG, LIMITS, World, jsonl, run
 

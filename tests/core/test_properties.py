@@ -15,9 +15,9 @@ from bbq.core.config import SmallWork
 from bbq.core.errors import ServiceBusy, SlotUnavailable
 from bbq.core.files import FILE_DONE, PartStatus
 from bbq.core.limits import FixedLimits
+from bbq.core.record_ids import staged_record_id
 from bbq.core.states import ACTIVE, JobStatus
 from bbq.core.stopping import stop_file
-from bbq.core.validation import staged_record_id
 from tests.core.fakes import MISSING
 from tests.core.helpers import CONFIG, LIMITS, NOVA, World, jsonl, run
 

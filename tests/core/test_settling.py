@@ -8,9 +8,9 @@ import pytest
 
 from bbq.core import naming
 from bbq.core.files import FileStatus, PartStatus
+from bbq.core.record_ids import staged_record_id
 from bbq.core.settling import settle_job
 from bbq.core.states import JobStatus
-from bbq.core.validation import staged_record_id
 from tests.core.helpers import BUCKET, WHOLE, World, finish, job_of, run, upload
 
 

@@ -10,7 +10,7 @@ import pytest
 from botocore.retries.standard import ExponentialBackoff
 
 from bbq.core import naming
-from bbq.core.validation import staged_record_id
+from bbq.core.record_ids import staged_record_id
 from bbq_local.pipeline import LocalPipeline
 from tests.conftest import CLAUDE, claude_record, jsonl
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bbq.core import naming
-from bbq.core.validation import staged_record_id
+from bbq.core.record_ids import staged_record_id
 from bbq_local import cli
 from bbq_local.pipeline import LocalPipeline
 from tests.conftest import CLAUDE

@@ -14,6 +14,7 @@ from bbq.core.config import PipelineConfig, RejectedLines
 from bbq.core.errors import ObjectMissing
 from bbq.core.files import FileStatus, InputFile, InvocationType, Part
 from bbq.core.limits import ModelLimits
+from bbq.core.messages import PACKING_NOTE
 from bbq.core.ports import LimitsProvider, ObjectRef, ObjectStore, Store
 from bbq.core.prices import BYTES_PER_TOKEN
 from bbq.core.routing import Route, RouteRefused, route
@@ -21,7 +22,6 @@ from bbq.core.staging import StagingResult, stage_lines
 
 log = logging.getLogger(__name__)
 
-PACKING_NOTE = "waiting to be packed with other uploads for the same model"
 FIX_AND_UPLOAD = "Fix the lines listed and upload the corrected file under to-process/ again"
 
 

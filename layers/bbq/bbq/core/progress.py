@@ -18,9 +18,9 @@ from bbq.core.files import (
     file_counts,
     file_status,
 )
-from bbq.core.ingest import PACKING_NOTE
 from bbq.core.jobs import Job
 from bbq.core.limits import SplitPolicy
+from bbq.core.messages import PACKING_NOTE
 from bbq.core.ports import JoinRequests, ObjectStore, Store
 from bbq.core.prices import DEFAULT as DEFAULT_PRICES
 from bbq.core.prices import PriceTable

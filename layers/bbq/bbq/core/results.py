@@ -26,7 +26,7 @@ from bbq.core.files import InputFile, Part, PartStatus
 from bbq.core.lines import split_lines
 from bbq.core.ports import ObjectRef, ObjectStore, ObjectWriter, Store
 from bbq.core.prices import PriceTable
-from bbq.core.validation import line_of, record_id_of_staged
+from bbq.core.record_ids import line_of, record_id_of_staged
 
 RESULTS, ERRORS, SUMMARY = "results.jsonl", "errors.jsonl", "summary.json"
 NOT_RUN = "not run: the file was stopped"

@@ -29,8 +29,8 @@ from bbq.core.files import PART_STATUS_OF_JOB, Part, PartStatus
 from bbq.core.jobs import Job
 from bbq.core.lines import split_lines
 from bbq.core.ports import ObjectStore, ObjectWriter, Store
+from bbq.core.record_ids import line_of, record_id_of_staged
 from bbq.core.states import JobStatus
-from bbq.core.validation import line_of, record_id_of_staged
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import NamedTuple
 
 import orjson
 
-from bbq.core import naming
 from bbq.core.lines import Line
+from bbq.core.record_ids import record_id_prefix
 
 # Bedrock accepts short alphanumeric record ids; a user's id is checked so results can be joined on it later.
 RECORD_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -35,31 +35,6 @@ class Rejection:
     line: int
     reason: str  # never the line's content: it may be customer data
     record_id: str | None = None
-
-
-def staged_record_id(file_id: str, line: int) -> str:
-    return f"{_record_id_prefix(file_id)}{line}"
-
-
-# A staged line starts with bbq's record id (orjson keeps key order): it is read back without parsing the input.
-_STAGED_ID = re.compile(rb'^\{"recordId":"([^"]{1,64})"')
-
-
-def record_id_of_staged(data: bytes) -> str:
-    match = _STAGED_ID.match(data)
-    if match is None:
-        raise ValueError("not a staged record: bbq writes each staged line starting with its recordId")
-    return match.group(1).decode()
-
-
-def line_of(record_id: str) -> int | None:
-    """The upload's line a bbq record id names, or None when it is not one of bbq's."""
-    _, marker, line = record_id.partition("L")
-    return int(line) if marker and line.isdigit() else None
-
-
-def _record_id_prefix(file_id: str) -> str:
-    return f"{naming.file_tag(file_id)}L"
 
 
 class Fingerprints:
@@ -99,7 +74,7 @@ class LineChecker:
     refuse duplicates."""
 
     def __init__(self, file_id: str, max_line_bytes: int) -> None:
-        self._tag = _record_id_prefix(file_id)  # each line appends its number
+        self._tag = record_id_prefix(file_id)  # each line appends its number
         self._max_line_bytes = max_line_bytes
         self._seen = Fingerprints()
 
