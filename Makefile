@@ -30,8 +30,9 @@ demo: $(STAMP)  ## the whole pipeline locally, on the emulator
 test: $(STAMP)  ## every test
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)  ## ruff and mypy over the code (each handler on its own: every one is called app.py)
+lint: $(STAMP)  ## ruff, the core's import contract (pyproject.toml), and mypy (each handler on its own: all are app.py)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy layers/bbq/bbq local/bbq_local tests bench
 	$(BIN)/mypy functions/ingest/app.py
 	$(BIN)/mypy functions/scheduler/app.py

@@ -89,11 +89,11 @@ def child(endpoint: str, key: str, mode: str) -> None:
                 yield SimpleNamespace(write=lambda data: None)
 
         objects = S3Objects(s3) if mode == "bbq" else _NullWrites(s3)
-        from bbq.core.clock import SystemClock
-        from bbq.core.config import PipelineConfig
-        from bbq.core.ingest import ingest_object
-        from bbq.core.limits import FixedLimits, ModelLimits
-        from bbq.core.ports import ObjectRef
+        from bbq.core.intake.ingest import ingest_object
+        from bbq.core.model.clock import SystemClock
+        from bbq.core.model.config import PipelineConfig
+        from bbq.core.model.limits import FixedLimits, ModelLimits
+        from bbq.core.model.ports import ObjectRef
         from tests.core.fakes import InMemoryStore
 
         limits = ModelLimits(10, 100, 50_000, 50_000, 1024**3, 5 * 1024**3)

@@ -23,14 +23,14 @@ from typing import Any
 
 import orjson
 
-from bbq.core import naming
-from bbq.core.clock import ManualClock
-from bbq.core.files import FileStatus, InputFile, InvocationType, Part, PartStatus
-from bbq.core.joining import JoinOutcome, join_file
-from bbq.core.lines import split_lines
-from bbq.core.ports import ObjectRef, StoredObject
-from bbq.core.progress import Ending
-from bbq.core.record_ids import staged_record_id
+from bbq.core.model import naming
+from bbq.core.model.clock import ManualClock
+from bbq.core.model.files import FileStatus, InputFile, InvocationType, Part, PartStatus
+from bbq.core.model.lines import split_lines
+from bbq.core.model.ports import ObjectRef, StoredObject
+from bbq.core.model.record_ids import staged_record_id
+from bbq.core.settling.joining import JoinOutcome, join_file
+from bbq.core.settling.progress import Ending
 from tests.core.fakes import InMemoryStore
 
 BUCKET, MODEL = "bucket", "anthropic.claude-3-haiku-20240307-v1:0"

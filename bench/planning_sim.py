@@ -21,17 +21,17 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from bbq.core import naming
-from bbq.core.clock import ManualClock
-from bbq.core.config import PipelineConfig
-from bbq.core.errors import SlotUnavailable
-from bbq.core.files import FileStatus, InputFile, InvocationType, Part
-from bbq.core.jobs import JobSnapshot, RecordCounts
-from bbq.core.limits import FixedLimits, ModelLimits, SplitPolicy
-from bbq.core.ports import SubmitRequest
-from bbq.core.record_ids import staged_record_id
-from bbq.core.scheduler import run_scheduler
-from bbq.core.states import JobStatus
+from bbq.core.model import naming
+from bbq.core.model.clock import ManualClock
+from bbq.core.model.config import PipelineConfig
+from bbq.core.model.errors import SlotUnavailable
+from bbq.core.model.files import FileStatus, InputFile, InvocationType, Part
+from bbq.core.model.jobs import JobSnapshot, RecordCounts
+from bbq.core.model.limits import FixedLimits, ModelLimits, SplitPolicy
+from bbq.core.model.ports import SubmitRequest
+from bbq.core.model.record_ids import staged_record_id
+from bbq.core.model.states import JobStatus
+from bbq.core.scheduling.scheduler import run_scheduler
 from tests.core.fakes import FakeJoins, FakeObjects, FakeOnDemand, InMemoryStore
 
 MODELS = {"anthropic.claude-3-haiku-20240307-v1:0": 3, "amazon.nova-lite-v1:0": 10}

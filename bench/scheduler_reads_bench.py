@@ -17,13 +17,13 @@ import boto3
 from moto import mock_aws
 
 from bbq.adapters.dynamodb_store import DynamoStore, _file_item, _job_item, _part_item
-from bbq.core.clock import ManualClock
-from bbq.core.config import PipelineConfig
-from bbq.core.files import FileStatus, InputFile, InvocationType, Part, PartStatus
-from bbq.core.jobs import Job
-from bbq.core.limits import FixedLimits, ModelLimits
-from bbq.core.scheduler import run_scheduler
-from bbq.core.states import JobStatus
+from bbq.core.model.clock import ManualClock
+from bbq.core.model.config import PipelineConfig
+from bbq.core.model.files import FileStatus, InputFile, InvocationType, Part, PartStatus
+from bbq.core.model.jobs import Job
+from bbq.core.model.limits import FixedLimits, ModelLimits
+from bbq.core.model.states import JobStatus
+from bbq.core.scheduling.scheduler import run_scheduler
 from bbq_local.stack import load_template
 from tests.core.fakes import FakeBatch, FakeJoins, FakeObjects
 
@@ -155,7 +155,7 @@ def main() -> None:
 
 
 def _running() -> Any:
-    from bbq.core.jobs import JobSnapshot, RecordCounts
+    from bbq.core.model.jobs import JobSnapshot, RecordCounts
 
     return JobSnapshot(JobStatus.IN_PROGRESS, "", RecordCounts(1000, 10, 10, 0), None)
 

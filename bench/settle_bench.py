@@ -12,15 +12,15 @@ import time
 
 import orjson
 
-from bbq.core import naming
-from bbq.core.clock import ManualClock
-from bbq.core.config import PipelineConfig
-from bbq.core.files import InvocationType, Part, PartStatus
-from bbq.core.jobs import Job
-from bbq.core.lines import split_lines
-from bbq.core.record_ids import staged_record_id
-from bbq.core.settling import settle_job
-from bbq.core.states import JobStatus
+from bbq.core.model import naming
+from bbq.core.model.clock import ManualClock
+from bbq.core.model.config import PipelineConfig
+from bbq.core.model.files import InvocationType, Part, PartStatus
+from bbq.core.model.jobs import Job
+from bbq.core.model.lines import split_lines
+from bbq.core.model.record_ids import staged_record_id
+from bbq.core.model.states import JobStatus
+from bbq.core.settling.settle import settle_job
 from tests.core.fakes import FakeObjects, InMemoryStore
 
 FILE_ID = "f" * 24

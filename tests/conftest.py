@@ -11,7 +11,7 @@ from botocore.config import Config
 from moto import mock_aws
 
 from bbq import wiring
-from bbq.core.clock import ManualClock
+from bbq.core.model.clock import ManualClock
 from bbq_local import AWS_VARIABLES_TO_CLEAR
 from bbq_local.emulator import BedrockEmulator, EmulatorServer
 

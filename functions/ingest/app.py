@@ -9,8 +9,8 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bbq import wiring
-from bbq.core.ingest import ingest_object
-from bbq.core.ports import ObjectRef
+from bbq.core.intake.ingest import ingest_object
+from bbq.core.model.ports import ObjectRef
 from bbq.observability import logger, metrics, tracer
 from bbq.settings import Settings
 

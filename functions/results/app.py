@@ -13,8 +13,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bbq import wiring
-from bbq.core.joining import JoinOutcome, join_file
-from bbq.core.progress import Ending
+from bbq.core.settling.joining import JoinOutcome, join_file
+from bbq.core.settling.progress import Ending
 from bbq.observability import logger, metrics, tracer
 from bbq.settings import Settings
 

@@ -1,6 +1,6 @@
 """Sweeper Lambda: on its schedule, finds uploads under to-process/ that have no item (their S3 event never came,
 their ingest was dead-lettered, or S3's case-sensitive suffix filter let them by) and ingests them, at a bounded
-cost per run (bbq.core.sweep)."""
+cost per run (bbq.core.intake.sweep)."""
 
 import os
 
@@ -9,9 +9,9 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bbq import wiring
-from bbq.core.ingest import IngestOutcome, ingest_object
-from bbq.core.ports import ObjectRef
-from bbq.core.sweep import sweep_uploads
+from bbq.core.intake.ingest import IngestOutcome, ingest_object
+from bbq.core.intake.sweep import sweep_uploads
+from bbq.core.model.ports import ObjectRef
 from bbq.observability import logger, metrics, tracer
 from bbq.settings import Settings
 

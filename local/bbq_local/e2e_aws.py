@@ -104,7 +104,7 @@ def check_iam_simulation(target: Target) -> Check:
 def check_quotas(target: Target) -> Check:
     check = Check("Service Quotas names the model's batch limits", "servicequotas:ListServiceQuotas (+ defaults)")
     from bbq.adapters.service_quotas import ServiceQuotaLimits
-    from bbq.core.clock import SystemClock
+    from bbq.core.model.clock import SystemClock
     from bbq_local.commands.quota import _fallback
 
     described = ServiceQuotaLimits(target.client("service-quotas"), _fallback(target.parameters), SystemClock())

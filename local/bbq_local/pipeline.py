@@ -20,9 +20,9 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.s3 import notifications as s3_notifications
 
 from bbq import wiring
-from bbq.core.clock import ManualClock, SystemClock
-from bbq.core.files import FILE_DONE, FileStatus
-from bbq.core.states import ACTIVE
+from bbq.core.model.clock import ManualClock, SystemClock
+from bbq.core.model.files import FILE_DONE, FileStatus
+from bbq.core.model.states import ACTIVE
 from bbq_local.emulator import BedrockEmulator, EmulatorServer, LimitTable, ModelLimits
 from bbq_local.functions import LocalFunction
 from bbq_local.stack import DeployedStack, deploy

@@ -8,13 +8,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from bbq.core.errors import JobNotFound, ObjectMissing
-from bbq.core.files import InputFile, InvocationType, Part, PartStatus, every_attempt
-from bbq.core.jobs import Job, JobSnapshot, RecordCounts
-from bbq.core.join_state import JoinCheckpoint
-from bbq.core.ports import Listed, ObjectRef, OnDemandResult, Reservation, StoredObject, SubmitRequest
-from bbq.core.record_ids import line_of
-from bbq.core.states import JobStatus, is_terminal
+from bbq.core.model.errors import JobNotFound, ObjectMissing
+from bbq.core.model.files import InputFile, InvocationType, Part, PartStatus, every_attempt
+from bbq.core.model.jobs import Job, JobSnapshot, RecordCounts
+from bbq.core.model.join_state import JoinCheckpoint
+from bbq.core.model.ports import Listed, ObjectRef, OnDemandResult, Reservation, StoredObject, SubmitRequest
+from bbq.core.model.record_ids import line_of
+from bbq.core.model.states import JobStatus, is_terminal
 
 MISSING = "missing"  # a record Bedrock leaves out of the output
 Fate = Callable[[str], int | str | None]  # per record id: None (a result), an errorCode, or MISSING

@@ -7,17 +7,17 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from bbq.core.clock import ManualClock
-from bbq.core.config import PipelineConfig
-from bbq.core.files import InputFile
-from bbq.core.ingest import IngestOutcome, ingest_object
-from bbq.core.jobs import Job
-from bbq.core.joining import CHECKPOINT_EVERY, JoinOutcome, join_file
-from bbq.core.limits import FixedLimits, ModelLimits, SplitPolicy
-from bbq.core.ports import Listed, ObjectRef
-from bbq.core.progress import Ending
-from bbq.core.scheduler import RunReport, run_scheduler
-from bbq.core.states import JobStatus
+from bbq.core.intake.ingest import IngestOutcome, ingest_object
+from bbq.core.model.clock import ManualClock
+from bbq.core.model.config import PipelineConfig
+from bbq.core.model.files import InputFile
+from bbq.core.model.jobs import Job
+from bbq.core.model.limits import FixedLimits, ModelLimits, SplitPolicy
+from bbq.core.model.ports import Listed, ObjectRef
+from bbq.core.model.states import JobStatus
+from bbq.core.scheduling.scheduler import RunReport, run_scheduler
+from bbq.core.settling.joining import CHECKPOINT_EVERY, JoinOutcome, join_file
+from bbq.core.settling.progress import Ending
 from tests.conftest import CLAUDE, ROLE_ARN
 from tests.core.fakes import FakeBatch, FakeJoins, FakeObjects, FakeOnDemand, InMemoryStore
 

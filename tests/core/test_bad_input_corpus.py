@@ -8,10 +8,10 @@ from typing import Any
 import orjson
 import pytest
 
-from bbq.core.files import FileStatus
-from bbq.core.ingest import ingest_object
-from bbq.core.limits import SplitPolicy
-from bbq.core.ports import ObjectRef
+from bbq.core.intake.ingest import ingest_object
+from bbq.core.model.files import FileStatus
+from bbq.core.model.limits import SplitPolicy
+from bbq.core.model.ports import ObjectRef
 from tests.core.helpers import BUCKET, CONFIG, World, jsonl, record
 
 GOOD = json.dumps(record(1)).encode()

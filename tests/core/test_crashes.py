@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from bbq.core import naming
-from bbq.core.config import SmallWork
-from bbq.core.files import FILE_DONE, InputFile, Part, PartStatus
-from bbq.core.jobs import Job
-from bbq.core.limits import FixedLimits
-from bbq.core.ports import ObjectRef, Reservation, SubmitRequest
-from bbq.core.record_ids import line_of, staged_record_id
-from bbq.core.states import JobStatus
+from bbq.core.model import naming
+from bbq.core.model.config import SmallWork
+from bbq.core.model.files import FILE_DONE, InputFile, Part, PartStatus
+from bbq.core.model.jobs import Job
+from bbq.core.model.limits import FixedLimits
+from bbq.core.model.ports import ObjectRef, Reservation, SubmitRequest
+from bbq.core.model.record_ids import line_of, staged_record_id
+from bbq.core.model.states import JobStatus
 from tests.core.fakes import MISSING, FakeBatch, FakeObjects, InMemoryStore
 from tests.core.helpers import CONFIG, LIMITS, World, jsonl, run
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import orjson
 
-from bbq.core.config import RejectedLines
-from bbq.core.files import FileStatus, PartStatus
-from bbq.core.ingest import ingest_object
-from bbq.core.limits import FixedLimits, SplitPolicy
-from bbq.core.ports import ObjectRef, StoredObject
+from bbq.core.intake.ingest import ingest_object
+from bbq.core.model.config import RejectedLines
+from bbq.core.model.files import FileStatus, PartStatus
+from bbq.core.model.limits import FixedLimits, SplitPolicy
+from bbq.core.model.ports import ObjectRef, StoredObject
 from tests.conftest import CLAUDE
 from tests.core.fakes import FakeObjects
 from tests.core.helpers import BUCKET, CONFIG, LIMITS, NOVA, World, jsonl, record

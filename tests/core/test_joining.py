@@ -6,14 +6,14 @@ from datetime import timedelta
 
 import pytest
 
-from bbq.core import naming
-from bbq.core.files import FileStatus
-from bbq.core.join_state import JoinCheckpoint
-from bbq.core.joining import LEASE, JoinOutcome
-from bbq.core.limits import SplitPolicy
-from bbq.core.progress import RESULTS_BEING_WRITTEN
-from bbq.core.results import ERRORS, RESULTS, SUMMARY
-from bbq.core.states import JobStatus
+from bbq.core.model import naming
+from bbq.core.model.files import FileStatus
+from bbq.core.model.join_state import JoinCheckpoint
+from bbq.core.model.limits import SplitPolicy
+from bbq.core.model.states import JobStatus
+from bbq.core.settling.joining import LEASE, JoinOutcome
+from bbq.core.settling.progress import RESULTS_BEING_WRITTEN
+from bbq.core.settling.results import ERRORS, RESULTS, SUMMARY
 from tests.core.fakes import FakeObjects
 from tests.core.helpers import CONFIG, World, jsonl, run
 

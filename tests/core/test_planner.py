@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime, timedelta
 
-from bbq.core.files import InvocationType, Part
-from bbq.core.limits import ModelLimits
-from bbq.core.planner import MAX_PARTS_PER_JOB, plan_jobs
+from bbq.core.model.files import InvocationType, Part
+from bbq.core.model.limits import ModelLimits
+from bbq.core.scheduling.planner import MAX_PARTS_PER_JOB, plan_jobs
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 LIMITS = ModelLimits(
@@ -92,7 +92,7 @@ def test_oldest_parts_go_first() -> None:
 
 
 def test_free_slots_are_filled_to_the_level_of_the_busy_ones() -> None:
-    from bbq.core.planner import level
+    from bbq.core.scheduling.planner import level
 
     assert level(900, 3, []) == 300
     assert level(900, 1, [600, 300]) == 600, "the free slot ends with the busiest"

@@ -10,14 +10,14 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from bbq.core import naming
-from bbq.core.config import SmallWork
-from bbq.core.errors import ServiceBusy, SlotUnavailable
-from bbq.core.files import FILE_DONE, PartStatus
-from bbq.core.limits import FixedLimits
-from bbq.core.record_ids import staged_record_id
-from bbq.core.states import ACTIVE, JobStatus
-from bbq.core.stopping import stop_file
+from bbq.core.model import naming
+from bbq.core.model.config import SmallWork
+from bbq.core.model.errors import ServiceBusy, SlotUnavailable
+from bbq.core.model.files import FILE_DONE, PartStatus
+from bbq.core.model.limits import FixedLimits
+from bbq.core.model.record_ids import staged_record_id
+from bbq.core.model.states import ACTIVE, JobStatus
+from bbq.core.scheduling.stopping import stop_file
 from tests.core.fakes import MISSING
 from tests.core.helpers import CONFIG, LIMITS, NOVA, World, jsonl, run
 

@@ -3,8 +3,8 @@
 
 import pytest
 
-from bbq.core.limits import ModelLimits
-from bbq.core.quota_names import (
+from bbq.core.model.limits import ModelLimits
+from bbq.core.model.quota_names import (
     GB,
     LimitSource,
     Quota,

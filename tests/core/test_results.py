@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
-from bbq.core import model_output, naming
-from bbq.core.config import SmallWork
-from bbq.core.files import FileStatus
-from bbq.core.prices import PriceTable
-from bbq.core.results import ERRORS, RESULTS, SUMMARY
-from bbq.core.states import JobStatus
+from bbq.core.model import naming
+from bbq.core.model.config import SmallWork
+from bbq.core.model.files import FileStatus
+from bbq.core.model.prices import PriceTable
+from bbq.core.model.states import JobStatus
+from bbq.core.settling import model_output
+from bbq.core.settling.results import ERRORS, RESULTS, SUMMARY
 from tests.core.fakes import MISSING, FakeObjects
 from tests.core.helpers import CONFIG, World, jsonl, record, run
 
@@ -89,7 +90,7 @@ def test_a_split_packed_and_retried_file_gets_its_results_in_line_order() -> Non
 
 
 def test_a_stopped_file_lists_what_did_not_run() -> None:
-    from bbq.core.stopping import stop_file
+    from bbq.core.scheduling.stopping import stop_file
 
     world = World(objects=FakeObjects(chunk=4096))
     file = world.upload("to-process/a.jsonl", jsonl(150)).file_id

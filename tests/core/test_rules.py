@@ -5,12 +5,12 @@ import re
 import botocore.session
 import pytest
 
-from bbq.core import naming
-from bbq.core.files import InvocationType
-from bbq.core.lines import Line, split_lines
-from bbq.core.routing import Route, RouteRefused, route
-from bbq.core.states import ACTIVE, BEDROCK_STATUSES, TERMINAL, JobStatus, is_terminal
-from bbq.core.validation import LineChecker, Rejection
+from bbq.core.intake.routing import Route, RouteRefused, route
+from bbq.core.intake.validation import LineChecker, Rejection
+from bbq.core.model import naming
+from bbq.core.model.files import InvocationType
+from bbq.core.model.lines import Line, split_lines
+from bbq.core.model.states import ACTIVE, BEDROCK_STATUSES, TERMINAL, JobStatus, is_terminal
 from tests.conftest import CLAUDE
 
 MODEL = botocore.session.get_session().get_service_model("bedrock")
@@ -176,14 +176,14 @@ def test_models_not_allowed_are_refused_with_what_to_do(key: str, metadata: dict
 def test_backoff_doubles_up_to_an_hour_however_many_failures() -> None:
     from datetime import timedelta
 
-    from bbq.core.retry import backoff
+    from bbq.core.model.retry import backoff
 
     assert [backoff(n) for n in (1, 2, 3)] == [timedelta(minutes=1), timedelta(minutes=2), timedelta(minutes=4)]
     assert backoff(7) == backoff(10_000) == timedelta(hours=1)
 
 
 def test_fingerprints_remember_every_value_through_growth() -> None:
-    from bbq.core.validation import Fingerprints
+    from bbq.core.intake.validation import Fingerprints
 
     seen = Fingerprints()
     assert all(seen.add(hash(f"R{i}")) for i in range(5_000))

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bbq.core import retry
-from bbq.core.config import SmallWork
-from bbq.core.errors import (
+from bbq.core.model import retry
+from bbq.core.model.config import SmallWork
+from bbq.core.model.errors import (
     JobNotFound,
     ModelUnavailable,
     RecordRejected,
@@ -18,9 +18,9 @@ from bbq.core.errors import (
     ServiceBusy,
     SlotUnavailable,
 )
-from bbq.core.files import FileStatus, InputFile, Part, PartStatus
-from bbq.core.jobs import JobSnapshot, RecordCounts
-from bbq.core.states import JobStatus
+from bbq.core.model.files import FileStatus, InputFile, Part, PartStatus
+from bbq.core.model.jobs import JobSnapshot, RecordCounts
+from bbq.core.model.states import JobStatus
 from tests.conftest import CLAUDE, ROLE_ARN
 from tests.core.helpers import BUCKET, CONFIG, NOVA, WHOLE, World, finish, job_of, run, upload
 

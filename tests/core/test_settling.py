@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from bbq.core import naming
-from bbq.core.files import FileStatus, PartStatus
-from bbq.core.record_ids import staged_record_id
-from bbq.core.settling import settle_job
-from bbq.core.states import JobStatus
+from bbq.core.model import naming
+from bbq.core.model.files import FileStatus, PartStatus
+from bbq.core.model.record_ids import staged_record_id
+from bbq.core.model.states import JobStatus
+from bbq.core.settling.settle import settle_job
 from tests.core.helpers import BUCKET, WHOLE, World, finish, job_of, run, upload
 
 

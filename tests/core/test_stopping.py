@@ -4,12 +4,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from bbq.core import naming
-from bbq.core.errors import SlotUnavailable
-from bbq.core.files import FileStatus, PartStatus
-from bbq.core.ports import SubmitRequest
-from bbq.core.states import JobStatus
-from bbq.core.stopping import stop_file, stop_job
+from bbq.core.model import naming
+from bbq.core.model.errors import SlotUnavailable
+from bbq.core.model.files import FileStatus, PartStatus
+from bbq.core.model.ports import SubmitRequest
+from bbq.core.model.states import JobStatus
+from bbq.core.scheduling.stopping import stop_file, stop_job
 from tests.core.fakes import FakeBatch
 from tests.core.helpers import WHOLE, World, finish, job_of, run, upload
 

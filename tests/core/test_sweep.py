@@ -2,8 +2,8 @@
 
 from datetime import timedelta
 
-from bbq.core.files import FileStatus
-from bbq.core.sweep import GRACE, SweepReport, sweep_uploads
+from bbq.core.intake.sweep import GRACE, SweepReport, sweep_uploads
+from bbq.core.model.files import FileStatus
 from tests.core.helpers import BUCKET, World, jsonl
 
 

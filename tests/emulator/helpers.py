@@ -5,7 +5,7 @@ from typing import Any
 
 import botocore.session
 
-from bbq.core.clock import ManualClock
+from bbq.core.model.clock import ManualClock
 from bbq_local.emulator import BedrockEmulator
 from tests.conftest import CLAUDE, ROLE_ARN
 

@@ -10,11 +10,11 @@ from bbq.adapters import s3_objects
 from bbq.adapters.bedrock_batch import BedrockBatch
 from bbq.adapters.dynamodb_store import DynamoStore
 from bbq.adapters.s3_objects import S3Objects
-from bbq.core.errors import JobNotFound, ObjectMissing
-from bbq.core.files import FileStatus, InputFile, InvocationType, Part, PartStatus
-from bbq.core.jobs import Job, RecordCounts
-from bbq.core.ports import ObjectRef, Reservation
-from bbq.core.states import JobStatus
+from bbq.core.model.errors import JobNotFound, ObjectMissing
+from bbq.core.model.files import FileStatus, InputFile, InvocationType, Part, PartStatus
+from bbq.core.model.jobs import Job, RecordCounts
+from bbq.core.model.ports import ObjectRef, Reservation
+from bbq.core.model.states import JobStatus
 from bbq_local.pipeline import LocalPipeline
 from tests.conftest import CLAUDE
 
@@ -225,9 +225,9 @@ def test_only_a_job_bedrock_cannot_find_by_arn_or_name_is_gone(pipeline: LocalPi
 
 def test_limits_come_from_service_quotas_and_fall_back_when_denied(pipeline: LocalPipeline) -> None:
     from bbq.adapters.service_quotas import CACHE_FOR, ServiceQuotaLimits
-    from bbq.core.clock import ManualClock
-    from bbq.core.limits import ModelLimits
-    from bbq.core.quota_names import Source
+    from bbq.core.model.clock import ManualClock
+    from bbq.core.model.limits import ModelLimits
+    from bbq.core.model.quota_names import Source
 
     fallback = ModelLimits(7, 1, 2, 3, 4, 5)
     clock = ManualClock()
@@ -251,8 +251,8 @@ def test_limits_come_from_service_quotas_and_fall_back_when_denied(pipeline: Loc
 def test_sizes_read_from_quotas_never_exceed_what_bedrock_enforces(pipeline: LocalPipeline, gb_bytes: int) -> None:
     """Whether AWS's "GB" is 10^9 or 2^30 bytes is not documented: bbq reads 10^9, within Bedrock either way."""
     from bbq.adapters.service_quotas import ServiceQuotaLimits
-    from bbq.core.clock import ManualClock
-    from bbq.core.limits import ModelLimits
+    from bbq.core.model.clock import ManualClock
+    from bbq.core.model.limits import ModelLimits
 
     pipeline.emulator.faults.update({"quota_gb_bytes": gb_bytes})
     pipeline.emulator.limits.set(QWEN, max_file_bytes=2 * gb_bytes, max_job_bytes=10 * gb_bytes)

@@ -9,8 +9,8 @@ from urllib.parse import unquote_plus
 import pytest
 from botocore.retries.standard import ExponentialBackoff
 
-from bbq.core import naming
-from bbq.core.record_ids import staged_record_id
+from bbq.core.model import naming
+from bbq.core.model.record_ids import staged_record_id
 from bbq_local.pipeline import LocalPipeline
 from tests.conftest import CLAUDE, claude_record, jsonl
 
@@ -268,7 +268,7 @@ def test_a_job_bedrock_fails_or_expires_runs_again_as_a_new_attempt(
 def test_an_ingest_that_crashes_is_retried_then_dead_lettered_and_the_rest_goes_on(
     pipeline: LocalPipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bbq.core import ingest
+    from bbq.core.intake import ingest
 
     real_route = ingest.route
     tries: list[str] = []

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bbq.core import naming
-from bbq.core.record_ids import staged_record_id
+from bbq.core.model import naming
+from bbq.core.model.record_ids import staged_record_id
 from bbq_local import cli
 from bbq_local.pipeline import LocalPipeline
 from tests.conftest import CLAUDE
@@ -116,8 +116,8 @@ def test_a_join_that_keeps_failing_is_dead_lettered_and_blocks_no_queue(
     queue's visibility timeout, the checkpoint's lease given up at each failure), then moves it to
     the dead-letter queue (JoinDeadLetterAlarm watches it); the file says its results are being written, and
     every other file, before and after, runs and ends."""
-    from bbq.core.progress import RESULTS_BEING_WRITTEN
-    from bbq.core.results import Merge
+    from bbq.core.settling.progress import RESULTS_BEING_WRITTEN
+    from bbq.core.settling.results import Merge
 
     real_join = Merge.join
 

@@ -5,9 +5,9 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bbq.core.config import PipelineConfig, RejectedLines, SmallWork
-from bbq.core.limits import ModelLimits, SplitPolicy
-from bbq.core.prices import PriceTable
+from bbq.core.model.config import PipelineConfig, RejectedLines, SmallWork
+from bbq.core.model.limits import ModelLimits, SplitPolicy
+from bbq.core.model.prices import PriceTable
 
 
 class Settings(BaseModel):

@@ -14,9 +14,9 @@ from bbq.adapters.file_events import FileEvents
 from bbq.adapters.join_queue import JoinQueue
 from bbq.adapters.s3_objects import S3Objects
 from bbq.adapters.service_quotas import ServiceQuotaLimits
-from bbq.core.clock import Clock, SystemClock
-from bbq.core.limits import FixedLimits
-from bbq.core.ports import LimitsProvider
+from bbq.core.model.clock import Clock, SystemClock
+from bbq.core.model.limits import FixedLimits
+from bbq.core.model.ports import LimitsProvider
 from bbq.settings import Settings
 
 # botocore's standard retry mode: exponential backoff with jitter on throttling and 5xx.

@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bbq.adapters.service_quotas import ServiceQuotaLimits
-from bbq.core.clock import SystemClock
-from bbq.core.limits import ModelLimits
+from bbq.core.model.clock import SystemClock
+from bbq.core.model.limits import ModelLimits
 from bbq_local.commands.stack import EXIT_OK, Stack, add_stack_arguments, find, print_json, slots_in_use
 
 

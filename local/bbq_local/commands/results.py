@@ -6,7 +6,7 @@ from typing import Any
 
 import boto3
 
-from bbq.core import naming
+from bbq.core.model import naming
 from bbq_local.commands.stack import (
     EXIT_NOT_READY,
     EXIT_OK,

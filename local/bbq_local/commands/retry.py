@@ -8,8 +8,8 @@ from typing import Any
 import boto3
 import orjson
 
-from bbq.core import naming
-from bbq.core.lines import split_lines
+from bbq.core.model import naming
+from bbq.core.model.lines import split_lines
 from bbq_local.commands.stack import (
     EXIT_NOT_READY,
     EXIT_OK,

@@ -15,9 +15,9 @@ import boto3
 from bbq.adapters.bedrock_batch import BedrockBatch
 from bbq.adapters.dynamodb_store import DynamoStore
 from bbq.adapters.join_queue import JoinQueue
-from bbq.core import naming
-from bbq.core.clock import SystemClock
-from bbq.core.stopping import StopOutcome, stop_file, stop_job
+from bbq.core.model import naming
+from bbq.core.model.clock import SystemClock
+from bbq.core.scheduling.stopping import StopOutcome, stop_file, stop_job
 from bbq_local.commands.stack import EXIT_OK, CommandError, add_stack_arguments, find, print_json
 
 

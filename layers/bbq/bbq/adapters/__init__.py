@@ -1,1 +1,1 @@
-"""The only modules that talk to AWS. Each turns AWS errors into the domain exceptions of bbq.core.errors."""
+"""The only modules that talk to AWS. Each turns AWS errors into the domain exceptions of bbq.core.model.errors."""

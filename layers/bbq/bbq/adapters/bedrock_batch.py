@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from bbq.adapters.bedrock_errors import TRANSIENT, code_and_message, model_refusal
-from bbq.core.errors import JobNotFound, ModelUnavailable, RequestRejected, ServiceBusy, SlotUnavailable
-from bbq.core.jobs import JobSnapshot, RecordCounts
-from bbq.core.ports import SubmitRequest
-from bbq.core.states import JobStatus
+from bbq.core.model.errors import JobNotFound, ModelUnavailable, RequestRejected, ServiceBusy, SlotUnavailable
+from bbq.core.model.jobs import JobSnapshot, RecordCounts
+from bbq.core.model.ports import SubmitRequest
+from bbq.core.model.states import JobStatus
 
 if TYPE_CHECKING:  # typed clients for mypy (boto3-stubs); Lambda needs none of it
     from mypy_boto3_bedrock import BedrockClient

@@ -4,7 +4,7 @@ nothing fails)."""
 
 from botocore.exceptions import ClientError
 
-from bbq.core.errors import ModelUnavailable
+from bbq.core.model.errors import ModelUnavailable
 
 # Errors that go away by waiting: the work keeps its place and is asked for again later.
 TRANSIENT = frozenset({"ThrottlingException", "InternalServerException", "ServiceUnavailableException"})

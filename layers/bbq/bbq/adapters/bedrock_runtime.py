@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import ClientError, ParamValidationError
 
 from bbq.adapters.bedrock_errors import TRANSIENT, code_and_message, model_refusal
-from bbq.core.errors import ModelUnavailable, RecordRejected, ServiceBusy
-from bbq.core.files import InvocationType
-from bbq.core.ports import OnDemandResult
+from bbq.core.model.errors import ModelUnavailable, RecordRejected, ServiceBusy
+from bbq.core.model.files import InvocationType
+from bbq.core.model.ports import OnDemandResult
 
 if TYPE_CHECKING:  # typed clients for mypy (boto3-stubs); Lambda needs none of it
     from mypy_boto3_bedrock_runtime import BedrockRuntimeClient

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from bbq.core.clock import iso
-from bbq.core.files import FileCounts, FileStatus, InputFile, InvocationType, Part, PartStatus, every_attempt
-from bbq.core.jobs import Job, RecordCounts
-from bbq.core.join_state import JoinCheckpoint
-from bbq.core.ports import Reservation
-from bbq.core.states import JobStatus, is_terminal
+from bbq.core.model.clock import iso
+from bbq.core.model.files import FileCounts, FileStatus, InputFile, InvocationType, Part, PartStatus, every_attempt
+from bbq.core.model.jobs import Job, RecordCounts
+from bbq.core.model.join_state import JoinCheckpoint
+from bbq.core.model.ports import Reservation
+from bbq.core.model.states import JobStatus, is_terminal
 
 if TYPE_CHECKING:  # typed clients for mypy (boto3-stubs); Lambda needs none of it
     from mypy_boto3_dynamodb import DynamoDBClient

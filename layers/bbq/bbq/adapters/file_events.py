@@ -5,7 +5,7 @@ results are. The template routes them to the stack's SNS topic; anyone can add r
 import json
 from typing import TYPE_CHECKING
 
-from bbq.core.files import InputFile
+from bbq.core.model.files import InputFile
 
 if TYPE_CHECKING:  # typed clients for mypy (boto3-stubs); Lambda needs none of it
     from mypy_boto3_events import EventBridgeClient

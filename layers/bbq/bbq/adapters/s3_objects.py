@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from bbq.core.errors import ObjectMissing
-from bbq.core.ports import Listed, ObjectRef, StoredObject
+from bbq.core.model.errors import ObjectMissing
+from bbq.core.model.ports import Listed, ObjectRef, StoredObject
 
 if TYPE_CHECKING:  # typed clients for mypy (boto3-stubs); Lambda needs none of it
     from mypy_boto3_s3 import S3Client

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bbq.core.clock import Clock
-from bbq.core.limits import ModelLimits
-from bbq.core.quota_names import LimitSource, Quota, limits_from_quotas
+from bbq.core.model.clock import Clock
+from bbq.core.model.limits import ModelLimits
+from bbq.core.model.quota_names import LimitSource, Quota, limits_from_quotas
 
 if TYPE_CHECKING:  # typed clients for mypy (boto3-stubs); Lambda needs none of it
     from mypy_boto3_service_quotas import ServiceQuotasClient

@@ -15,20 +15,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bbq.core import naming, retry
-from bbq.core import on_demand as on_demand_run
-from bbq.core.clock import Clock
-from bbq.core.config import PipelineConfig, SmallWork
-from bbq.core.errors import JobNotFound, ModelUnavailable, RequestRejected, ServiceBusy, SlotUnavailable
-from bbq.core.files import (
+from bbq.core.model import naming, retry
+from bbq.core.model.clock import Clock
+from bbq.core.model.config import PipelineConfig, SmallWork
+from bbq.core.model.errors import JobNotFound, ModelUnavailable, RequestRejected, ServiceBusy, SlotUnavailable
+from bbq.core.model.files import (
     InvocationType,
     Part,
     PartStatus,
 )
-from bbq.core.jobs import Job, JobSnapshot, RecordCounts
-from bbq.core.limits import ModelLimits
-from bbq.core.planner import PlannedJob, plan_jobs
-from bbq.core.ports import (
+from bbq.core.model.jobs import Job, JobSnapshot, RecordCounts
+from bbq.core.model.limits import ModelLimits
+from bbq.core.model.ports import (
     BatchService,
     JoinRequests,
     LimitsProvider,
@@ -38,9 +36,11 @@ from bbq.core.ports import (
     Store,
     SubmitRequest,
 )
-from bbq.core.progress import QUEUED_LONG, WAITING, tell_files, update_files
-from bbq.core.settling import fail_whole_part, settle_job
-from bbq.core.states import ACTIVE, JobStatus, is_terminal
+from bbq.core.model.states import ACTIVE, JobStatus, is_terminal
+from bbq.core.scheduling import on_demand as on_demand_run
+from bbq.core.scheduling.planner import PlannedJob, plan_jobs
+from bbq.core.settling.progress import QUEUED_LONG, WAITING, tell_files, update_files
+from bbq.core.settling.settle import fail_whole_part, settle_job
 
 log = logging.getLogger(__name__)
 

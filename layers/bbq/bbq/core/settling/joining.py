@@ -14,13 +14,13 @@ from collections.abc import Callable
 from datetime import timedelta
 from enum import StrEnum
 
-from bbq.core import naming
-from bbq.core.clock import Clock
-from bbq.core.files import FILE_DONE, InputFile, file_status
-from bbq.core.join_state import JoinCheckpoint
-from bbq.core.ports import ObjectStore, ResumableWriter, Store
-from bbq.core.progress import Ending, end_file
-from bbq.core.results import ERRORS, RESULTS, Merge, Totals
+from bbq.core.model import naming
+from bbq.core.model.clock import Clock
+from bbq.core.model.files import FILE_DONE, InputFile, file_status
+from bbq.core.model.join_state import JoinCheckpoint
+from bbq.core.model.ports import ObjectStore, ResumableWriter, Store
+from bbq.core.settling.progress import Ending, end_file
+from bbq.core.settling.results import ERRORS, RESULTS, Merge, Totals
 
 log = logging.getLogger(__name__)
 

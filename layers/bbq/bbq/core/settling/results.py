@@ -20,13 +20,14 @@ from typing import Any, Self
 
 import orjson
 
-from bbq.core import model_output, naming
-from bbq.core.errors import ObjectMissing
-from bbq.core.files import InputFile, Part, PartStatus
-from bbq.core.lines import split_lines
-from bbq.core.ports import ObjectRef, ObjectStore, ObjectWriter, Store
-from bbq.core.prices import PriceTable
-from bbq.core.record_ids import line_of, record_id_of_staged
+from bbq.core.model import naming
+from bbq.core.model.errors import ObjectMissing
+from bbq.core.model.files import InputFile, Part, PartStatus
+from bbq.core.model.lines import split_lines
+from bbq.core.model.ports import ObjectRef, ObjectStore, ObjectWriter, Store
+from bbq.core.model.prices import PriceTable
+from bbq.core.model.record_ids import line_of, record_id_of_staged
+from bbq.core.settling import model_output
 
 RESULTS, ERRORS, SUMMARY = "results.jsonl", "errors.jsonl", "summary.json"
 NOT_RUN = "not run: the file was stopped"

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Self
 
-from bbq.core.files import InvocationType
-from bbq.core.states import JobStatus
+from bbq.core.model.files import InvocationType
+from bbq.core.model.states import JobStatus
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class Job:
     input_tokens: int | None = None
     output_tokens: int | None = None
     # An ended job stays in its model's queue until its output has been read and its parts and files told
-    # (see bbq.core.settling): a run that dies half-way leaves it for the next run to finish.
+    # (see bbq.core.settling.settle): a run that dies half-way leaves it for the next run to finish.
     settled: bool = False
 
     @property

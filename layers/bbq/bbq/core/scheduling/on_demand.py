@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import orjson
 
-from bbq.core import naming
-from bbq.core.errors import RecordRejected
-from bbq.core.jobs import Job, RecordCounts
-from bbq.core.lines import split_lines
-from bbq.core.ports import ObjectStore, OnDemandService, Store
+from bbq.core.model import naming
+from bbq.core.model.errors import RecordRejected
+from bbq.core.model.jobs import Job, RecordCounts
+from bbq.core.model.lines import split_lines
+from bbq.core.model.ports import ObjectStore, OnDemandService, Store
 
 log = logging.getLogger(__name__)
 ON_DEMAND_FOLDER = "on-demand/"

@@ -3,7 +3,7 @@ the exact line of the upload each record came from. Staged lines start with it, 
 
 import re
 
-from bbq.core import naming
+from bbq.core.model import naming
 
 
 def staged_record_id(file_id: str, line: int) -> str:

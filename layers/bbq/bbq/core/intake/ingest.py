@@ -8,17 +8,17 @@ changed or moved.
 import logging
 from dataclasses import dataclass
 
-from bbq.core import naming
-from bbq.core.clock import Clock
-from bbq.core.config import PipelineConfig, RejectedLines
-from bbq.core.errors import ObjectMissing
-from bbq.core.files import FileStatus, InputFile, InvocationType, Part
-from bbq.core.limits import ModelLimits
-from bbq.core.messages import PACKING_NOTE
-from bbq.core.ports import LimitsProvider, ObjectRef, ObjectStore, Store
-from bbq.core.prices import BYTES_PER_TOKEN
-from bbq.core.routing import Route, RouteRefused, route
-from bbq.core.staging import StagingResult, stage_lines
+from bbq.core.intake.routing import Route, RouteRefused, route
+from bbq.core.intake.staging import StagingResult, stage_lines
+from bbq.core.model import naming
+from bbq.core.model.clock import Clock
+from bbq.core.model.config import PipelineConfig, RejectedLines
+from bbq.core.model.errors import ObjectMissing
+from bbq.core.model.files import FileStatus, InputFile, InvocationType, Part
+from bbq.core.model.limits import ModelLimits
+from bbq.core.model.messages import PACKING_NOTE
+from bbq.core.model.ports import LimitsProvider, ObjectRef, ObjectStore, Store
+from bbq.core.model.prices import BYTES_PER_TOKEN
 
 log = logging.getLogger(__name__)
 

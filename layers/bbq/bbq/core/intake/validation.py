@@ -14,8 +14,8 @@ from typing import NamedTuple
 
 import orjson
 
-from bbq.core.lines import Line
-from bbq.core.record_ids import record_id_prefix
+from bbq.core.model.lines import Line
+from bbq.core.model.record_ids import record_id_prefix
 
 # Bedrock accepts short alphanumeric record ids; a user's id is checked so results can be joined on it later.
 RECORD_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import orjson
 
-from bbq.core import naming
-from bbq.core.files import InputFile, Part
-from bbq.core.lines import split_lines
-from bbq.core.ports import ObjectStore
+from bbq.core.model import naming
+from bbq.core.model.files import InputFile, Part
+from bbq.core.model.lines import split_lines
+from bbq.core.model.ports import ObjectStore
 
 _FAILURE_LINE_BYTES = 1 << 20  # a failure line holds ids, a code and Bedrock's message: far less than this
 

@@ -4,9 +4,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
-from bbq.core.limits import SplitPolicy
-from bbq.core.prices import DEFAULT as DEFAULT_PRICES
-from bbq.core.prices import PriceTable
+from bbq.core.model.limits import SplitPolicy
+from bbq.core.model.prices import DEFAULT as DEFAULT_PRICES
+from bbq.core.model.prices import PriceTable
 
 
 class RejectedLines(StrEnum):

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bbq.core import naming
-from bbq.core.clock import Clock
-from bbq.core.ports import ObjectRef, ObjectStore, Store
+from bbq.core.model import naming
+from bbq.core.model.clock import Clock
+from bbq.core.model.ports import ObjectRef, ObjectStore, Store
 
 log = logging.getLogger(__name__)
 

@@ -21,16 +21,16 @@ from dataclasses import dataclass
 
 import orjson
 
-from bbq.core import naming, retry
-from bbq.core.clock import Clock
-from bbq.core.config import PipelineConfig
-from bbq.core.errors import ObjectMissing
-from bbq.core.files import PART_STATUS_OF_JOB, Part, PartStatus
-from bbq.core.jobs import Job
-from bbq.core.lines import split_lines
-from bbq.core.ports import ObjectStore, ObjectWriter, Store
-from bbq.core.record_ids import line_of, record_id_of_staged
-from bbq.core.states import JobStatus
+from bbq.core.model import naming, retry
+from bbq.core.model.clock import Clock
+from bbq.core.model.config import PipelineConfig
+from bbq.core.model.errors import ObjectMissing
+from bbq.core.model.files import PART_STATUS_OF_JOB, Part, PartStatus
+from bbq.core.model.jobs import Job
+from bbq.core.model.lines import split_lines
+from bbq.core.model.ports import ObjectStore, ObjectWriter, Store
+from bbq.core.model.record_ids import line_of, record_id_of_staged
+from bbq.core.model.states import JobStatus
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bbq.core.files import Part
-from bbq.core.limits import ModelLimits
+from bbq.core.model.files import Part
+from bbq.core.model.limits import ModelLimits
 
 # A job's items (the job and its parts) are written in one DynamoDB transaction, which takes 100 items at most.
 MAX_PARTS_PER_JOB = 99

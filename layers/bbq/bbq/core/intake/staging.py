@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from bbq.core import naming
-from bbq.core.lines import split_lines
-from bbq.core.ports import ObjectRef, ObjectStore, ObjectWriter
-from bbq.core.validation import LineChecker, Record, Rejection
+from bbq.core.intake.validation import LineChecker, Record, Rejection
+from bbq.core.model import naming
+from bbq.core.model.lines import split_lines
+from bbq.core.model.ports import ObjectRef, ObjectStore, ObjectWriter
 
 
 @dataclass(frozen=True)

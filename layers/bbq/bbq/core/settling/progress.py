@@ -6,8 +6,8 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from bbq.core.clock import Clock
-from bbq.core.files import (
+from bbq.core.model.clock import Clock
+from bbq.core.model.files import (
     FILE_DONE,
     PART_FAILED,
     FileCounts,
@@ -18,14 +18,14 @@ from bbq.core.files import (
     file_counts,
     file_status,
 )
-from bbq.core.jobs import Job
-from bbq.core.limits import SplitPolicy
-from bbq.core.messages import PACKING_NOTE
-from bbq.core.ports import JoinRequests, ObjectStore, Store
-from bbq.core.prices import DEFAULT as DEFAULT_PRICES
-from bbq.core.prices import PriceTable
-from bbq.core.reports import write_file_report
-from bbq.core.results import Totals
+from bbq.core.model.jobs import Job
+from bbq.core.model.limits import SplitPolicy
+from bbq.core.model.messages import PACKING_NOTE
+from bbq.core.model.ports import JoinRequests, ObjectStore, Store
+from bbq.core.model.prices import DEFAULT as DEFAULT_PRICES
+from bbq.core.model.prices import PriceTable
+from bbq.core.settling.reports import write_file_report
+from bbq.core.settling.results import Totals
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from bbq.core.files import InvocationType
-from bbq.core.naming import INPUT_PREFIX
+from bbq.core.model.files import InvocationType
+from bbq.core.model.naming import INPUT_PREFIX
 
 MODEL_METADATA = "bbq-model"
 INVOCATION_METADATA = "bbq-invocation-type"

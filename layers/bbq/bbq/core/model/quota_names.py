@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bbq.core.limits import ModelLimits
+from bbq.core.model.limits import ModelLimits
 
 GB = 10**9
 

@@ -7,11 +7,11 @@ from datetime import datetime
 from enum import Enum
 from typing import Protocol
 
-from bbq.core.files import InputFile, InvocationType, Part, PartStatus
-from bbq.core.jobs import Job, JobSnapshot
-from bbq.core.join_state import JoinCheckpoint
-from bbq.core.limits import ModelLimits
-from bbq.core.states import JobStatus
+from bbq.core.model.files import InputFile, InvocationType, Part, PartStatus
+from bbq.core.model.jobs import Job, JobSnapshot
+from bbq.core.model.join_state import JoinCheckpoint
+from bbq.core.model.limits import ModelLimits
+from bbq.core.model.states import JobStatus
 
 
 @dataclass(frozen=True)

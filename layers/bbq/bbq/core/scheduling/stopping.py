@@ -13,13 +13,13 @@ with it, so their records that did not run are not run again.
 import logging
 from dataclasses import dataclass, field
 
-from bbq.core.clock import Clock
-from bbq.core.errors import JobNotFound
-from bbq.core.files import FILE_DONE, FileStatus, PartStatus
-from bbq.core.jobs import Job
-from bbq.core.ports import BatchService, JoinRequests, Store
-from bbq.core.progress import update_files
-from bbq.core.states import ACTIVE, JobStatus
+from bbq.core.model.clock import Clock
+from bbq.core.model.errors import JobNotFound
+from bbq.core.model.files import FILE_DONE, FileStatus, PartStatus
+from bbq.core.model.jobs import Job
+from bbq.core.model.ports import BatchService, JoinRequests, Store
+from bbq.core.model.states import ACTIVE, JobStatus
+from bbq.core.settling.progress import update_files
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Self
 
-from bbq.core.states import JobStatus
+from bbq.core.model.states import JobStatus
 
 
 class InvocationType(StrEnum):
@@ -92,7 +92,7 @@ class InputFile:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float | None = None
-    stop_requested: bool = False  # nothing more of it is submitted or retried (bbq.core.stopping)
+    stop_requested: bool = False  # nothing more of it is submitted or retried (bbq.core.scheduling.stopping)
     # At ingest: its input tokens estimated from the staged bytes, and what they cost at the batch price. The
     # output side depends on the model's answers and is known only when the file ends (input_tokens, cost_usd).
     estimated_input_tokens: int = 0
