@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .tools/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: install demo test lint validate build ci bench bench-smoke clean e2e-aws
+.PHONY: install demo test check lint validate build ci bench bench-smoke clean e2e-aws
 
 $(STAMP): requirements-dev.txt pyproject.toml layers/bbq/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ demo: $(STAMP)  ## the whole pipeline locally, on the emulator
 
 test: $(STAMP)  ## every test
 	$(BIN)/python -m pytest
+
+check: $(STAMP)  ## the fast loop (about 20 s): ruff, the core's import contract and the core's tests
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q tests/core
 
 lint: $(STAMP)  ## ruff, the core's import contract (pyproject.toml), and mypy (each handler on its own: all are app.py)
 	$(BIN)/ruff check .
