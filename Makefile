@@ -7,13 +7,13 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .tools/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: install demo test check lint validate build ci bench bench-smoke clean e2e-aws
+.PHONY: install demo test check lint validate build package-check ci bench bench-smoke clean e2e-aws
 
-$(STAMP): requirements-dev.txt pyproject.toml layers/bbq/pyproject.toml
+$(STAMP): requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
-	$(BIN)/pip install --quiet -e layers/bbq -e .
+	$(BIN)/pip install --quiet -e .  # the bbq command and the shared library (layers/bbq) it drives
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -59,10 +59,23 @@ build: $(STAMP)  ## sam build as on a plain machine (Python 3.11+, no python3.13
 	env -u PYENV_VERSION PATH="$(PLAIN_PATH)" sh -c '! command -v python3.13 && SAM_CLI_TELEMETRY=0 sam build'
 	$(BIN)/python -m bbq_local.build_check .aws-sam/build
 
+# What a user gets from `pip install <repo>` in an empty virtual environment: a bbq that answers, quickly.
+PACKAGE_VENV := .tools/package-check
+package-check:  ## pip install . into a new venv; bbq --version, --help (timed) and status --help must work
+	rm -rf $(PACKAGE_VENV) && $(PYTHON) -m venv $(PACKAGE_VENV)
+	$(PACKAGE_VENV)/bin/pip install --quiet --disable-pip-version-check .
+	cd /tmp && $(CURDIR)/$(PACKAGE_VENV)/bin/bbq --version
+	cd /tmp && $(CURDIR)/$(PACKAGE_VENV)/bin/bbq status --help > /dev/null
+	cd /tmp && $(CURDIR)/$(PACKAGE_VENV)/bin/python -c "import sys; from bbq_local import cli; cli.build_parser(); \
+	  heavy = {'boto3', 'botocore', 'rich'} & set(sys.modules); sys.exit(f'--help loads {heavy}' if heavy else 0)"
+	cd /tmp && $(CURDIR)/$(PACKAGE_VENV)/bin/python -c "import subprocess, sys, time; \
+	  t = time.perf_counter(); subprocess.run([sys.prefix + '/bin/bbq', '--help'], check=True, capture_output=True); \
+	  print(f'bbq --help: {time.perf_counter() - t:.3f} s (a figure, not a gate)')"
+
 e2e-aws: $(STAMP)  ## smoke test on a real account (a throwaway stack, deleted after); ARGS="--wait" or "--local"
 	$(BIN)/python -m bbq_local.e2e_aws $(ARGS)
 
-ci: test lint validate build
+ci: test lint validate build package-check
 
 bench: $(STAMP)  ## benchmarks that print figures
 	$(BIN)/python bench/emulator_bench.py

@@ -39,8 +39,18 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(files=args.files, records=args.records, quota=args.quota, output_dir=args.output_dir)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bbq-cli")
+    except PackageNotFoundError:  # run from the source tree without installing it
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bbq", description="Bedrock Batch Queue tools.")
+    parser.add_argument("--version", action="version", version=f"bbq {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     local = commands.add_parser("local", help="run bbq pieces on this machine").add_subparsers(
         dest="what", required=True
@@ -83,6 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except CommandError as exc:
         print(f"bbq {args.command}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except ModuleNotFoundError as exc:  # `bbq local ...` without the dev tooling installed
+        print(
+            f"bbq {args.command}: needs {exc.name}, part of the dev tooling: in a clone of the repository, "
+            "`make install` (or `pip install '.[local]'`)",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
 
 

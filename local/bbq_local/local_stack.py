@@ -20,17 +20,9 @@ from typing import Any
 
 from bbq_local.commands import local_endpoint
 from bbq_local.commands.stack import EXIT_ERROR, EXIT_OK, print_json
-from bbq_local.emulator.standalone import ScaledClock, free_port
 
 STACK = "bbq"
 READY_SECONDS = 120
-
-
-class LiveClock(ScaledClock):
-    """Scaled wall time for the pipeline: it moves by itself, so a step has nothing to advance."""
-
-    def advance(self, seconds: float) -> Any:
-        return self.now()
 
 
 def add_parsers(local: Any) -> None:
@@ -50,6 +42,8 @@ def up(args: argparse.Namespace) -> int:
         _tell(state, args.json, "already up")
         return EXIT_OK
     local_endpoint.forget()
+    from bbq_local.emulator.standalone import free_port  # here: `bbq --help` loads no emulator
+
     port = args.port or free_port()
     log = local_endpoint.STATE.with_suffix(".log")
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -130,7 +124,7 @@ def serve(port: int, quota: int, time_scale: float) -> None:
     from bbq_local.pipeline import LocalPipeline  # after the variables: Powertools reads them at import
 
     pipeline = LocalPipeline(
-        quota=quota, stack_name=STACK, clock=LiveClock(time_scale), parameters={"LogLevel": "WARNING"}
+        quota=quota, stack_name=STACK, clock=_live_clock(time_scale), parameters={"LogLevel": "WARNING"}
     )
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
@@ -156,3 +150,14 @@ def serve(port: int, quota: int, time_scale: float) -> None:
 
 if __name__ == "__main__":
     serve(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]))
+
+
+def _live_clock(time_scale: float) -> Any:
+    """Scaled wall time for the pipeline: it moves by itself, so a step has nothing to advance."""
+    from bbq_local.emulator.standalone import ScaledClock
+
+    class LiveClock(ScaledClock):
+        def advance(self, seconds: float) -> Any:
+            return self.now()
+
+    return LiveClock(time_scale)

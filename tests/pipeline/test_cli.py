@@ -2,6 +2,8 @@
 --json for scripts, exit codes that say what happened."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +103,13 @@ def test_errors_say_what_to_do(pipeline: LocalPipeline, capsys: pytest.CaptureFi
     with pytest.raises(SystemExit) as usage:
         cli.main(["submit"])
     assert usage.value.code == 2
+
+
+def test_help_loads_no_aws_sdk_and_no_rich() -> None:
+    """`bbq --help` answers at once: boto3, botocore and rich load only when a command runs."""
+    probe = (
+        "import sys; from bbq_local import cli; cli.build_parser(); "
+        "print(sorted({'boto3', 'botocore', 'rich'} & set(sys.modules)))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True).stdout
+    assert loaded.strip() == "[]"

@@ -3,9 +3,6 @@
 import argparse
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from bbq_local.commands.stack import EXIT_OK, add_stack_arguments, find, items, print_json
 
 
@@ -16,6 +13,9 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
     stack = find(args)
     per_model: dict[str, dict[str, Any]] = {}
     for file in items(stack, "file"):

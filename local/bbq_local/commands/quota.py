@@ -4,12 +4,6 @@ default quota, or the stack's parameter)."""
 import argparse
 from typing import Any
 
-import boto3
-from rich.console import Console
-from rich.table import Table
-
-from bbq.adapters.service_quotas import ServiceQuotaLimits
-from bbq.core.model.clock import SystemClock
 from bbq.core.model.limits import ModelLimits
 from bbq_local.commands.stack import EXIT_OK, Stack, add_stack_arguments, find, print_json, slots_in_use
 
@@ -21,6 +15,9 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
     stack = find(args)
     rows = quotas(stack)
     if args.json:
@@ -58,6 +55,11 @@ _FIELDS = (
 def quotas(stack: Stack) -> list[dict[str, Any]]:
     """Per model the stack runs: slots in use, each limit, and its source (an applied quota, AWS's default
     quota, or the stack's parameter), as the scheduler reads them."""
+    import boto3
+
+    from bbq.adapters.service_quotas import ServiceQuotaLimits
+    from bbq.core.model.clock import SystemClock
+
     fallback = _fallback(stack.parameters)
     described: Any = None
     if stack.parameters.get("UseServiceQuotas") != "false":

@@ -4,8 +4,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from bbq.core.model import naming
 from bbq_local.commands.stack import (
     EXIT_NOT_READY,
@@ -38,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     bucket, prefix = naming.split_uri(file["ResultsUri"])
     folder = args.out / naming.safe_path(file["SourceKey"].removeprefix("to-process/").rsplit(".", 1)[0], 200)
     folder.mkdir(parents=True, exist_ok=True)
+    import boto3
+
     s3 = boto3.client("s3")
     saved = []
     for name in JOINED:

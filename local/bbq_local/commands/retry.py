@@ -5,7 +5,6 @@ any other."""
 import argparse
 from typing import Any
 
-import boto3
 import orjson
 
 from bbq.core.model import naming
@@ -37,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     if not file.get("ResultsUri"):
         print(f"{file['SourceKey']} is {file['Status']}: it can be retried once it ends")
         return EXIT_NOT_READY
+    import boto3
+
     s3 = boto3.client("s3")
     bucket, prefix = naming.split_uri(file["ResultsUri"])
     errors = s3.get_object(Bucket=bucket, Key=prefix + "errors.jsonl")["Body"].read().splitlines()

@@ -8,14 +8,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import BotoCoreError, ClientError
-
 from bbq_local.commands import local_endpoint
 
+# boto3 and rich are imported where they are used, so that `bbq --help` answers without loading them.
 EXIT_OK, EXIT_ERROR, EXIT_NOT_READY = 0, 1, 3
-_deserialize = TypeDeserializer().deserialize
 
 
 class CommandError(Exception):
@@ -44,6 +40,9 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def find(args: argparse.Namespace) -> Stack:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
     if args.local:
         local_endpoint.use()
     try:
@@ -64,6 +63,8 @@ def find(args: argparse.Namespace) -> Stack:
 
 def _scan(stack: Stack, condition: str, value: str) -> Iterator[dict[str, Any]]:
     """The table's items matching ``condition`` on ``:value`` (a whole-table read: these are people's views)."""
+    import boto3
+
     pages = (
         boto3.client("dynamodb")
         .get_paginator("scan")
@@ -78,8 +79,11 @@ def _scan(stack: Stack, condition: str, value: str) -> Iterator[dict[str, Any]]:
 
 
 def items(stack: Stack, kind: str) -> Iterator[dict[str, Any]]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserialize = TypeDeserializer().deserialize
     for item in _scan(stack, "Kind = :value", kind):
-        yield {name: _plain(_deserialize(value)) for name, value in item.items()}
+        yield {name: _plain(deserialize(value)) for name, value in item.items()}
 
 
 def _plain(value: Any) -> Any:

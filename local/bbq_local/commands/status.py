@@ -2,12 +2,10 @@
 
 import argparse
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console, Group
-from rich.live import Live
-from rich.progress_bar import ProgressBar
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Group
 
 from bbq_local.commands.stack import EXIT_OK, Stack, add_stack_arguments, find, items, print_json, slots_in_use
 
@@ -24,6 +22,9 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.live import Live
+
     stack = find(args)
     if args.json:
         print_json(snapshot(stack, args))
@@ -80,7 +81,11 @@ def _models(stack: Stack) -> list[dict[str, Any]]:
     return [{"model": model, "slotsInUse": held, "fallbackLimit": limit} for model, held in slots_in_use(stack).items()]
 
 
-def render(view: dict[str, Any]) -> Group:
+def render(view: dict[str, Any]) -> "Group":
+    from rich.console import Group
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+
     files = Table(title=f"bbq stack {view['stack']}: {len(view['files'])} uploads", expand=True)
     for column in ("upload", "model", "status", "progress", "records", "failed", "cost $", "message"):
         files.add_column(column, overflow="fold" if column in {"upload", "message"} else "ellipsis")

@@ -10,11 +10,6 @@ import argparse
 import json
 from typing import Any
 
-import boto3
-
-from bbq.adapters.bedrock_batch import BedrockBatch
-from bbq.adapters.dynamodb_store import DynamoStore
-from bbq.adapters.join_queue import JoinQueue
 from bbq.core.model import naming
 from bbq.core.model.clock import SystemClock
 from bbq.core.scheduling.stopping import StopOutcome, stop_file, stop_job
@@ -22,6 +17,12 @@ from bbq_local.commands.stack import EXIT_OK, CommandError, add_stack_arguments,
 
 
 def run(args: argparse.Namespace) -> int:
+    import boto3
+
+    from bbq.adapters.bedrock_batch import BedrockBatch
+    from bbq.adapters.dynamodb_store import DynamoStore
+    from bbq.adapters.join_queue import JoinQueue
+
     stack = find(args)
     ports: dict[str, Any] = {
         "store": DynamoStore(boto3.client("dynamodb"), stack.table),
@@ -49,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
 
 def file_id_of(uri: str, version: str | None) -> str:
     """The id ingest gave the upload: from its version id (or ETag, in a bucket without versioning)."""
+    import boto3
+
     bucket, key = naming.split_uri(uri)
     if version is None:
         head = boto3.client("s3").head_object(Bucket=bucket, Key=key)

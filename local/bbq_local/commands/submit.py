@@ -4,9 +4,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import boto3
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-
 from bbq_local.commands.stack import EXIT_OK, CommandError, add_stack_arguments, find, print_json
 
 
@@ -26,6 +23,9 @@ def key_for(path: Path, model: str | None, converse: bool, prefix: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    import boto3
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
     stack = find(args)
     missing = [str(p) for p in args.files if not p.is_file()]
     if missing:
