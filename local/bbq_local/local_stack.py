@@ -111,6 +111,17 @@ def _tell(state: dict[str, Any], as_json: bool, what: str) -> None:
     )
 
 
+def _live_clock(time_scale: float) -> Any:
+    """Scaled wall time for the pipeline: it moves by itself, so a step has nothing to advance."""
+    from bbq_local.emulator.standalone import ScaledClock
+
+    class LiveClock(ScaledClock):
+        def advance(self, seconds: float) -> Any:
+            return self.now()
+
+    return LiveClock(time_scale)
+
+
 def serve(port: int, quota: int, time_scale: float) -> None:
     """The background process: moto's server, the stack deployed in it, the emulator, the handlers on a loop."""
     from moto.server import ThreadedMotoServer
@@ -150,14 +161,3 @@ def serve(port: int, quota: int, time_scale: float) -> None:
 
 if __name__ == "__main__":
     serve(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]))
-
-
-def _live_clock(time_scale: float) -> Any:
-    """Scaled wall time for the pipeline: it moves by itself, so a step has nothing to advance."""
-    from bbq_local.emulator.standalone import ScaledClock
-
-    class LiveClock(ScaledClock):
-        def advance(self, seconds: float) -> Any:
-            return self.now()
-
-    return LiveClock(time_scale)
