@@ -28,7 +28,7 @@ demo: $(STAMP)  ## the whole pipeline locally, on the emulator
 	$(BIN)/bbq local demo
 
 test: $(STAMP)  ## every test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 check: $(STAMP)  ## the fast loop (about 20 s): ruff, the core's import contract and the core's tests
 	$(BIN)/ruff check .
