@@ -18,11 +18,11 @@ from bbq.core.model.errors import (
     ServiceBusy,
     SlotUnavailable,
 )
-from bbq.core.model.files import FileStatus, InputFile, Part, PartStatus
+from bbq.core.model.files import FileStatus, InputFile, Part, PartStatus, WaitReason
 from bbq.core.model.jobs import JobSnapshot, RecordCounts
 from bbq.core.model.states import JobStatus
 from tests.conftest import CLAUDE, ROLE_ARN
-from tests.core.helpers import BUCKET, CONFIG, NOVA, WHOLE, World, finish, job_of, run, upload
+from tests.core.helpers import BUCKET, CONFIG, NOVA, WHOLE, World, finish, job_of, jsonl, run, upload
 
 
 @pytest.fixture
@@ -224,6 +224,7 @@ def test_a_model_the_account_cannot_use_pauses_its_queue_and_resumes_by_itself(
     assert {j.status for j in jobs} == {JobStatus.PENDING}, "nothing failed"
     assert all(hint in j.message and CLAUDE in j.message for j in jobs)
     assert set(report.paused) == {CLAUDE}
+    assert {world.store.files[f].waiting_for for f in claude[:2]} == {WaitReason.MODEL_ACCESS}
     assert submitted_files(world) == ["n1"], "other models go on"
     run(world)
     assert len(world.batch.submitted) == 1, "each run asks about one job of the paused model"
@@ -438,6 +439,7 @@ def test_work_waiting_past_stuck_after_and_jobs_past_their_timeout_are_surfaced(
     report = run(world, quota=1)
     assert report.waiting_too_long == {CLAUDE: pytest.approx(25 * 3600, abs=5)}
     assert world.store.files[waiting].message.startswith("Queued for 25 hours on model")
+    assert world.store.files[waiting].waiting_for == WaitReason.SLOTS
     assert report.past_timeout == 0
     world.clock.advance(24 * 3600)  # 49 hours: past the 48-hour timeout and its hour of grace
     report = run(world, quota=1)
@@ -447,3 +449,19 @@ def test_work_waiting_past_stuck_after_and_jobs_past_their_timeout_are_surfaced(
     run(world, quota=1)
     assert world.store.files[waiting].status == FileStatus.RUNNING
     assert world.store.files[waiting].message == "", "the notice went with the wait"
+    assert world.store.files[waiting].waiting_for is None
+
+
+def test_why_a_file_waits_is_its_field_not_its_words(world: World) -> None:
+    """A message that happens to read like a notice changes nothing: only ``waiting_for`` does."""
+    upload(world, "a1")
+    run(world, quota=1)  # holds the one slot
+    waiting = upload(world, "a2")
+    world.store.files[waiting] = world.store.files[waiting].with_changes(message="Waiting: my own words")
+    world.clock.advance(25 * 3600)
+    run(world, quota=1)
+    assert world.store.files[waiting].message.startswith("Queued for 25 hours on model")
+    assert world.store.files[waiting].waiting_for == WaitReason.SLOTS
+    small = world.upload("to-process/small.jsonl", jsonl(40)).file_id
+    assert small and world.store.files[small].waiting_for == WaitReason.COMPANIONS
+    assert "waiting to be packed" in world.store.files[small].message

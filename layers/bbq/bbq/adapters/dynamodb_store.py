@@ -18,7 +18,16 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from bbq.core.model.clock import iso
-from bbq.core.model.files import FileCounts, FileStatus, InputFile, InvocationType, Part, PartStatus, every_attempt
+from bbq.core.model.files import (
+    FileCounts,
+    FileStatus,
+    InputFile,
+    InvocationType,
+    Part,
+    PartStatus,
+    WaitReason,
+    every_attempt,
+)
 from bbq.core.model.jobs import Job, RecordCounts
 from bbq.core.model.join_state import JoinCheckpoint
 from bbq.core.model.ports import Reservation
@@ -343,6 +352,7 @@ def _file_item(file: InputFile) -> dict[str, Any]:
             "EstimatedInputTokenCount": file.estimated_input_tokens or None,
             "EstimatedInputCostUsd": _money(file.estimated_input_cost_usd),
             "JoinRequestedAt": iso(file.join_requested_at) if file.join_requested_at else None,
+            "WaitingFor": file.waiting_for.value if file.waiting_for else None,
         }
     )
 
@@ -387,6 +397,7 @@ def _file_from(item: dict[str, Any]) -> InputFile:
         estimated_input_tokens=int(plain.get("EstimatedInputTokenCount", 0)),
         estimated_input_cost_usd=float(plain["EstimatedInputCostUsd"]) if "EstimatedInputCostUsd" in plain else None,
         join_requested_at=_moment(plain, "JoinRequestedAt"),
+        waiting_for=WaitReason(plain["WaitingFor"]) if "WaitingFor" in plain else None,
     )
 
 

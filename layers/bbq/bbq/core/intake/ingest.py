@@ -14,7 +14,7 @@ from bbq.core.model import naming
 from bbq.core.model.clock import Clock
 from bbq.core.model.config import PipelineConfig, RejectedLines
 from bbq.core.model.errors import ObjectMissing
-from bbq.core.model.files import FileStatus, InputFile, InvocationType, Part
+from bbq.core.model.files import FileStatus, InputFile, InvocationType, Part, WaitReason
 from bbq.core.model.limits import ModelLimits
 from bbq.core.model.messages import PACKING_NOTE
 from bbq.core.model.ports import LimitsProvider, ObjectRef, ObjectStore, Store
@@ -119,7 +119,7 @@ def _file(
     clock: Clock,
 ) -> InputFile:
     now = clock.now()
-    status, message = FileStatus.QUEUED, ""
+    status, message, waiting_for = FileStatus.QUEUED, "", None
     if staged.rejected:
         first = staged.first_rejection
         assert first is not None
@@ -137,6 +137,7 @@ def _file(
             f"{PACKING_NOTE}"
         )
         message = f"{message}; {note}" if message else note
+        waiting_for = WaitReason.COMPANIONS
     return InputFile(
         file_id=file_id,
         bucket=ref.bucket,
@@ -155,6 +156,7 @@ def _file(
         updated_at=now,
         report_uri=naming.s3_uri(ref.bucket, staged.report_key) if staged.report_key else None,
         message=message,
+        waiting_for=waiting_for,
     )
 
 

@@ -18,6 +18,15 @@ class InvocationType(StrEnum):
     CONVERSE = "Converse"  # a Converse request body
 
 
+class WaitReason(StrEnum):
+    """Why a file's work waits, when it waits for more than a slot: a field, so that no one reads it back out of
+    the file's message (which says it in words, with what to do)."""
+
+    COMPANIONS = "companions"  # fewer records than Bedrock's minimum: waiting to be packed with other uploads
+    MODEL_ACCESS = "model access"  # Bedrock refuses the model for this account; the queue resumes by itself
+    SLOTS = "slots"  # queued past StuckAfterHours
+
+
 class FileStatus(StrEnum):
     QUEUED = "Queued"  # validated; its parts wait for a job
     RUNNING = "Running"  # some of its parts are in jobs
@@ -99,6 +108,7 @@ class InputFile:
     estimated_input_cost_usd: float | None = None
     # When its last record became final and its results join was asked for; it ends once the join is done.
     join_requested_at: datetime | None = None
+    waiting_for: WaitReason | None = None  # what its message says it waits for, if anything but a slot
 
     def with_changes(self, **changes: object) -> Self:
         return replace(self, **changes)  # type: ignore[arg-type]

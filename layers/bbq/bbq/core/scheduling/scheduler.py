@@ -23,6 +23,7 @@ from bbq.core.model.files import (
     InvocationType,
     Part,
     PartStatus,
+    WaitReason,
 )
 from bbq.core.model.jobs import Job, JobSnapshot, RecordCounts
 from bbq.core.model.limits import ModelLimits
@@ -39,7 +40,7 @@ from bbq.core.model.ports import (
 from bbq.core.model.states import ACTIVE, JobStatus, is_terminal
 from bbq.core.scheduling import on_demand as on_demand_run
 from bbq.core.scheduling.planner import PlannedJob, plan_jobs
-from bbq.core.settling.progress import QUEUED_LONG, WAITING, tell_files, update_files
+from bbq.core.settling.progress import tell_files, update_files
 from bbq.core.settling.settle import fail_whole_part, settle_job
 
 log = logging.getLogger(__name__)
@@ -202,12 +203,13 @@ def _measure_wait(run: _Run, model: str) -> None:
         extra={"model_id": model, "file_id": part.file_id, "waited_hours": hours},
     )
     file = run.store.get_file(part.file_id)
-    if file is not None and not file.message.startswith((WAITING, QUEUED_LONG)):
+    if file is not None and file.waiting_for not in {WaitReason.MODEL_ACCESS, WaitReason.SLOTS}:
         message = (
-            f"{QUEUED_LONG} {hours} hours on model {model}: earlier work holds its slots, or its records wait "
+            f"Queued for {hours} hours on model {model}: earlier work holds its slots, or its records wait "
             "for companions (SmallWork). Nothing is lost; a higher batch quota in Service Quotas goes faster."
         )
-        run.store.save_file(file.with_changes(message=message, updated_at=run.clock.now()))
+        changes = {"message": message, "waiting_for": WaitReason.SLOTS, "updated_at": run.clock.now()}
+        run.store.save_file(file.with_changes(**changes))
 
 
 def _plan(
@@ -605,7 +607,7 @@ def _pause(run: _Run, model: str, queue: list[Job], exc: ModelUnavailable) -> No
     """Leaves the model's planned jobs Pending with a message on each saying what to fix; every later run tries
     one job and the queue resumes by itself once Bedrock accepts the model."""
     message = (
-        f"{WAITING} Bedrock refuses model {model} for this account ({exc}). {WHAT_TO_FIX[exc.reason]}. "
+        f"Waiting: Bedrock refuses model {model} for this account ({exc}). {WHAT_TO_FIX[exc.reason]}. "
         "bbq tries again on every run and resumes by itself."
     )
     run.report.paused[model] = message
@@ -615,4 +617,4 @@ def _pause(run: _Run, model: str, queue: list[Job], exc: ModelUnavailable) -> No
     for job in queue:
         if job.message != message:
             run.store.save_job(job.with_changes(message=message, updated_at=now), expected=JobStatus.PENDING)
-            tell_files(run.store, run.clock, job, message)
+            tell_files(run.store, run.clock, job, message, WaitReason.MODEL_ACCESS)

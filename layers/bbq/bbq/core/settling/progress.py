@@ -15,6 +15,7 @@ from bbq.core.model.files import (
     InputFile,
     Part,
     PartStatus,
+    WaitReason,
     file_counts,
     file_status,
 )
@@ -28,9 +29,6 @@ from bbq.core.settling.reports import write_file_report
 from bbq.core.settling.results import Totals
 
 log = logging.getLogger(__name__)
-
-WAITING = "Waiting:"  # how a message that a model's queue waits for access begins
-QUEUED_LONG = "Queued for"  # how the message of a file whose work waits past StuckAfterHours begins
 
 
 RESULTS_BEING_WRITTEN = "All records are final; results being written"
@@ -58,8 +56,8 @@ def update_files(store: Store, clock: Clock, parts: Iterable[Part], joins: JoinR
             if file is None or file.status in FILE_DONE:  # ended by its join: nothing changes it any more
                 break
             every = store.parts_of(file)
-            status, message = _derived(file, every)
-            changes: dict[str, object] = {}
+            status, message, waiting_for = _derived(file, every)
+            changes: dict[str, object] = {"waiting_for": waiting_for} if waiting_for != file.waiting_for else {}
             if status in FILE_DONE:
                 status, message = FileStatus.RUNNING, RESULTS_BEING_WRITTEN
                 if file.join_requested_at is None:
@@ -78,10 +76,11 @@ def update_files(store: Store, clock: Clock, parts: Iterable[Part], joins: JoinR
 def end_file(file: InputFile, parts: list[Part], totals: Totals, objects: ObjectStore, clock: Clock) -> InputFile:
     """The file as it ends, once its results are written: final status and message, counts, tokens, cost and its
     report (the caller tells ``ending.notify``, then saves it)."""
-    status, message = _derived(file, parts)
+    status, message, _ = _derived(file, parts)
     file = file.with_changes(
         status=status,
         message=message,
+        waiting_for=None,
         counts=file_counts(parts),
         updated_at=clock.now(),
         results_uri=file.output_uri,
@@ -104,20 +103,23 @@ def end_file(file: InputFile, parts: list[Part], totals: Totals, objects: Object
     return file
 
 
-def _derived(file: InputFile, parts: list[Part]) -> tuple[FileStatus, str]:
+def _derived(file: InputFile, parts: list[Part]) -> tuple[FileStatus, str, WaitReason | None]:
+    """The file's status, message and what it waits for, from its parts and what it waited for."""
     status = file_status(parts)
     if status in FILE_DONE:
         message = _final_message(status, file_counts(parts), parts)
         refused = (
             f"; {file.rejected_lines} lines refused at upload (see the error report)" if file.rejected_lines else ""
         )
-        return status, message + refused
-    if file.message.startswith(WAITING):
-        return status, file.message  # its model's queue waits for access: what to fix stays in view
+        return status, message + refused, None
+    if file.waiting_for == WaitReason.MODEL_ACCESS:
+        return status, file.message, file.waiting_for  # what to fix stays in view until it has run
     retrying = next((p.message for p in parts if p.status == PartStatus.RETRIED), "")
-    if file.message.startswith(QUEUED_LONG) and status != FileStatus.QUEUED:
-        return status, retrying  # its work left the queue: the notice that it waited long no longer holds
-    return status, retrying or _without_packing_note(file.message)
+    if file.waiting_for == WaitReason.SLOTS and status != FileStatus.QUEUED:
+        return status, retrying, None  # its work left the queue: the notice that it waited long no longer holds
+    if file.waiting_for == WaitReason.COMPANIONS and status != FileStatus.QUEUED:
+        return status, retrying or _without_packing_note(file.message), None  # packed into a job at last
+    return status, retrying or file.message, file.waiting_for
 
 
 def _final_message(status: FileStatus, counts: FileCounts, parts: list[Part]) -> str:
@@ -141,17 +143,17 @@ def _final_message(status: FileStatus, counts: FileCounts, parts: list[Part]) ->
 
 
 def _without_packing_note(message: str) -> str:
-    """Once a small file's records are in a job, the note that they wait to be packed no longer holds."""
+    """The message ingest wrote, less the note it ends with (the rest says which lines were refused)."""
     if PACKING_NOTE not in message:
         return message
     head = message.partition(PACKING_NOTE)[0]
     return head.rsplit(";", 1)[0] if ";" in head else ""
 
 
-def tell_files(store: Store, clock: Clock, job: Job, message: str) -> None:
-    """Puts a job's news where users look: on the files its parts come from."""
+def tell_files(store: Store, clock: Clock, job: Job, message: str, waiting_for: WaitReason | None = None) -> None:
+    """Puts a job's news where users look: on the files its parts come from, with what they wait for now."""
     now = clock.now()
     for file_id in dict.fromkeys(part.file_id for part in store.get_parts(job.part_ids)):
         file = store.get_file(file_id)
-        if file and file.message != message:
-            store.save_file(file.with_changes(message=message, updated_at=now))
+        if file and (file.message, file.waiting_for) != (message, waiting_for):
+            store.save_file(file.with_changes(message=message, waiting_for=waiting_for, updated_at=now))
