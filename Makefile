@@ -80,14 +80,14 @@ ci: test lint validate build package-check
 bench: $(STAMP)  ## benchmarks that print figures
 	$(BIN)/python bench/emulator_bench.py
 	$(BIN)/python bench/pipeline_bench.py
-	PYTHONPATH=. $(BIN)/python bench/ingest_bench.py
-	PYTHONPATH=. $(BIN)/python bench/scheduler_reads_bench.py
-	PYTHONPATH=. $(BIN)/python bench/planning_sim.py
-	PYTHONPATH=. $(BIN)/python bench/settle_bench.py
-	PYTHONPATH=. $(BIN)/python bench/join_bench.py
+	$(BIN)/python bench/ingest_bench.py
+	$(BIN)/python bench/scheduler_reads_bench.py
+	$(BIN)/python bench/planning_sim.py
+	$(BIN)/python bench/settle_bench.py
+	$(BIN)/python bench/join_bench.py
 
 bench-smoke: $(STAMP)  ## the results-join bench, small: CI runs it so it cannot rot
-	PYTHONPATH=. $(BIN)/python bench/join_bench.py --records 20000 --part-records 1000 --budget 0.01
+	$(BIN)/python bench/join_bench.py --records 20000 --part-records 1000 --budget 0.01
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam .pytest_cache .ruff_cache demo-output

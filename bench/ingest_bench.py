@@ -94,7 +94,7 @@ def child(endpoint: str, key: str, mode: str) -> None:
         from bbq.core.model.config import PipelineConfig
         from bbq.core.model.limits import FixedLimits, ModelLimits
         from bbq.core.model.ports import ObjectRef
-        from tests.core.fakes import InMemoryStore
+        from bbq_local.fakes import InMemoryStore
 
         limits = ModelLimits(10, 100, 50_000, 50_000, 1024**3, 5 * 1024**3)
         outcome = ingest_object(

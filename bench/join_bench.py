@@ -31,7 +31,7 @@ from bbq.core.model.ports import ObjectRef, StoredObject
 from bbq.core.model.record_ids import staged_record_id
 from bbq.core.settling.joining import JoinOutcome, join_file
 from bbq.core.settling.progress import Ending
-from tests.core.fakes import InMemoryStore
+from bbq_local.fakes import InMemoryStore
 
 BUCKET, MODEL = "bucket", "anthropic.claude-3-haiku-20240307-v1:0"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

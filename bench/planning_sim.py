@@ -32,7 +32,7 @@ from bbq.core.model.ports import SubmitRequest
 from bbq.core.model.record_ids import staged_record_id
 from bbq.core.model.states import JobStatus
 from bbq.core.scheduling.scheduler import run_scheduler
-from tests.core.fakes import FakeJoins, FakeObjects, FakeOnDemand, InMemoryStore
+from bbq_local.fakes import FakeJoins, FakeObjects, FakeOnDemand, InMemoryStore
 
 MODELS = {"anthropic.claude-3-haiku-20240307-v1:0": 3, "amazon.nova-lite-v1:0": 10}
 OVERHEAD_S = 30 + 60 + 60  # the emulator's Submitted, Validating and Scheduled phases

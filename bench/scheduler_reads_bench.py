@@ -24,8 +24,8 @@ from bbq.core.model.jobs import Job
 from bbq.core.model.limits import FixedLimits, ModelLimits
 from bbq.core.model.states import JobStatus
 from bbq.core.scheduling.scheduler import run_scheduler
+from bbq_local.fakes import FakeBatch, FakeJoins, FakeObjects
 from bbq_local.stack import load_template
-from tests.core.fakes import FakeBatch, FakeJoins, FakeObjects
 
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -21,7 +21,7 @@ from bbq.core.model.lines import split_lines
 from bbq.core.model.record_ids import staged_record_id
 from bbq.core.model.states import JobStatus
 from bbq.core.settling.settle import settle_job
-from tests.core.fakes import FakeObjects, InMemoryStore
+from bbq_local.fakes import FakeObjects, InMemoryStore
 
 FILE_ID = "f" * 24
 ARN = "arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/abcdef123456"

@@ -18,8 +18,8 @@ from bbq.core.model.states import JobStatus
 from bbq.core.scheduling.scheduler import RunReport, run_scheduler
 from bbq.core.settling.joining import CHECKPOINT_EVERY, JoinOutcome, join_file
 from bbq.core.settling.progress import Ending
+from bbq_local.fakes import FakeBatch, FakeJoins, FakeObjects, FakeOnDemand, InMemoryStore
 from tests.conftest import CLAUDE, ROLE_ARN
-from tests.core.fakes import FakeBatch, FakeJoins, FakeObjects, FakeOnDemand, InMemoryStore
 
 BUCKET = "bucket"
 NOVA = "amazon.nova-lite-v1:0"

@@ -22,7 +22,7 @@ from bbq.core.model.limits import FixedLimits
 from bbq.core.model.ports import ObjectRef, Reservation, SubmitRequest
 from bbq.core.model.record_ids import line_of, staged_record_id
 from bbq.core.model.states import JobStatus
-from tests.core.fakes import MISSING, FakeBatch, FakeObjects, InMemoryStore
+from bbq_local.fakes import MISSING, FakeBatch, FakeObjects, InMemoryStore
 from tests.core.helpers import CONFIG, LIMITS, World, jsonl, run
 
 

@@ -14,8 +14,8 @@ from bbq.core.model.config import RejectedLines
 from bbq.core.model.files import FileStatus, PartStatus
 from bbq.core.model.limits import FixedLimits, SplitPolicy
 from bbq.core.model.ports import ObjectRef, StoredObject
+from bbq_local.fakes import FakeObjects
 from tests.conftest import CLAUDE
-from tests.core.fakes import FakeObjects
 from tests.core.helpers import BUCKET, CONFIG, LIMITS, NOVA, World, jsonl, record
 
 

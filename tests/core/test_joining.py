@@ -14,7 +14,7 @@ from bbq.core.model.states import JobStatus
 from bbq.core.settling.joining import LEASE, JoinOutcome
 from bbq.core.settling.progress import RESULTS_BEING_WRITTEN
 from bbq.core.settling.results import ERRORS, RESULTS, SUMMARY
-from tests.core.fakes import FakeObjects
+from bbq_local.fakes import FakeObjects
 from tests.core.helpers import CONFIG, World, jsonl, run
 
 RECORDS, PART = 2_000, 250  # eight chains

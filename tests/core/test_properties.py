@@ -18,7 +18,7 @@ from bbq.core.model.limits import FixedLimits
 from bbq.core.model.record_ids import staged_record_id
 from bbq.core.model.states import ACTIVE, JobStatus
 from bbq.core.scheduling.stopping import stop_file
-from tests.core.fakes import MISSING
+from bbq_local.fakes import MISSING
 from tests.core.helpers import CONFIG, LIMITS, NOVA, World, jsonl, run
 
 QUOTA = 2

@@ -14,7 +14,7 @@ from bbq.core.model.prices import PriceTable
 from bbq.core.model.states import JobStatus
 from bbq.core.settling import model_output
 from bbq.core.settling.results import ERRORS, RESULTS, SUMMARY
-from tests.core.fakes import MISSING, FakeObjects
+from bbq_local.fakes import MISSING, FakeObjects
 from tests.core.helpers import CONFIG, World, jsonl, record, run
 
 HAIKU_BATCH_PER_RECORD = (10 * 0.25 + 2 * 1.25) / 1e6 * 0.5  # 10 input and 2 output tokens, half price

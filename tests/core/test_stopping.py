@@ -10,7 +10,7 @@ from bbq.core.model.files import FileStatus, PartStatus
 from bbq.core.model.ports import SubmitRequest
 from bbq.core.model.states import JobStatus
 from bbq.core.scheduling.stopping import stop_file, stop_job
-from tests.core.fakes import FakeBatch
+from bbq_local.fakes import FakeBatch
 from tests.core.helpers import WHOLE, World, finish, job_of, run, upload
 
 

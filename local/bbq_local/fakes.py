@@ -1,4 +1,4 @@
-"""In-memory stand-ins for the core's ports: the core is tested without boto3, moto or the network."""
+"""In-memory stand-ins for the core's ports: the core is tested and benchmarked without boto3, moto or the network."""
 
 import json
 import threading
