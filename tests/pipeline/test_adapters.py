@@ -11,9 +11,9 @@ from bbq.adapters.bedrock_batch import BedrockBatch
 from bbq.adapters.dynamodb_store import DynamoStore
 from bbq.adapters.s3_objects import S3Objects
 from bbq.core.model.errors import JobNotFound, ObjectMissing
-from bbq.core.model.files import FileStatus, InputFile, InvocationType, Part, PartStatus
+from bbq.core.model.files import FileStatus, InputFile, InvocationType, Part
 from bbq.core.model.jobs import Job, RecordCounts
-from bbq.core.model.ports import ObjectRef, Reservation
+from bbq.core.model.ports import ObjectRef
 from bbq.core.model.states import JobStatus
 from bbq_local.pipeline import LocalPipeline
 from tests.conftest import CLAUDE
@@ -87,37 +87,6 @@ def a_part(file_id: str, index: int, seconds: int = 0) -> Part:
 
 
 QWEN = "qwen.qwen3-32b-v1:0"  # its size quotas say "(in GB)" after its name
-
-
-def test_files_parts_and_jobs_survive_the_round_trip(pipeline: LocalPipeline) -> None:
-    store = DynamoStore(boto3.client("dynamodb"), pipeline.table)
-    file = a_file("f1", 2)
-    parts = [a_part("f1", 1), a_part("f1", 2)]
-    assert store.create_file(file, parts) and not store.create_file(file, parts)
-    assert store.get_file("f1") == file and store.get_file("nope") is None
-    assert store.parts_of(file) == parts
-    assert list(store.waiting_parts(CLAUDE, InvocationType.INVOKE_MODEL)) == parts
-    assert list(store.waiting_parts(CLAUDE, InvocationType.CONVERSE)) == []
-    job = full_job("j1", tuple(p.part_id for p in parts), JobStatus.PENDING)
-    claimed = [p.with_changes(status=PartStatus.IN_JOB, job_id="j1", input_name="f1-a-b.jsonl") for p in parts]
-    assert store.create_job(job, claimed)
-    assert not store.create_job(full_job("j2", ("f1-p00001",), JobStatus.PENDING), claimed[:1]), "parts are taken"
-    assert store.get_job("j2") is None, "all or nothing"
-    assert store.get_job("j1") == job and store.get_parts([parts[1].part_id, parts[0].part_id]) == claimed[::-1]
-    assert list(store.waiting_parts(CLAUDE, InvocationType.INVOKE_MODEL)) == [], "claimed parts leave the queue"
-    assert store.jobs_in_flight(CLAUDE) == [job]
-    done = job.with_changes(status=JobStatus.COMPLETED)
-    assert store.save_job(done, expected=JobStatus.PENDING)
-    assert not store.save_job(job, expected=JobStatus.PENDING), "another run moved it already"
-    assert store.get_job("j1") == done and store.jobs_in_flight(CLAUDE) == [done], "an ended job waits to be settled"
-    settled = done.with_changes(settled=True)
-    assert store.save_job(settled, expected=JobStatus.COMPLETED)
-    assert store.jobs_in_flight(CLAUDE) == [], "settled jobs leave the queue"
-    retry = parts[0].with_changes(attempt=2, record_count=3)
-    assert store.add_part(retry) and not store.add_part(retry), "a later attempt is stored once"
-    assert not store.save_part(retry.with_changes(status=PartStatus.STOPPED), expected=PartStatus.IN_JOB)
-    assert store.save_part(claimed[0].with_changes(status=PartStatus.RETRIED), expected=PartStatus.IN_JOB)
-    assert [p.part_id for p in store.parts_of(file)] == ["f1-p00001", "f1-p00002", "f1-p00001-a2"]
 
 
 def test_waiting_parts_are_read_lazily_oldest_first(pipeline: LocalPipeline) -> None:
@@ -199,19 +168,6 @@ def test_a_resumable_writer_goes_on_from_its_checkpoint_and_leaves_out_what_came
     assert pipeline.s3.get_object(Bucket=pipeline.bucket, Key="processed/small/errors.jsonl")["Body"].read() == (
         b"one line\n"
     )
-
-
-def test_the_slot_ledger_reserves_atomically_and_heals(pipeline: LocalPipeline) -> None:
-    jobs = DynamoStore(boto3.client("dynamodb"), pipeline.table)
-    assert jobs.slot_holders(CLAUDE) == {}
-    assert jobs.reserve_slot(CLAUDE, "j1", 2, MOMENT) is Reservation.RESERVED
-    assert jobs.reserve_slot(CLAUDE, "j1", 2, MOMENT) is Reservation.TAKEN
-    assert jobs.reserve_slot(CLAUDE, "j2", 2, MOMENT) is Reservation.RESERVED
-    assert jobs.reserve_slot(CLAUDE, "j3", 2, MOMENT) is Reservation.FULL
-    jobs.release_slot(CLAUDE, "j1")
-    jobs.hold_slot(CLAUDE, "j9", MOMENT)  # a job found active that the ledger lacked, whatever the count
-    assert jobs.slot_holders(CLAUDE) == {"j2": MOMENT, "j9": MOMENT}
-    assert jobs.jobs_in_flight(CLAUDE) == [], "the ledger is not a job"
 
 
 def test_only_a_job_bedrock_cannot_find_by_arn_or_name_is_gone(pipeline: LocalPipeline) -> None:

@@ -1,0 +1,122 @@
+"""One contract for the Store port, run against the in-memory fake the core's tests use and against DynamoDB
+(moto, the deployed template's table): what the core relies on holds in both, so the fake cannot drift."""
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from bbq.adapters.dynamodb_store import DynamoStore
+from bbq.core.model.files import FileStatus, InvocationType, PartStatus, WaitReason
+from bbq.core.model.join_state import JoinCheckpoint
+from bbq.core.model.ports import Reservation, Store
+from bbq.core.model.states import JobStatus
+from bbq_local.fakes import InMemoryStore
+from tests.conftest import CLAUDE
+from tests.pipeline.test_adapters import MOMENT, a_file, a_part, full_job
+
+
+@pytest.fixture(params=["in memory", "DynamoDB"])
+def store(request: pytest.FixtureRequest) -> Store:
+    if request.param == "in memory":
+        return InMemoryStore()
+    make_pipeline: Callable[..., Any] = request.getfixturevalue("make_pipeline")
+    return DynamoStore(boto3.client("dynamodb"), make_pipeline(quota=2).table)
+
+
+def test_files_parts_and_jobs_survive_the_round_trip(store: Store) -> None:
+    file = a_file("f1", 2)
+    parts = [a_part("f1", 1), a_part("f1", 2)]
+    assert store.create_file(file, parts) and not store.create_file(file, parts)
+    assert store.get_file("f1") == file and store.get_file("nope") is None
+    assert store.parts_of(file) == parts
+    assert list(store.waiting_parts(CLAUDE, InvocationType.INVOKE_MODEL)) == parts
+    assert list(store.waiting_parts(CLAUDE, InvocationType.CONVERSE)) == []
+    job = full_job("j1", tuple(p.part_id for p in parts), JobStatus.PENDING)
+    claimed = [p.with_changes(status=PartStatus.IN_JOB, job_id="j1", input_name="f1-a-b.jsonl") for p in parts]
+    assert store.create_job(job, claimed)
+    assert not store.create_job(full_job("j2", ("f1-p00001",), JobStatus.PENDING), claimed[:1]), "parts are taken"
+    assert store.get_job("j2") is None, "all or nothing"
+    assert store.get_job("j1") == job and store.get_parts([parts[1].part_id, parts[0].part_id]) == claimed[::-1]
+    assert list(store.waiting_parts(CLAUDE, InvocationType.INVOKE_MODEL)) == [], "claimed parts leave the queue"
+    assert store.jobs_in_flight(CLAUDE) == [job]
+    done = job.with_changes(status=JobStatus.COMPLETED)
+    assert store.save_job(done, expected=JobStatus.PENDING)
+    assert not store.save_job(job, expected=JobStatus.PENDING), "another run moved it already"
+    assert store.get_job("j1") == done and store.jobs_in_flight(CLAUDE) == [done], "an ended job waits to be settled"
+    settled = done.with_changes(settled=True)
+    assert store.save_job(settled, expected=JobStatus.COMPLETED)
+    assert store.jobs_in_flight(CLAUDE) == [], "settled jobs leave the queue"
+    retry = parts[0].with_changes(attempt=2, record_count=3)
+    assert store.add_part(retry) and not store.add_part(retry), "a later attempt is stored once"
+    assert not store.save_part(retry.with_changes(status=PartStatus.STOPPED), expected=PartStatus.IN_JOB)
+    assert store.save_part(claimed[0].with_changes(status=PartStatus.RETRIED), expected=PartStatus.IN_JOB)
+    assert [p.part_id for p in store.parts_of(file)] == ["f1-p00001", "f1-p00002", "f1-p00001-a2"]
+
+
+def test_every_field_of_a_file_is_kept(store: Store) -> None:
+    file = a_file("f2", 1)
+    assert store.create_file(file, [a_part("f2", 1)])
+    ended = file.with_changes(
+        status=FileStatus.PARTIALLY_COMPLETED,
+        stop_requested=True,
+        results_uri="s3://b/processed/a-b-0123456789/",
+        results_report_uri="s3://b/processed/a-b-0123456789/bbq-report.json",
+        input_tokens=1200,
+        output_tokens=340,
+        cost_usd=0.001234,
+        estimated_input_tokens=1100,
+        estimated_input_cost_usd=0.000275,
+        join_requested_at=MOMENT,
+        waiting_for=WaitReason.SLOTS,
+        updated_at=MOMENT + timedelta(hours=1),
+    )
+    store.save_file(ended)
+    assert store.get_file("f2") == ended
+
+
+def test_waiting_parts_come_oldest_first_across_files(store: Store) -> None:
+    for index, seconds in enumerate((30, 10, 20)):
+        store.create_file(a_file(f"g{index}", 1), [a_part(f"g{index}", 1, seconds=seconds)])
+    assert [p.file_id for p in store.waiting_parts(CLAUDE, InvocationType.INVOKE_MODEL)] == ["g1", "g2", "g0"]
+
+
+def test_the_slot_ledger_reserves_atomically_and_heals(store: Store) -> None:
+    assert store.slot_holders(CLAUDE) == {}
+    assert store.reserve_slot(CLAUDE, "j1", 2, MOMENT) is Reservation.RESERVED
+    assert store.reserve_slot(CLAUDE, "j1", 2, MOMENT) is Reservation.TAKEN
+    assert store.reserve_slot(CLAUDE, "j2", 2, MOMENT) is Reservation.RESERVED
+    assert store.reserve_slot(CLAUDE, "j3", 2, MOMENT) is Reservation.FULL
+    store.release_slot(CLAUDE, "j1")
+    store.hold_slot(CLAUDE, "j9", MOMENT)  # a job found active that the ledger lacked, whatever the count
+    assert store.slot_holders(CLAUDE) == {"j2": MOMENT, "j9": MOMENT}
+    assert store.jobs_in_flight(CLAUDE) == [], "the ledger is not a job"
+
+
+def test_the_sweep_knows_which_uploads_have_items_and_where_it_stopped(store: Store) -> None:
+    store.create_file(a_file("h1", 1), [a_part("h1", 1)])
+    assert store.known_files(["h1", "h2"]) == {"h1"}
+    assert store.sweep_cursor("b") is None
+    store.save_sweep_cursor("b", '{"KeyMarker": "to-process/x"}')
+    assert store.sweep_cursor("b") == '{"KeyMarker": "to-process/x"}'
+    store.save_sweep_cursor("b", None)
+    assert store.sweep_cursor("b") is None
+
+
+def test_a_join_checkpoint_is_saved_only_after_the_step_before(store: Store) -> None:
+    assert store.get_join("f9") is None
+    first = JoinCheckpoint("f9", 1, "a", MOMENT)
+    assert store.save_join(first) and not store.save_join(first), "step 1 once"
+    assert not store.save_join(first.with_changes(step=3)), "not past a missing step"
+    later = first.with_changes(
+        step=2,
+        next_chain=4,
+        totals={"succeeded": 20, "jobs": ["arn:1"]},
+        results={"uploadId": "u", "parts": [{"PartNumber": 1, "ETag": '"e"'}], "written": 9, "pendingKey": None},
+        errors={},
+        lease_until=MOMENT + timedelta(minutes=16),
+    )
+    assert store.save_join(later)
+    assert store.get_join("f9") == later
