@@ -150,7 +150,11 @@ def test_storage_is_private_encrypted_versioned_expiring_and_recoverable(resourc
     assert load_template()["Parameters"]["TableDeletionProtection"]["Default"] == "true"
     assert table["SSESpecification"]["Fn::If"][2] == {"SSEEnabled": True}
     indexes = {i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in table["GlobalSecondaryIndexes"]}
-    assert indexes == {"QueueIndex": ["Queue", "QueueOrder"], "StatusIndex": ["Status", "CreatedAt"]}
+    assert indexes == {
+        "QueueIndex": ["Queue", "QueueOrder"],
+        "StatusIndex": ["Status", "CreatedAt"],
+        "KeyIndex": ["SourceKey", "CreatedAt"],
+    }
     for queue in of_type(resources, "AWS::SQS::Queue").values():
         assert queue["Properties"]["SqsManagedSseEnabled"] == {"Fn::If": ["HasKmsKey", {"Ref": "AWS::NoValue"}, True]}
 

@@ -100,12 +100,23 @@ def _plain(value: Any) -> Any:
 
 
 def newest_upload(stack: Stack, key: str) -> dict[str, Any]:
-    """The newest upload of a key under to-process/ (the prefix may be left out)."""
+    """The newest upload of a key under to-process/ (the prefix may be left out): one Query of KeyIndex."""
+    import boto3
+    from boto3.dynamodb.types import TypeDeserializer
+
     key = key if key.startswith("to-process/") else f"to-process/{key}"
-    found = [item for item in items(stack, "file") if item["SourceKey"] == key]
+    found = boto3.client("dynamodb").query(
+        TableName=stack.table,
+        IndexName="KeyIndex",
+        KeyConditionExpression="SourceKey = :key",
+        ExpressionAttributeValues={":key": {"S": key}},
+        ScanIndexForward=False,  # newest first
+        Limit=1,
+    )["Items"]
     if not found:
         raise CommandError(f"no upload {key!r} in stack {stack.name}: see `bbq status`")
-    return max(found, key=lambda item: item["CreatedAt"])
+    deserialize = TypeDeserializer().deserialize
+    return {name: _plain(deserialize(value)) for name, value in found[0].items()}
 
 
 def slots_in_use(stack: Stack) -> dict[str, int]:
