@@ -9,7 +9,8 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bbq import wiring
-from bbq.core.scheduling.scheduler import RunReport, run_scheduler
+from bbq.core.scheduling.run import RunReport
+from bbq.core.scheduling.scheduler import run_scheduler
 from bbq.observability import logger, metrics, tracer
 from bbq.settings import Settings
 

@@ -15,7 +15,8 @@ from bbq.core.model.jobs import Job
 from bbq.core.model.limits import FixedLimits, ModelLimits, SplitPolicy
 from bbq.core.model.ports import Listed, ObjectRef
 from bbq.core.model.states import JobStatus
-from bbq.core.scheduling.scheduler import RunReport, run_scheduler
+from bbq.core.scheduling.run import RunReport
+from bbq.core.scheduling.scheduler import run_scheduler
 from bbq.core.settling.joining import CHECKPOINT_EVERY, JoinOutcome, join_file
 from bbq.core.settling.progress import Ending
 from bbq_local.fakes import FakeBatch, FakeJoins, FakeObjects, FakeOnDemand, InMemoryStore

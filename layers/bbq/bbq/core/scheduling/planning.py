@@ -1,0 +1,146 @@
+"""Jobs from a model's waiting parts, for its free slots: the planner's plan stored with its parts claimed in
+one transaction; small work failed or run on demand by policy."""
+
+import logging
+import posixpath
+from datetime import datetime
+
+from bbq.core.model import naming
+from bbq.core.model.config import SmallWork
+from bbq.core.model.files import (
+    InvocationType,
+    Part,
+    PartStatus,
+)
+from bbq.core.model.jobs import Job
+from bbq.core.model.limits import ModelLimits
+from bbq.core.model.states import JobStatus
+from bbq.core.scheduling import on_demand as on_demand_run
+from bbq.core.scheduling.planner import PlannedJob, plan_jobs
+from bbq.core.scheduling.run import Run, files_changed
+from bbq.core.settling.settle import fail_whole_part
+
+log = logging.getLogger(__name__)
+
+
+def plan(
+    run: Run, model: str, invocation_type: InvocationType, limits: ModelLimits, slots: int, busy: list[int]
+) -> tuple[list[Job], list[Job]]:
+    """Batch jobs made from the model's waiting parts for the free slots, and an on-demand job for small work
+    that waited too long (SmallWork on-demand); each stored with its parts claimed."""
+    if slots <= 0:
+        return [], []
+    now = run.clock.now()
+    plan = plan_jobs(
+        run.store.waiting_parts(model, invocation_type),
+        limits,
+        slots,
+        now,
+        run.config.companion_wait,
+        busy=busy,
+    )
+    run.report.parts_read += plan.parts_read
+    made = [job for planned in plan.jobs if (job := store_job(run, planned, model, invocation_type, now))]
+    run.report.planned += len(made)
+    # Retried records left under Bedrock's minimum run on demand whatever SmallWork says (when bedrock-runtime is
+    # at hand): they are the few leftovers of work that ran, and would otherwise wait for uploads that may not come.
+    retried = [part for part in plan.overdue if part.attempt > 1] if run.on_demand is not None else []
+    small = [part for part in plan.overdue if part not in retried]
+    if small and run.config.small_work == SmallWork.FAIL:
+        fail_small_work(run, small, limits)
+    go_on_demand = retried + (small if run.config.small_work == SmallWork.ON_DEMAND and run.on_demand else [])
+    on_demand = []
+    if go_on_demand:
+        job = store_job(run, PlannedJob(tuple(go_on_demand)), model, invocation_type, now, on_demand=True)
+        on_demand = [job] if job else []
+    return made, on_demand
+
+
+def store_job(
+    run: Run,
+    planned: PlannedJob,
+    model: str,
+    invocation_type: InvocationType,
+    now: datetime,
+    on_demand: bool = False,
+) -> Job | None:
+    """Stores the planned job with its parts claimed and their files' statuses updated; None if another run
+    took any of its parts first."""
+    job, parts = job_for(planned, model, invocation_type, now, on_demand)
+    if not run.store.create_job(job, parts):
+        log.info("parts taken by another run; planning again next run", extra={"model_id": model})
+        return None
+    files_changed(run, parts)
+    log.info(
+        "job planned",
+        extra={
+            "job_id": job.job_id,
+            "model_id": model,
+            "records": job.record_count,
+            "parts": len(parts),
+            "on_demand": on_demand,
+        },
+    )
+    return job
+
+
+def job_for(
+    planned: PlannedJob, model: str, invocation_type: InvocationType, now: datetime, on_demand: bool = False
+) -> tuple[Job, list[Part]]:
+    """The job for these parts and where its input and output are: one part is read where it was staged; all
+    of one file's first parts, from the file's staged folder; any other set, from copies under the job's own folder.
+    An on-demand job reads each part where it was staged and writes beside where a batch job would."""
+    parts = list(planned.parts)
+    job_id = naming.job_id_for([part.part_id for part in parts])
+    first = parts[0]
+    bucket = naming.split_uri(first.staged_uri)[0]
+    one_file = all(part.file_id == first.file_id for part in parts)
+    copies = False
+    if len(parts) == 1:
+        input_uri = first.staged_uri
+    elif one_file and len(parts) == first.part_count and all(part.attempt == 1 for part in parts):
+        input_uri = naming.s3_uri(bucket, naming.staged_prefix(first.file_id))
+    else:
+        input_uri, copies = naming.s3_uri(bucket, naming.packed_input_prefix(job_id)), True
+    tagged = copies or on_demand  # names that stay apart however many files share the job
+    claimed = []
+    for part in parts:
+        key = naming.split_uri(part.staged_uri)[1]
+        name = naming.packed_input_name(part.file_id, key) if tagged else posixpath.basename(key)
+        claimed.append(part.with_changes(status=PartStatus.IN_JOB, job_id=job_id, input_name=name))
+    output_uri = first.output_uri if one_file else naming.packed_output_uri(bucket, job_id)
+    job = Job(
+        job_id=job_id,
+        status=JobStatus.PENDING,
+        model_id=model,
+        invocation_type=invocation_type,
+        part_ids=tuple(part.part_id for part in parts),
+        input_uri=input_uri,
+        output_uri=output_uri if not on_demand else on_demand_run.output_uri(output_uri),
+        record_count=planned.record_count,
+        size_bytes=planned.size_bytes,
+        created_at=now,
+        updated_at=now,
+        queued_at=min(part.queued_at for part in parts),
+        on_demand=on_demand,
+    )
+    return job, claimed
+
+
+def fail_small_work(run: Run, parts: list[Part], limits: ModelLimits) -> None:
+    records = sum(part.record_count for part in parts)
+    short_by = limits.min_records_per_job - records
+    message = (
+        f"Failed: only {records} records waiting for model {parts[0].model_id} after "
+        f"{run.config.companion_wait}; Bedrock needs at least {limits.min_records_per_job} per job, so "
+        f"{short_by} more records are missing (SmallWork is fail). Upload them together with more records."
+    )
+    max_line_bytes = run.config.split.max_line_bytes
+    failed = [
+        part
+        for part in (fail_whole_part(part, message, run.objects, max_line_bytes) for part in parts)
+        if run.store.save_part(part, expected=PartStatus.WAITING)  # not if a run packed it a moment ago
+    ]
+    run.report.small_work_failed += len(failed)
+    files_changed(run, failed)
+    log.warning("small work failed by policy", extra={"model_id": parts[0].model_id, "records": records})

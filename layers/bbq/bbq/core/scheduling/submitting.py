@@ -1,0 +1,201 @@
+"""Planned jobs to Bedrock, oldest first, each after a slot is reserved in the ledger; on-demand jobs run
+record by record; refusals handled (a quota full, a transient error set aside, a model paused, a request
+rejected)."""
+
+import logging
+
+from bbq.core.model import naming, retry
+from bbq.core.model.config import PipelineConfig
+from bbq.core.model.errors import ModelUnavailable, RequestRejected, SlotUnavailable
+from bbq.core.model.files import WaitReason
+from bbq.core.model.jobs import Job
+from bbq.core.model.ports import (
+    Reservation,
+    SubmitRequest,
+)
+from bbq.core.model.states import JobStatus
+from bbq.core.scheduling import on_demand as on_demand_run
+from bbq.core.scheduling.run import Run, settle
+from bbq.core.settling.progress import tell_files
+
+log = logging.getLogger(__name__)
+
+# What to do about each way Bedrock refuses a model for the account: the message every waiting job carries.
+WHAT_TO_FIX = {
+    ModelUnavailable.ACCESS: "Grant access to the model in the Bedrock console (Model access) in this Region, and "
+    "check that the scheduler role may create jobs on it and pass the batch role",
+    ModelUnavailable.SUBSCRIPTION: "Complete the model's one-time AWS Marketplace subscription: request access in "
+    "the Bedrock console (Model access) as a principal allowed aws-marketplace:Subscribe",
+    ModelUnavailable.USE_CASE_FORM: "Submit the Anthropic use-case form in the Bedrock console (Model access); "
+    "access follows within about 15 minutes",
+    ModelUnavailable.UNKNOWN_MODEL: "Check the model id (the ModelId or AllowedModels parameter, or the upload's "
+    "model folder): it must name a model or inference profile that supports batch inference in this Region",
+}
+
+
+def fill(run: Run, model: str, queue: list[Job], quota: int) -> int:
+    """Submits the model's ready jobs, oldest first, while it has free slots; how many went out."""
+    submitted = 0
+    transient_left = retry.TRANSIENT_FAILURES_PER_RUN
+    for job in sorted(queue, key=lambda j: j.order):
+        reservation = run.store.reserve_slot(model, job.job_id, quota, run.clock.now())
+        if reservation is Reservation.FULL:
+            break
+        if reservation is Reservation.TAKEN:
+            continue  # another run is submitting it
+        request = request_for(job, run.config)
+        try:
+            stage_input(run, job)
+            arn = run.batch.submit(request)
+        except SlotUnavailable as exc:
+            run.store.release_slot(model, job.job_id)
+            run.report.deferred += 1
+            log.info("Bedrock has no room for the model now; jobs stay Pending", extra={"reason": str(exc)})
+            break  # later runs retry the rest, in order
+        except ModelUnavailable as exc:
+            run.store.release_slot(model, job.job_id)
+            pause(run, model, queue, exc)
+            break
+        except RequestRejected as exc:
+            run.store.release_slot(model, job.job_id)
+            fail(run, job, str(exc))
+            continue
+        except Exception as exc:  # transient or unexpected: this job waits, the ones behind it go on
+            run.store.release_slot(model, job.job_id)
+            set_aside(run, job, exc)
+            transient_left -= 1
+            if transient_left == 0:
+                break
+            continue
+        submitted += 1
+        record_submission(run, job, request.job_name, arn)
+    return submitted
+
+
+def run_on_demand(run: Run, job: Job) -> None:
+    assert run.on_demand is not None
+    try:
+        ran = on_demand_run.run_job(
+            job,
+            store=run.store,
+            objects=run.objects,
+            service=run.on_demand,
+            max_line_bytes=run.config.split.max_line_bytes,
+        )
+    except ModelUnavailable as exc:
+        pause(run, job.model_id, [job], exc)
+        return
+    except Exception as exc:  # throttled past botocore's retries, or a surprise: the whole job again later
+        set_aside(run, job, exc)
+        return
+    now = run.clock.now()
+    status = (
+        JobStatus.COMPLETED
+        if ran.counts.error == 0
+        else JobStatus.FAILED
+        if ran.counts.success == 0
+        else JobStatus.PARTIALLY_COMPLETED
+    )
+    done = ran.with_changes(
+        status=status, updated_at=now, submitted_at=now, ended_at=now, transient_errors=0, retry_at=None
+    )
+    if run.store.save_job(done, expected=JobStatus.PENDING):
+        run.report.ran_on_demand += done.counts.total or 0
+        run.report.finished[status.value] += 1
+        settle(run, done)
+
+
+def stage_input(run: Run, job: Job) -> None:
+    """A packed job's input folder holds copies of its parts (copying again after a crash is harmless)."""
+    bucket, prefix = naming.split_uri(job.input_uri)
+    if prefix != naming.packed_input_prefix(job.job_id):
+        return
+    for part in run.store.get_parts(job.part_ids):
+        run.objects.copy(bucket, naming.split_uri(part.staged_uri)[1], prefix + (part.input_name or ""))
+
+
+def request_for(job: Job, config: PipelineConfig) -> SubmitRequest:
+    return SubmitRequest(
+        job_name=naming.job_name(config.job_name_prefix, job.job_id, job.attempt),
+        client_token=naming.client_request_token(job.job_id, job.attempt),
+        model_id=job.model_id,
+        role_arn=config.role_arn,
+        input_uri=job.input_uri,
+        output_uri=job.output_uri,
+        invocation_type=job.invocation_type,
+        timeout_hours=config.timeout_hours,
+        tags={"bbq:job-id": job.job_id},
+    )
+
+
+def record_submission(run: Run, job: Job, name: str, arn: str) -> None:
+    now = run.clock.now()
+    submitted = job.with_changes(
+        status=JobStatus.SUBMITTED,
+        job_name=name,
+        job_arn=arn,
+        submitted_at=now,
+        updated_at=now,
+        message="",
+        transient_errors=0,
+        retry_at=None,
+    )
+    if run.store.save_job(submitted, expected=JobStatus.PENDING):
+        run.report.submitted += 1
+        log.info("job submitted", extra={"job_id": job.job_id, "job_arn": arn, "model_id": job.model_id})
+        return
+    current = run.store.get_job(job.job_id)
+    if current is not None and current.status == JobStatus.STOPPED and not current.job_arn:
+        # Stopped on request while this run was submitting it: stop what Bedrock just accepted too, and follow
+        # it to its end like any job (its slot stays held until then).
+        run.batch.stop(arn)
+        stopping = current.with_changes(
+            status=JobStatus.STOPPING, job_name=name, job_arn=arn, submitted_at=now, updated_at=now, settled=False
+        )
+        if run.store.save_job(stopping, expected=JobStatus.STOPPED):
+            log.warning("job stopped on request as it went out", extra={"job_id": job.job_id, "job_arn": arn})
+
+
+def fail(run: Run, job: Job, message: str) -> None:
+    now = run.clock.now()
+    failed = job.with_changes(status=JobStatus.FAILED, message=message, updated_at=now, ended_at=now)
+    if run.store.save_job(failed, expected=JobStatus.PENDING):
+        run.report.rejected += 1
+        run.report.finished[JobStatus.FAILED.value] += 1
+        settle(run, failed)
+    log.error("Bedrock rejected the job", extra={"job_id": job.job_id, "error": message})
+
+
+def set_aside(run: Run, job: Job, exc: Exception) -> None:
+    now = run.clock.now()
+    errors = job.transient_errors + 1
+    wait = retry.backoff(errors)
+    waiting = job.with_changes(
+        transient_errors=errors,
+        retry_at=now + wait,
+        updated_at=now,
+        message=f"Bedrock answered an error ({exc}); trying again after {wait} (attempt {errors})",
+    )
+    run.store.save_job(waiting, expected=JobStatus.PENDING)
+    run.report.deferred += 1
+    log.warning(
+        "job set aside after a transient error",
+        extra={"job_id": job.job_id, "error": str(exc), "errors_in_a_row": errors, "retry_in_s": wait.seconds},
+    )
+
+
+def pause(run: Run, model: str, queue: list[Job], exc: ModelUnavailable) -> None:
+    """Leaves the model's planned jobs Pending with a message on each saying what to fix; every later run tries
+    one job and the queue resumes by itself once Bedrock accepts the model."""
+    message = (
+        f"Waiting: Bedrock refuses model {model} for this account ({exc}). {WHAT_TO_FIX[exc.reason]}. "
+        "bbq tries again on every run and resumes by itself."
+    )
+    run.report.paused[model] = message
+    run.report.deferred += 1
+    log.error("model unavailable; its queue waits", extra={"model_id": model, "reason": exc.reason, "error": str(exc)})
+    now = run.clock.now()
+    for job in queue:
+        if job.message != message:
+            run.store.save_job(job.with_changes(message=message, updated_at=now), expected=JobStatus.PENDING)
+            tell_files(run.store, run.clock, job, message, WaitReason.MODEL_ACCESS)
