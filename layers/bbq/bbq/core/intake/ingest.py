@@ -17,7 +17,7 @@ from bbq.core.model.errors import ObjectMissing
 from bbq.core.model.files import FileStatus, InputFile, InvocationType, Part, WaitReason
 from bbq.core.model.limits import ModelLimits
 from bbq.core.model.messages import PACKING_NOTE
-from bbq.core.model.ports import LimitsProvider, ObjectRef, ObjectStore, Store
+from bbq.core.model.ports import Files, LimitsProvider, ObjectRef, ObjectStore
 from bbq.core.model.prices import BYTES_PER_TOKEN
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def ingest_object(
     ref: ObjectRef,
     *,
     objects: ObjectStore,
-    store: Store,
+    store: Files,
     limits: LimitsProvider,
     config: PipelineConfig,
     clock: Clock,
@@ -216,7 +216,7 @@ def _too_large(size: int, limit: int) -> str:
 
 
 def _refuse(
-    ref: ObjectRef, file_id: str, reason: str, objects: ObjectStore, store: Store, clock: Clock
+    ref: ObjectRef, file_id: str, reason: str, objects: ObjectStore, store: Files, clock: Clock
 ) -> IngestOutcome:
     """A file refused before its lines are read (a model this stack does not run)."""
     now = clock.now()

@@ -55,9 +55,8 @@ class Reservation(Enum):
     FULL = "full"  # the model's slots are all held
 
 
-class Store(Protocol):
-    """The table: files, parts, jobs and the slot ledger. The scheduler reads it only through the per-model
-    queues (waiting parts, jobs in flight), so a run costs the same whatever the backlog and history."""
+class Files(Protocol):
+    """Uploads' file items and their parts."""
 
     def get_file(self, file_id: str) -> InputFile | None: ...
 
@@ -70,6 +69,17 @@ class Store(Protocol):
         """Every part of the file, each later attempt included (``files.every_attempt``)."""
 
     def get_parts(self, part_ids: Sequence[str]) -> list[Part]: ...
+
+    def save_part(self, part: Part, expected: PartStatus | None = None) -> bool:
+        """Writes ``part`` (only if its stored status is still ``expected``, when given); False if it was not."""
+
+    def add_part(self, part: Part) -> bool:
+        """Stores a new part (a later attempt); False when it exists already (nothing is changed)."""
+
+
+class Queues(Protocol):
+    """What a scheduler run reads of a model: its waiting parts and its jobs in flight, so a run costs the same
+    whatever the backlog and history; and the jobs themselves."""
 
     def waiting_parts(self, model_id: str, invocation_type: InvocationType, page_size: int = 100) -> Iterator[Part]:
         """The model's waiting parts of one invocation type, oldest first, read page by page as consumed."""
@@ -87,14 +97,11 @@ class Store(Protocol):
     def save_job(self, job: Job, expected: JobStatus) -> bool:
         """Writes ``job`` only if the stored status is still ``expected``; False if another run moved it."""
 
-    def save_part(self, part: Part, expected: PartStatus | None = None) -> bool:
-        """Writes ``part`` (only if its stored status is still ``expected``, when given); False if it was not."""
 
-    def add_part(self, part: Part) -> bool:
-        """Stores a new part (a later attempt); False when it exists already (nothing is changed)."""
+class SlotLedger(Protocol):
+    """Per model, the jobs holding one of bbq's slots, each with when it was reserved. One atomic write reserves
+    a slot, so scheduler runs that overlap never ask Bedrock for more than the quota."""
 
-    # The slot ledger: per model, the jobs holding one of bbq's slots, each with when it was reserved. One
-    # atomic write reserves a slot, so scheduler runs that overlap never ask Bedrock for more than the quota.
     def slot_holders(self, model_id: str) -> dict[str, datetime]: ...
 
     def reserve_slot(self, model_id: str, job_id: str, quota: int, now: datetime) -> Reservation:
@@ -105,18 +112,29 @@ class Store(Protocol):
 
     def release_slot(self, model_id: str, job_id: str) -> None: ...
 
-    # The sweep of uploads whose event never came: which file ids have an item, and where the listing stopped.
+
+class Sweep(Protocol):
+    """The sweep of uploads whose event never came: which file ids have an item, and where the listing stopped."""
+
     def known_files(self, file_ids: Sequence[str]) -> set[str]: ...
 
     def sweep_cursor(self, bucket: str) -> str | None: ...
 
     def save_sweep_cursor(self, bucket: str, cursor: str | None) -> None: ...
 
-    # A file's results join, carried out over one or more invocations.
+
+class JoinCheckpoints(Protocol):
+    """A file's results join, carried out over one or more invocations."""
+
     def get_join(self, file_id: str) -> JoinCheckpoint | None: ...
 
     def save_join(self, checkpoint: JoinCheckpoint) -> bool:
         """Saves it if the stored checkpoint is the step before (or none, for step 1); False if not."""
+
+
+class Store(Files, Queues, SlotLedger, Sweep, JoinCheckpoints, Protocol):
+    """The table, whole: what one adapter (and one fake) implements. Code that needs less takes the narrower
+    port (tests/pipeline/test_store_contract.py runs one contract against both)."""
 
 
 class JoinRequests(Protocol):

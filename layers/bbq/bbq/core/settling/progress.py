@@ -22,7 +22,7 @@ from bbq.core.model.files import (
 from bbq.core.model.jobs import Job
 from bbq.core.model.limits import SplitPolicy
 from bbq.core.model.messages import PACKING_NOTE
-from bbq.core.model.ports import JoinRequests, ObjectStore, Store
+from bbq.core.model.ports import Files, JoinRequests, ObjectStore
 from bbq.core.model.prices import DEFAULT as DEFAULT_PRICES
 from bbq.core.model.prices import PriceTable
 from bbq.core.settling.reports import write_file_report
@@ -44,7 +44,7 @@ class Ending:
     notify: Callable[[InputFile], None] | None = None
 
 
-def update_files(store: Store, clock: Clock, parts: Iterable[Part], joins: JoinRequests) -> list[str]:
+def update_files(store: Files, clock: Clock, parts: Iterable[Part], joins: JoinRequests) -> list[str]:
     """Each file's status is derived from all of its parts. Written, then checked again: a run that finished a
     sibling part at the same moment may have read the parts before this one's change and written after it; the
     last writer's check sees every part and puts the file right. A file whose last record is final is not ended
@@ -150,7 +150,7 @@ def _without_packing_note(message: str) -> str:
     return head.rsplit(";", 1)[0] if ";" in head else ""
 
 
-def tell_files(store: Store, clock: Clock, job: Job, message: str, waiting_for: WaitReason | None = None) -> None:
+def tell_files(store: Files, clock: Clock, job: Job, message: str, waiting_for: WaitReason | None = None) -> None:
     """Puts a job's news where users look: on the files its parts come from, with what they wait for now."""
     now = clock.now()
     for file_id in dict.fromkeys(part.file_id for part in store.get_parts(job.part_ids)):

@@ -28,7 +28,7 @@ from bbq.core.model.errors import ObjectMissing
 from bbq.core.model.files import PART_STATUS_OF_JOB, Part, PartStatus
 from bbq.core.model.jobs import Job
 from bbq.core.model.lines import split_lines
-from bbq.core.model.ports import ObjectStore, ObjectWriter, Store
+from bbq.core.model.ports import Files, ObjectStore, ObjectWriter
 from bbq.core.model.record_ids import line_of, record_id_of_staged
 from bbq.core.model.states import JobStatus
 
@@ -40,7 +40,7 @@ Error = tuple[object, str]  # (errorCode, errorMessage) as Bedrock wrote them
 _MISSING: Error = (None, retry.MISSING)
 
 
-def settle_job(job: Job, *, store: Store, objects: ObjectStore, config: PipelineConfig, clock: Clock) -> list[Part]:
+def settle_job(job: Job, *, store: Files, objects: ObjectStore, config: PipelineConfig, clock: Clock) -> list[Part]:
     """Settles each part the job carried that is not settled yet; every part of the job, as it is now."""
     parts = []
     stop_asked: dict[str, bool] = {}  # per file: a packed job carries many parts of few files
@@ -56,7 +56,7 @@ def settle_job(job: Job, *, store: Store, objects: ObjectStore, config: Pipeline
     return parts
 
 
-def _stop_asked(store: Store, part: Part) -> bool:
+def _stop_asked(store: Files, part: Part) -> bool:
     file = store.get_file(part.file_id)
     return file is not None and file.stop_requested
 
@@ -66,7 +66,7 @@ def _settle_part(
     part: Part,
     stop_asked: bool,
     *,
-    store: Store,
+    store: Files,
     objects: ObjectStore,
     config: PipelineConfig,
     clock: Clock,
