@@ -16,7 +16,8 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from bbq.adapters.dynamodb_store import DynamoStore, _file_item, _job_item, _part_item
+from bbq.adapters.dynamodb import DynamoStore
+from bbq.adapters.dynamodb.items import file_item, job_item, part_item
 from bbq.core.model.clock import ManualClock
 from bbq.core.model.config import PipelineConfig
 from bbq.core.model.files import FileStatus, InputFile, InvocationType, Part, PartStatus
@@ -63,14 +64,14 @@ def fill(ddb: Any, table: str, waiting: int, finished: int, active: int) -> None
     items: list[dict[str, Any]] = []
     for i in range(waiting):
         fid = f"w{i:09d}"
-        items += [_file_item(a_file(fid, FileStatus.QUEUED)), _part_item(a_part(fid, i, PartStatus.WAITING, None))]
+        items += [file_item(a_file(fid, FileStatus.QUEUED)), part_item(a_part(fid, i, PartStatus.WAITING, None))]
     for i in range(finished + active):
         fid, jid = f"d{i:09d}", f"j{i:023d}"
         done = i < finished
         items += [
-            _file_item(a_file(fid, FileStatus.COMPLETED if done else FileStatus.RUNNING)),
-            _part_item(a_part(fid, i, PartStatus.COMPLETED if done else PartStatus.IN_JOB, jid)),
-            _job_item(a_job(jid, f"{fid}-p00001", JobStatus.COMPLETED if done else JobStatus.IN_PROGRESS)),
+            file_item(a_file(fid, FileStatus.COMPLETED if done else FileStatus.RUNNING)),
+            part_item(a_part(fid, i, PartStatus.COMPLETED if done else PartStatus.IN_JOB, jid)),
+            job_item(a_job(jid, f"{fid}-p00001", JobStatus.COMPLETED if done else JobStatus.IN_PROGRESS)),
         ]
     for start in range(0, len(items), 25):
         batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]

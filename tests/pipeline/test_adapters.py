@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError
 
 from bbq.adapters import s3_objects
 from bbq.adapters.bedrock_batch import BedrockBatch
-from bbq.adapters.dynamodb_store import DynamoStore
+from bbq.adapters.dynamodb import DynamoStore
 from bbq.adapters.s3_objects import S3Objects
 from bbq.core.model.errors import JobNotFound, ObjectMissing
 from bbq.core.model.files import FileStatus, InputFile, InvocationType, Part

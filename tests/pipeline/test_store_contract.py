@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from bbq.adapters.dynamodb_store import DynamoStore
+from bbq.adapters.dynamodb import DynamoStore
 from bbq.core.model.files import FileStatus, InvocationType, PartStatus, WaitReason
 from bbq.core.model.join_state import JoinCheckpoint
 from bbq.core.model.ports import Reservation, Store

@@ -9,7 +9,7 @@ from botocore.config import Config
 
 from bbq.adapters.bedrock_batch import BedrockBatch
 from bbq.adapters.bedrock_runtime import BedrockRuntime
-from bbq.adapters.dynamodb_store import DynamoStore
+from bbq.adapters.dynamodb import DynamoStore
 from bbq.adapters.file_events import FileEvents
 from bbq.adapters.join_queue import JoinQueue
 from bbq.adapters.s3_objects import S3Objects

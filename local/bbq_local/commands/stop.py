@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     import boto3
 
     from bbq.adapters.bedrock_batch import BedrockBatch
-    from bbq.adapters.dynamodb_store import DynamoStore
+    from bbq.adapters.dynamodb import DynamoStore
     from bbq.adapters.join_queue import JoinQueue
 
     stack = find(args)
