@@ -114,3 +114,13 @@ def test_work_too_small_for_a_job_of_its_own_rides_along_when_nothing_else_waits
     plan = plan_jobs(parts, LIMITS, 3, T0, WAIT)
     assert shape(plan) == [["a1"], ["a2"], ["a3", "s1", "t1"]], "40 records could never run alone"
     assert plan.overdue == []
+
+
+def test_a_part_too_big_for_the_job_being_filled_takes_a_free_slot_of_its_own() -> None:
+    """Found by the planner's property test: with the minimum equal to the maximum, a full part that did not fit
+    beside a job still under the minimum used to wait while a slot stood idle."""
+    limits = LIMITS.with_changes(concurrent_jobs=2, min_records_per_job=124, max_records_per_job=124)
+    waiting = [part("a", 1, 1, age=1), part("b", 1, 122, age=2), part("c", 1, 124, age=3), part("d", 1, 1, age=4)]
+    plan = plan_jobs(iter(waiting), limits, 2, T0, WAIT)
+    assert sorted(shape(plan)) == [["a1", "b1", "d1"], ["c1"]]
+    assert plan_jobs(iter(waiting), limits, 1, T0, WAIT).jobs[0].record_count == 124, "one slot: one full job"

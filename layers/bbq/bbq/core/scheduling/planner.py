@@ -82,6 +82,14 @@ def plan_jobs(
         jobs.append(current)
     elif current:
         left = current + left
+    # A slot still free, and parts left that make a job alone (they did not fit beside a job under the minimum):
+    # they run now rather than leave the slot idle.
+    for part in [p for p in left if p.record_count >= limits.min_records_per_job]:
+        if len(jobs) >= slots:
+            break
+        if _fits([], part, limits, max_parts_per_job):
+            jobs.append([part])
+            left.remove(part)
     if exhausted and left and _records(left) < limits.min_records_per_job:
         # Too little to ever make a job of its own and nothing else waiting: it rides along where there is room.
         for part in list(left):
