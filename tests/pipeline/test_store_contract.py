@@ -120,3 +120,22 @@ def test_a_join_checkpoint_is_saved_only_after_the_step_before(store: Store) -> 
     )
     assert store.save_join(later)
     assert store.get_join("f9") == later
+
+
+def test_the_read_side_finds_files_by_status_and_an_upload_by_its_key(make_pipeline: Callable[..., Any]) -> None:
+    """StatusQuery (people's views) reads the items the store wrote, as the core's types: a Query by status on
+    StatusIndex (files only, not jobs), one Query by key on KeyIndex, the ledger's holders."""
+    from bbq.adapters.dynamodb.status import DynamoStatus
+
+    table = make_pipeline(quota=2).table
+    store, query = DynamoStore(boto3.client("dynamodb"), table), DynamoStatus(boto3.client("dynamodb"), table)
+    older, newer = a_file("k1", 1), a_file("k2", 1).with_changes(created_at=MOMENT + timedelta(seconds=5))
+    assert store.create_file(older, [a_part("k1", 1)]) and store.create_file(newer, [a_part("k2", 1)])
+    store.save_file(older.with_changes(status=FileStatus.COMPLETED))
+    store.create_job(full_job("j1", ("k2-p00001",), JobStatus.PENDING), [])
+    assert [f.file_id for f in query.files(FileStatus.QUEUED)] == ["k2"]
+    assert {f.file_id for f in query.files()} == {"k1", "k2"}
+    assert query.newest_upload(older.key) == newer and query.newest_upload("to-process/none.jsonl") is None
+    assert store.slot_holders(CLAUDE) == {}  # the ledger item, as a run first makes it
+    store.reserve_slot(CLAUDE, "j1", 2, MOMENT)
+    assert query.slots_in_use() == {CLAUDE: 1}

@@ -3,7 +3,7 @@
 import argparse
 from typing import Any
 
-from bbq_local.commands.stack import EXIT_OK, add_stack_arguments, find, items, print_json
+from bbq_local.commands.stack import EXIT_OK, add_stack_arguments, find, print_json, status_query
 
 
 def add_parser(commands: Any) -> None:
@@ -18,13 +18,13 @@ def run(args: argparse.Namespace) -> int:
 
     stack = find(args)
     per_model: dict[str, dict[str, Any]] = {}
-    for file in items(stack, "file"):
-        if "ResultsUri" not in file:
+    for file in status_query(stack).files():
+        if not file.results_uri:
             continue
         row = per_model.setdefault(
-            file["ModelId"],
+            file.model_id,
             {
-                "model": file["ModelId"],
+                "model": file.model_id,
                 "files": 0,
                 "records": 0,
                 "inputTokens": 0,
@@ -34,11 +34,11 @@ def run(args: argparse.Namespace) -> int:
             },
         )
         row["files"] += 1
-        row["records"] += int(file.get("RecordsSucceeded", 0))
-        row["inputTokens"] += int(file.get("InputTokenCount", 0))
-        row["outputTokens"] += int(file.get("OutputTokenCount", 0))
-        if "CostUsd" in file:
-            row["costUsd"] += float(file["CostUsd"])
+        row["records"] += file.counts.succeeded
+        row["inputTokens"] += file.input_tokens
+        row["outputTokens"] += file.output_tokens
+        if file.cost_usd is not None:
+            row["costUsd"] += file.cost_usd
         else:
             row["unpriced"] += 1
     rows = sorted(per_model.values(), key=lambda r: r["model"])

@@ -5,7 +5,7 @@ import argparse
 from typing import Any
 
 from bbq.core.model.limits import ModelLimits
-from bbq_local.commands.stack import EXIT_OK, Stack, add_stack_arguments, find, print_json, slots_in_use
+from bbq_local.commands.stack import EXIT_OK, Stack, add_stack_arguments, find, print_json, status_query
 
 
 def add_parser(commands: Any) -> None:
@@ -67,7 +67,7 @@ def quotas(stack: Stack) -> list[dict[str, Any]]:
     models = [stack.parameters.get("ModelId", "")] + [
         m.strip() for m in stack.parameters.get("AllowedModels", "").split(",") if m.strip()
     ]
-    held = slots_in_use(stack)
+    held = status_query(stack).slots_in_use()
     rows = []
     for model in dict.fromkeys(m for m in models if m):
         limits, sources = described(model) if described else (fallback, {f: "stack parameter" for f in _FIELDS})

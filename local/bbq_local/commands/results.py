@@ -30,11 +30,11 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     stack = find(args)
     file = newest_upload(stack, args.file)
-    if not file.get("ResultsUri"):
-        print(f"{file['SourceKey']} is {file['Status']}: {file.get('Message', '')}; its results come when it ends")
+    if not file.results_uri:
+        print(f"{file.key} is {file.status.value}: {file.message}; its results come when it ends")
         return EXIT_NOT_READY
-    bucket, prefix = naming.split_uri(file["ResultsUri"])
-    folder = args.out / naming.safe_path(file["SourceKey"].removeprefix("to-process/").rsplit(".", 1)[0], 200)
+    bucket, prefix = naming.split_uri(file.results_uri)
+    folder = args.out / naming.safe_path(file.key.removeprefix("to-process/").rsplit(".", 1)[0], 200)
     folder.mkdir(parents=True, exist_ok=True)
     import boto3
 
@@ -45,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
         s3.download_file(bucket, prefix + name, str(target))
         saved.append(str(target))
     if args.json:
-        print_json({"file": file["SourceKey"], "status": file["Status"], "saved": saved})
+        print_json({"file": file.key, "status": file.status.value, "saved": saved})
     else:
-        print(f"{file['SourceKey']}: {file['Status']}, {file.get('Message', '')}")
+        print(f"{file.key}: {file.status.value}, {file.message}")
         for path in saved:
             print(f"  {path}")
     return EXIT_OK

@@ -33,29 +33,31 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     stack = find(args)
     file = newest_upload(stack, args.file)
-    if not file.get("ResultsUri"):
-        print(f"{file['SourceKey']} is {file['Status']}: it can be retried once it ends")
+    if not file.results_uri:
+        print(f"{file.key} is {file.status.value}: it can be retried once it ends")
         return EXIT_NOT_READY
     import boto3
 
     s3 = boto3.client("s3")
-    bucket, prefix = naming.split_uri(file["ResultsUri"])
+    bucket, prefix = naming.split_uri(file.results_uri)
     errors = s3.get_object(Bucket=bucket, Key=prefix + "errors.jsonl")["Body"].read().splitlines()
     wanted = {orjson.loads(line)["line"] for line in errors if line}
     if not wanted:
-        print(f"{file['SourceKey']}: every record succeeded; nothing to retry")
+        print(f"{file.key}: every record succeeded; nothing to retry")
         return EXIT_OK
-    pin = {} if naming.is_etag(file["Version"]) else {"VersionId": file["Version"]}
-    body = s3.get_object(Bucket=file["SourceBucket"], Key=file["SourceKey"], **pin)["Body"]
+    if naming.is_etag(file.version):  # an unversioned bucket: the upload as it is
+        body = s3.get_object(Bucket=file.bucket, Key=file.key)["Body"]
+    else:
+        body = s3.get_object(Bucket=file.bucket, Key=file.key, VersionId=file.version)["Body"]
     # Numbered as ingest numbered them (a leading BOM dropped, CRLF and long lines alike).
     lines = [line.data or b"" for line in split_lines(body.iter_chunks(READ_CHUNK), MAX_LINE) if line.number in wanted]
-    key = _retry_key(s3, file["SourceBucket"], file["SourceKey"])
-    s3.put_object(Bucket=file["SourceBucket"], Key=key, Body=b"\n".join(lines) + b"\n")
-    result = {"file": file["SourceKey"], "records": len(lines), "uploaded": f"s3://{file['SourceBucket']}/{key}"}
+    key = _retry_key(s3, file.bucket, file.key)
+    s3.put_object(Bucket=file.bucket, Key=key, Body=b"\n".join(lines) + b"\n")
+    result = {"file": file.key, "records": len(lines), "uploaded": f"s3://{file.bucket}/{key}"}
     if args.json:
         print_json(result)
     else:
-        print(f"{len(lines)} records of {file['SourceKey']} go again as {result['uploaded']}")
+        print(f"{len(lines)} records of {file.key} go again as {result['uploaded']}")
     return EXIT_OK
 
 

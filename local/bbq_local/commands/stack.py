@@ -4,11 +4,14 @@ the pipeline itself never scans)."""
 import argparse
 import json
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bbq_local.commands import local_endpoint
+
+if TYPE_CHECKING:
+    from bbq.adapters.dynamodb.status import DynamoStatus
+    from bbq.core.model.files import InputFile
 
 # boto3 and rich are imported where they are used, so that `bbq --help` answers without loading them.
 EXIT_OK, EXIT_ERROR, EXIT_NOT_READY = 0, 1, 3
@@ -61,70 +64,23 @@ def find(args: argparse.Namespace) -> Stack:
     return Stack(args.stack, outputs, parameters)
 
 
-def _scan(stack: Stack, condition: str, value: str) -> Iterator[dict[str, Any]]:
-    """The table's items matching ``condition`` on ``:value`` (a whole-table read: these are people's views)."""
+def status_query(stack: Stack) -> "DynamoStatus":
+    """The stack's read side for people: files as the core knows them (never raw items), an upload by its key
+    with one Query, each model's slots in use."""
     import boto3
 
-    pages = (
-        boto3.client("dynamodb")
-        .get_paginator("scan")
-        .paginate(
-            TableName=stack.table,
-            FilterExpression=condition,
-            ExpressionAttributeValues={":value": {"S": value}},
-        )
-    )
-    for page in pages:
-        yield from page["Items"]
+    from bbq.adapters.dynamodb.status import DynamoStatus
+
+    return DynamoStatus(boto3.client("dynamodb"), stack.table)
 
 
-def items(stack: Stack, kind: str) -> Iterator[dict[str, Any]]:
-    from boto3.dynamodb.types import TypeDeserializer
-
-    deserialize = TypeDeserializer().deserialize
-    for item in _scan(stack, "Kind = :value", kind):
-        yield {name: _plain(deserialize(value)) for name, value in item.items()}
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB's Decimals as ints or floats, so that JSON and tables show plain numbers."""
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-def newest_upload(stack: Stack, key: str) -> dict[str, Any]:
-    """The newest upload of a key under to-process/ (the prefix may be left out): one Query of KeyIndex."""
-    import boto3
-    from boto3.dynamodb.types import TypeDeserializer
-
+def newest_upload(stack: Stack, key: str) -> "InputFile":
+    """The newest upload of a key under to-process/ (the prefix may be left out)."""
     key = key if key.startswith("to-process/") else f"to-process/{key}"
-    found = boto3.client("dynamodb").query(
-        TableName=stack.table,
-        IndexName="KeyIndex",
-        KeyConditionExpression="SourceKey = :key",
-        ExpressionAttributeValues={":key": {"S": key}},
-        ScanIndexForward=False,  # newest first
-        Limit=1,
-    )["Items"]
-    if not found:
+    found = status_query(stack).newest_upload(key)
+    if found is None:
         raise CommandError(f"no upload {key!r} in stack {stack.name}: see `bbq status`")
-    deserialize = TypeDeserializer().deserialize
-    return {name: _plain(deserialize(value)) for name, value in found[0].items()}
-
-
-def slots_in_use(stack: Stack) -> dict[str, int]:
-    """Per model, the jobs holding one of bbq's slots (its ledger item)."""
-    return {
-        item["Id"]["S"].removeprefix("slots#"): len(item.get("Holders", {}).get("M", {}))
-        for item in _scan(stack, "begins_with(Id, :value)", "slots#")
-    }
+    return found
 
 
 def print_json(value: Any) -> None:

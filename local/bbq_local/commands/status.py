@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Group
 
-from bbq_local.commands.stack import EXIT_OK, Stack, add_stack_arguments, find, items, print_json, slots_in_use
+    from bbq.core.model.files import InputFile
+
+from bbq_local.commands.stack import EXIT_OK, Stack, add_stack_arguments, find, print_json, status_query
 
 FINAL = {"Completed", "PartiallyCompleted", "Failed", "Stopped", "Rejected"}
 
@@ -44,41 +46,37 @@ def run(args: argparse.Namespace) -> int:
 
 
 def snapshot(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
+    from bbq.core.model.files import FileStatus
+
+    query = status_query(stack)
     files = [
         file
-        for file in items(stack, "file")
-        if (not args.status or file["Status"] == args.status)
-        and (not args.model or args.model in file.get("ModelId", ""))
+        for file in query.files(FileStatus(args.status) if args.status else None)
+        if not args.model or args.model in file.model_id
     ]
-    files.sort(key=lambda f: (f["CreatedAt"], f["SourceKey"]))
-    return {"stack": stack.name, "files": [_file_row(f) for f in files], "models": _models(stack)}
+    files.sort(key=lambda f: (f.created_at, f.key))
+    limit = int(stack.parameters.get("MaxConcurrentJobs", "0") or 0)  # the fallback; `bbq quota` reads the quota
+    models = [{"model": m, "slotsInUse": held, "fallbackLimit": limit} for m, held in query.slots_in_use().items()]
+    return {"stack": stack.name, "files": [_file_row(f) for f in files], "models": models}
 
 
-def _file_row(file: dict[str, Any]) -> dict[str, Any]:
-    records = int(file.get("RecordCount", 0))
-    succeeded, failed = int(file.get("RecordsSucceeded", 0)), int(file.get("RecordsFailed", 0))
-    stopped = int(file.get("RecordsStopped", 0))
-    done = records if file["Status"] in FINAL else succeeded + failed + stopped
+def _file_row(file: "InputFile") -> dict[str, Any]:
+    counts = file.counts
+    done = file.record_count if file.status.value in FINAL else counts.succeeded + counts.failed + counts.stopped
     return {
-        "key": file["SourceKey"],
-        "fileId": file["FileId"],
-        "model": file.get("ModelId", ""),
-        "status": file["Status"],
-        "records": records,
+        "key": file.key,
+        "fileId": file.file_id,
+        "model": file.model_id,
+        "status": file.status.value,
+        "records": file.record_count,
         "done": done,
-        "succeeded": succeeded,
-        "failed": failed,
-        "rejectedLines": int(file.get("RejectedLines", 0)),
-        "costUsd": file.get("CostUsd"),
-        "message": file.get("Message", ""),
-        "results": file.get("ResultsUri"),
+        "succeeded": counts.succeeded,
+        "failed": counts.failed,
+        "rejectedLines": file.rejected_lines,
+        "costUsd": file.cost_usd,
+        "message": file.message,
+        "results": file.results_uri,
     }
-
-
-def _models(stack: Stack) -> list[dict[str, Any]]:
-    """Each model's slots held by bbq (its ledger), and the limit bbq falls back to (`bbq quota` reads the quota)."""
-    limit = int(stack.parameters.get("MaxConcurrentJobs", "0") or 0)
-    return [{"model": model, "slotsInUse": held, "fallbackLimit": limit} for model, held in slots_in_use(stack).items()]
 
 
 def render(view: dict[str, Any]) -> "Group":

@@ -22,6 +22,7 @@ from bbq.core.model.states import JobStatus, is_terminal
 
 QUEUE_INDEX = "QueueIndex"
 STATUS_INDEX = "StatusIndex"
+KEY_INDEX = "KeyIndex"
 FILE, PART, JOB, LEDGER, SWEEP, JOIN = "file#", "part#", "job#", "slots#", "sweep#", "join#"
 
 _COUNTERS = {

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Protocol
 
-from bbq.core.model.files import InputFile, InvocationType, Part, PartStatus
+from bbq.core.model.files import FileStatus, InputFile, InvocationType, Part, PartStatus
 from bbq.core.model.jobs import Job, JobSnapshot
 from bbq.core.model.join_state import JoinCheckpoint
 from bbq.core.model.limits import ModelLimits
@@ -135,6 +135,19 @@ class JoinCheckpoints(Protocol):
 class Store(Files, Queues, SlotLedger, Sweep, JoinCheckpoints, Protocol):
     """The table, whole: what one adapter (and one fake) implements. Code that needs less takes the narrower
     port (tests/pipeline/test_store_contract.py runs one contract against both)."""
+
+
+class StatusQuery(Protocol):
+    """The read side for people (the bbq command, dashboards): files as the core knows them, never raw items."""
+
+    def files(self, status: FileStatus | None = None) -> Iterator[InputFile]:
+        """Every file, or those in ``status``."""
+
+    def newest_upload(self, key: str) -> InputFile | None:
+        """The newest upload of an object key."""
+
+    def slots_in_use(self) -> dict[str, int]:
+        """Per model, the jobs holding one of bbq's slots."""
 
 
 class JoinRequests(Protocol):
