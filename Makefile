@@ -9,11 +9,11 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .PHONY: install demo test check lint validate build package-check ci bench bench-smoke clean e2e-aws
 
-$(STAMP): requirements-dev.txt pyproject.toml
+$(STAMP): requirements-dev.txt pyproject.toml emulator/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
-	$(BIN)/pip install --quiet -e .  # the bbq command and the shared library (layers/bbq) it drives
+	$(BIN)/pip install --quiet -e . -e emulator  # the bbq command and its library; the Bedrock emulator
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -38,7 +38,7 @@ check: $(STAMP)  ## the fast loop (about 20 s): ruff, the core's import contract
 lint: $(STAMP)  ## ruff, the core's import contract (pyproject.toml), and mypy (each handler on its own: all are app.py)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/mypy layers/bbq/bbq local/bbq_local tests bench
+	$(BIN)/mypy layers/bbq/bbq local/bbq_local emulator/bedrock_emulator tests bench
 	$(BIN)/mypy functions/ingest/app.py
 	$(BIN)/mypy functions/scheduler/app.py
 	$(BIN)/mypy functions/sweeper/app.py

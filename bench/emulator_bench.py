@@ -9,10 +9,10 @@ import os
 import time
 
 import boto3
+from bedrock_emulator.standalone import free_port, launch, wait_healthy
 from moto.server import ThreadedMotoServer
 
 from bbq.core.model.states import BEDROCK_TERMINAL
-from bbq_local.emulator.standalone import free_port, launch, wait_healthy
 
 os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
 logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request

@@ -7,13 +7,13 @@ from typing import Any
 
 import boto3
 import pytest
+from bedrock_emulator import BedrockEmulator, EmulatorServer
 from botocore.config import Config
 from moto import mock_aws
 
 from bbq import wiring
 from bbq.core.model.clock import ManualClock
 from bbq_local import AWS_VARIABLES_TO_CLEAR
-from bbq_local.emulator import BedrockEmulator, EmulatorServer
 
 # Set before any test module imports a handler: Powertools reads these when bbq.observability is imported.
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "bbq")

@@ -4,8 +4,6 @@ Exit codes: 0 done, 1 an error (said on stderr, with what to do), 2 a usage mist
 an upload that has not ended)."""
 
 import argparse
-import contextlib
-import json
 import sys
 
 from bbq_local import local_stack
@@ -14,23 +12,9 @@ from bbq_local.commands.stack import EXIT_ERROR, CommandError
 
 
 def _emulator(args: argparse.Namespace) -> int:
-    from bbq_local.emulator.standalone import serve
+    from bedrock_emulator.__main__ import main as serve_emulator  # the emulator's own command: its options
 
-    with contextlib.suppress(KeyboardInterrupt):
-        serve(
-            host=args.host,
-            port=args.port,
-            s3_endpoint_url=args.s3_endpoint_url,
-            events_endpoint_url=args.events_endpoint_url,
-            region=args.region,
-            quota=args.quota,
-            min_records=args.min_records,
-            time_scale=args.time_scale,
-            seed=args.seed,
-            faults=json.loads(args.faults) if args.faults else {},
-            verbose=args.verbose,
-        )
-    return 0
+    return serve_emulator(args.options)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -56,23 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="what", required=True
     )
 
-    emulator = local.add_parser("emulator", help="serve the Bedrock batch emulator over HTTP")
-    emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=5055)
-    emulator.add_argument("--s3-endpoint-url", help="S3 to read input from and write output to (e.g. a moto server)")
-    emulator.add_argument("--events-endpoint-url", help="EventBridge to put state-change events on (optional)")
-    emulator.add_argument("--region", default="us-east-1")
-    emulator.add_argument("--quota", type=int, default=10, help="concurrent jobs per model (default 10)")
-    emulator.add_argument("--min-records", type=int, default=100, help="minimum records per job (default 100)")
-    emulator.add_argument(
-        "--time-scale",
-        type=float,
-        default=100.0,
-        help="simulated seconds per wall second (default 100: a 150-record job ends in ~2.3 s)",
+    emulator = local.add_parser(
+        "emulator",
+        help="serve the Bedrock batch emulator over HTTP (python -m bedrock_emulator; --help after it: its options)",
+        add_help=False,
     )
-    emulator.add_argument("--seed", type=int, default=0, help="seed for ids, output order and injected faults")
-    emulator.add_argument("--faults", help='fault knobs as JSON, e.g. \'{"throttle": {"*": 0.1}}\'')
-    emulator.add_argument("--verbose", action="store_true", help="log every HTTP request")
+    emulator.add_argument("options", nargs=argparse.REMAINDER)
     emulator.set_defaults(func=_emulator)
 
     demo = local.add_parser("demo", help="run the whole pipeline locally on generated call transcripts")
@@ -88,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["local", "emulator"]:  # the emulator's own command takes every option after it
+        return _emulator(argparse.Namespace(options=argv[2:]))
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

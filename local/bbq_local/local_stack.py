@@ -42,7 +42,7 @@ def up(args: argparse.Namespace) -> int:
         _tell(state, args.json, "already up")
         return EXIT_OK
     local_endpoint.forget()
-    from bbq_local.emulator.standalone import free_port  # here: `bbq --help` loads no emulator
+    from bedrock_emulator.standalone import free_port  # here: `bbq --help` loads no emulator
 
     port = args.port or free_port()
     log = local_endpoint.STATE.with_suffix(".log")
@@ -113,7 +113,7 @@ def _tell(state: dict[str, Any], as_json: bool, what: str) -> None:
 
 def _live_clock(time_scale: float) -> Any:
     """Scaled wall time for the pipeline: it moves by itself, so a step has nothing to advance."""
-    from bbq_local.emulator.standalone import ScaledClock
+    from bedrock_emulator.standalone import ScaledClock
 
     class LiveClock(ScaledClock):
         def advance(self, seconds: float) -> Any:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import boto3
+from bedrock_emulator import BedrockEmulator, EmulatorServer, LimitTable, ModelLimits
 from boto3.dynamodb.types import TypeDeserializer
 from moto.dynamodb.models import DynamoDBBackend
 from moto.s3 import notifications as s3_notifications
@@ -23,7 +24,6 @@ from bbq import wiring
 from bbq.core.model.clock import ManualClock, SystemClock
 from bbq.core.model.files import FILE_DONE, FileStatus
 from bbq.core.model.states import ACTIVE
-from bbq_local.emulator import BedrockEmulator, EmulatorServer, LimitTable, ModelLimits
 from bbq_local.functions import LocalFunction
 from bbq_local.stack import DeployedStack, deploy
 

@@ -4,9 +4,9 @@ from datetime import datetime
 from typing import Any
 
 import botocore.session
+from bedrock_emulator import BedrockEmulator
 
 from bbq.core.model.clock import ManualClock
-from bbq_local.emulator import BedrockEmulator
 from tests.conftest import CLAUDE, ROLE_ARN
 
 BEDROCK_MODEL = botocore.session.get_session().get_service_model("bedrock")

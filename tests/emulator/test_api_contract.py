@@ -7,11 +7,11 @@ from typing import Any
 
 import boto3
 import pytest
+from bedrock_emulator import ApiError
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.retries.standard import ExponentialBackoff
 
-from bbq_local.emulator import ApiError
 from tests.conftest import CLAUDE, put_records
 from tests.emulator.helpers import (
     BEDROCK_MODEL,

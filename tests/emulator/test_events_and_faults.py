@@ -5,10 +5,10 @@ from typing import Any
 
 import boto3
 import pytest
+from bedrock_emulator import BedrockEmulator, EmulatorServer
 from botocore.config import Config
 from botocore.retries.standard import ExponentialBackoff
 
-from bbq_local.emulator import BedrockEmulator, EmulatorServer
 from tests.conftest import REGION, put_records
 from tests.emulator.helpers import create, run_to_end
 

@@ -5,8 +5,8 @@ from typing import Any
 
 import boto3
 import pytest
+from bedrock_emulator import BedrockEmulator
 
-from bbq_local.emulator import BedrockEmulator
 from tests.conftest import REGION
 
 BATCH = "batch inference"

@@ -4,9 +4,9 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from bedrock_emulator.standalone import free_port, launch, wait_healthy, wait_until
 from moto.server import ThreadedMotoServer
 
-from bbq_local.emulator.standalone import free_port, launch, wait_healthy, wait_until
 from tests.conftest import REGION, put_records
 from tests.emulator.helpers import TERMINAL, create
 

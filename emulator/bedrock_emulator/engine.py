@@ -14,14 +14,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bbq_local.emulator import api, events, models
-from bbq_local.emulator.api import SLOT_HOLDING, TERMINAL, ApiError, Status
-from bbq_local.emulator.events import Event
-from bbq_local.emulator.faults import Faults
-from bbq_local.emulator.job import EmulatedJob
-from bbq_local.emulator.limits import LimitTable, ModelLimits, Timing
-from bbq_local.emulator.records import run_records
-from bbq_local.emulator.storage import JobStorage
+from bedrock_emulator import api, events, models
+from bedrock_emulator.api import SLOT_HOLDING, TERMINAL, ApiError, Status
+from bedrock_emulator.events import Event
+from bedrock_emulator.faults import Faults
+from bedrock_emulator.job import EmulatedJob
+from bedrock_emulator.limits import LimitTable, ModelLimits, Timing
+from bedrock_emulator.records import run_records
+from bedrock_emulator.storage import JobStorage
 
 __all__ = ["ApiError", "BedrockEmulator", "Clock"]
 

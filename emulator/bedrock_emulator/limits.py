@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bbq_local.emulator.models import base_model
+from bedrock_emulator.models import base_model
 
 
 @dataclass(frozen=True)

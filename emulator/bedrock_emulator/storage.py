@@ -5,7 +5,7 @@ import posixpath
 import random
 from typing import Any
 
-from bbq_local.emulator.job import EmulatedJob, InputFile, tally
+from bedrock_emulator.job import EmulatedJob, InputFile, tally
 
 
 class JobStorage:

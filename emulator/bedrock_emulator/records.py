@@ -4,10 +4,10 @@ import random
 import string
 from typing import Any
 
-from bbq_local.emulator import models
-from bbq_local.emulator.api import RECORD_ERROR_STATUS
-from bbq_local.emulator.faults import Faults
-from bbq_local.emulator.job import EmulatedJob, RecordResult
+from bedrock_emulator import models
+from bedrock_emulator.api import RECORD_ERROR_STATUS
+from bedrock_emulator.faults import Faults
+from bedrock_emulator.job import EmulatedJob, RecordResult
 
 
 def run_records(job: EmulatedJob, faults: Faults, seed: int) -> list[RecordResult]:

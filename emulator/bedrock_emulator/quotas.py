@@ -9,8 +9,8 @@ documented: a knob (Faults.quota_gb_bytes)."""
 import hashlib
 from typing import Any
 
-from bbq_local.emulator.api import ApiError
-from bbq_local.emulator.limits import LimitTable, ModelLimits
+from bedrock_emulator.api import ApiError
+from bedrock_emulator.limits import LimitTable, ModelLimits
 
 # The models the emulator lists quotas for, with the names AWS's quotas use for them.
 CATALOG = {

@@ -14,9 +14,9 @@ from botocore.utils import parse_timestamp
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from bbq_local.emulator import quotas
-from bbq_local.emulator.api import ERROR_STATUS, SERVICE, ApiError
-from bbq_local.emulator.engine import BedrockEmulator
+from bedrock_emulator import quotas
+from bedrock_emulator.api import ERROR_STATUS, SERVICE, ApiError
+from bedrock_emulator.engine import BedrockEmulator
 
 _LIST_QUERY = SERVICE.operation_model("ListModelInvocationJobs").input_shape.members  # type: ignore[union-attr]
 ADMIN_PREFIX = "/_emulator"

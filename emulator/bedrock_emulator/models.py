@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bbq_local.emulator import text
+from bedrock_emulator import text
 
 INVOKE_MODEL = "InvokeModel"
 CONVERSE = "Converse"

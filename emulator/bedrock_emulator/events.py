@@ -5,8 +5,8 @@ import uuid
 from datetime import UTC
 from typing import Any
 
-from bbq_local.emulator.api import Status
-from bbq_local.emulator.job import EmulatedJob
+from bedrock_emulator.api import Status
+from bedrock_emulator.job import EmulatedJob
 
 EVENT_SOURCE = "aws.bedrock"
 EVENT_DETAIL_TYPE = "Batch Inference Job State Change"

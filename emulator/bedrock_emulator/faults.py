@@ -3,8 +3,8 @@
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from bbq_local.emulator.api import RECORD_ERROR_STATUS
-from bbq_local.emulator.models import ACCESS_REFUSALS
+from bedrock_emulator.api import RECORD_ERROR_STATUS
+from bedrock_emulator.models import ACCESS_REFUSALS
 
 
 @dataclass

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-import boto3
+import botocore.session
 
-from bbq_local.emulator.engine import BedrockEmulator
-from bbq_local.emulator.faults import Faults
-from bbq_local.emulator.limits import LimitTable, ModelLimits
-from bbq_local.emulator.server import EmulatorServer
+from bedrock_emulator.engine import BedrockEmulator
+from bedrock_emulator.faults import Faults
+from bedrock_emulator.limits import LimitTable, ModelLimits
+from bedrock_emulator.server import EmulatorServer
 
 T = TypeVar("T")
 
@@ -49,9 +49,12 @@ def serve(
     faults: dict[str, Any],
     verbose: bool,
 ) -> None:
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint_url, region_name=region)
+    session = botocore.session.get_session()  # botocore alone: the emulator needs no boto3
+    s3 = session.create_client("s3", endpoint_url=s3_endpoint_url, region_name=region)
     events = (
-        boto3.client("events", endpoint_url=events_endpoint_url, region_name=region) if events_endpoint_url else None
+        session.create_client("events", endpoint_url=events_endpoint_url, region_name=region)
+        if events_endpoint_url
+        else None
     )
     emulator = BedrockEmulator(
         s3_client=s3,
@@ -78,13 +81,11 @@ def free_port() -> int:
 
 
 def launch(port: int, s3_endpoint_url: str, *flags: str) -> subprocess.Popen[bytes]:
-    """Starts ``bbq local emulator`` as a process of its own (for tests and benchmarks)."""
+    """Starts ``python -m bedrock_emulator`` as a process of its own (for tests and benchmarks)."""
     command = [
         sys.executable,
         "-m",
-        "bbq_local.cli",
-        "local",
-        "emulator",
+        "bedrock_emulator",
         "--port",
         str(port),
         "--s3-endpoint-url",

@@ -5,9 +5,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bbq_local.emulator import models
-from bbq_local.emulator.api import Status
-from bbq_local.emulator.limits import ModelLimits, Timing
+from bedrock_emulator import models
+from bedrock_emulator.api import Status
+from bedrock_emulator.limits import ModelLimits, Timing
 
 
 @dataclass(frozen=True)
