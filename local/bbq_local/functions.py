@@ -21,6 +21,7 @@ class LocalContext:
     """The attributes of Lambda's context object that Powertools reads."""
 
     function_name: str
+    remaining_ms: int = 300_000  # what the invocation has left, as Lambda tells it
     memory_limit_in_mb: int = 512
     function_version: str = "$LATEST"
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -30,7 +31,7 @@ class LocalContext:
         return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
-        return 300_000
+        return self.remaining_ms
 
 
 def load_handler(function_folder: str) -> Any:
@@ -91,13 +92,14 @@ class LocalFunction:
     handler: Any = None
     invocations: int = 0
     log_file: Path | None = None
+    remaining_ms: int = 300_000  # each invocation's time left: lower it to make a function run out of time
 
     def invoke(self, event: dict[str, Any]) -> Any:
         self.invocations += 1
         with environment(self.variables), output_to(self.log_file):
             if self.handler is None:  # imported under the function's variables, as Lambda's init phase is
                 self.handler = load_handler(self.folder)
-            return self.handler(event, LocalContext(self.name))
+            return self.handler(event, LocalContext(self.name, self.remaining_ms))
 
     def invoke_concurrently(self, events: list[dict[str, Any]]) -> list[Any]:
         """Invokes the handler once per event, all at the same time, as Lambda does without reserved concurrency."""
@@ -108,4 +110,6 @@ class LocalFunction:
             for service in ("dynamodb", "bedrock", "s3"):
                 wiring.client(service)  # made before the threads start: creating boto3 clients is not thread-safe
             with ThreadPoolExecutor(max_workers=len(events)) as pool:
-                return list(pool.map(lambda event: self.handler(event, LocalContext(self.name)), events))
+                return list(
+                    pool.map(lambda event: self.handler(event, LocalContext(self.name, self.remaining_ms)), events)
+                )

@@ -225,8 +225,6 @@ UNUSED_BY_DESIGN = {
     ("results", "s3:GetObject", "bucket/to-process/*"): "an unversioned bucket's upload is read by ETag",
     ("results", "s3:ListBucket", "bucket"): "never lists: S3's 404-or-403 answer for a missing output",
     ("results", "s3:AbortMultipartUpload", "bucket/processed/*"): "only when a report's write fails midway",
-    ("results", "sqs:SendMessage", "<JoinQueue.Arn>"): "only when a join runs out of time and goes on",
-    ("results", "s3:PutObject", "bucket/staged/joins/*"): "only at a join's checkpoint (each minute, or a pause)",
     **{
         ("results", f"sqs:{action}", "<JoinQueue.Arn>"): "Lambda's own poller of JoinQueue (the event source mapping)"
         for action in ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes")
@@ -284,6 +282,7 @@ def test_every_call_each_function_makes_is_allowed_and_every_grant_is_used(make_
         }
     )
     pipeline.emulator.faults.update({"record_errors": {"ThrottlingException": 0.05, "ValidationException": 0.02}})
+    pipeline.results.remaining_ms = 60_000  # every join runs out of time after a part: checkpoints, goes on
     # Split into 200, 200 and 50 records; the 50 packed with small's 40, under the minimum: on demand.
     drop(pipeline, {"to-process/big.jsonl": 450, "to-process/small.jsonl": 40})
     drop(pipeline, {f"to-process/{NOVA}/more.jsonl": 120})  # a second model

@@ -142,3 +142,21 @@ def test_a_join_that_keeps_failing_is_dead_lettered_and_blocks_no_queue(
     (message,) = pipeline.sqs.receive_message(QueueUrl=dead, MaxNumberOfMessages=10)["Messages"]
     poison = next(i["FileId"] for i in pipeline.items() if i["SourceKey"] == "to-process/poison.jsonl")
     assert json.loads(message["Body"]) == {"fileId": poison}
+
+
+def test_a_join_out_of_time_goes_on_in_the_next_invocation_and_writes_each_line_once(make_pipeline: Any) -> None:
+    """Every results invocation is told it has less time left than the function keeps in reserve: each joins one
+    part, checkpoints (the multipart upload, and its pending bytes under staged/joins/), asks to go on and stops;
+    the next resumes there. The file ends with each record's result once, in line order."""
+    pipeline: LocalPipeline = make_pipeline(parameters={"PartRecords": "100"})  # five parts
+    pipeline.results.remaining_ms = 60_000  # under the three minutes the function keeps in reserve
+    ids = drop(pipeline, {"to-process/long.jsonl": 450})
+    (item,) = pipeline.run_until_done(step_seconds=120)
+    assert item["Status"] == "Completed"
+    bucket, prefix = naming.split_uri(item["ResultsUri"])
+    rows = read_jsonl(pipeline, prefix + "results.jsonl")
+    assert [row["line"] for row in rows] == list(range(1, 451)), "each line once, in order"
+    assert {row["recordId"] for row in rows} == ids["to-process/long.jsonl"]
+    pending = pipeline.s3.list_objects_v2(Bucket=bucket, Prefix="staged/joins/").get("KeyCount", 0)
+    assert pending >= 1, "checkpoints kept the bytes not yet in a part"
+    assert pipeline.results.invocations == int(item["PartCount"]), "one invocation per part"
