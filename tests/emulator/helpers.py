@@ -1,12 +1,11 @@
 """Helpers for the emulator's contract tests: requests, lifecycle driving and shape checks."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import botocore.session
 from bedrock_emulator import BedrockEmulator
 
-from bbq.core.model.clock import ManualClock
 from tests.conftest import CLAUDE, ROLE_ARN
 
 BEDROCK_MODEL = botocore.session.get_session().get_service_model("bedrock")
@@ -35,7 +34,13 @@ def create(bedrock: Any, input_uri: str, name: str = "job-1", **overrides: Any) 
     return bedrock.create_model_invocation_job(**create_request(input_uri, name, **overrides))["jobArn"]
 
 
-def run_to_end(bedrock: Any, clock: ManualClock, arn: str, step: float = 15, limit: int = 10_000) -> list[str]:
+class SteppedClock(Protocol):
+    """A test's clock that moves when told (the emulator's tests use nothing of bbq's)."""
+
+    def advance(self, seconds: float) -> datetime: ...
+
+
+def run_to_end(bedrock: Any, clock: SteppedClock, arn: str, step: float = 15, limit: int = 10_000) -> list[str]:
     """Moves the clock until the job is terminal; the distinct statuses seen on the way."""
     seen: list[str] = []
     for _ in range(limit):
