@@ -3,6 +3,7 @@ invocations as its time allows, resuming from its checkpoints without writing a 
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -131,3 +132,33 @@ def test_a_join_asked_before_every_record_is_final_does_nothing() -> None:
     file_id = world.upload("to-process/a.jsonl", jsonl(300)).file_id
     assert file_id and join(world, file_id) == JoinOutcome.NOT_READY
     assert join(world, "no-such-file") == JoinOutcome.GONE
+
+
+def test_an_invocation_that_dies_after_the_objects_are_complete_only_ends_the_file_on_retry() -> None:
+    """Found in review: a retry used to resume the writers of a multipart upload S3 had already completed."""
+    world, file_id = ready()
+
+    class FirstTellingFails(list):  # type: ignore[type-arg]
+        def append(self, file: object) -> None:
+            if not getattr(self, "failed", False):
+                self.failed = True
+                raise RuntimeError("EventBridge did not answer")
+            super().append(file)
+
+    world.ended = FirstTellingFails()
+    with pytest.raises(RuntimeError):
+        join(world, file_id, holder="first")
+    written_once = written(world, file_id, RESULTS)
+    assert world.store.joins[file_id].written and world.store.files[file_id].status == FileStatus.RUNNING
+    opened: list[str] = []
+    real_writer = world.objects.resumable_writer
+
+    def spy(bucket: str, key: str, state: Any) -> Any:
+        opened.append(key)
+        return real_writer(bucket, key, state)
+
+    world.objects.resumable_writer = spy  # type: ignore[method-assign]
+    assert join(world, file_id, holder="retry") == JoinOutcome.ENDED
+    assert opened == [], "no writer resumed: both objects were complete"
+    assert written(world, file_id, RESULTS) == written_once and len(written_once.splitlines()) == RECORDS
+    assert world.store.files[file_id].status == FileStatus.COMPLETED and len(world.ended) == 1

@@ -117,6 +117,7 @@ def test_a_join_checkpoint_is_saved_only_after_the_step_before(store: Store) -> 
         results={"uploadId": "u", "parts": [{"PartNumber": 1, "ETag": '"e"'}], "written": 9, "pendingKey": None},
         errors={},
         lease_until=MOMENT + timedelta(minutes=16),
+        written=True,
     )
     assert store.save_join(later)
     assert store.get_join("f9") == later

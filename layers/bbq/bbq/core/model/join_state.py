@@ -17,6 +17,9 @@ class JoinCheckpoint:
     totals: dict[str, Any] = field(default_factory=dict)  # what the joined chains added up to
     results: dict[str, Any] = field(default_factory=dict)  # the results writer's state, to resume it
     errors: dict[str, Any] = field(default_factory=dict)  # the errors writer's state
+    # Both objects are complete: a retry (the invocation died before the file was saved ended) only ends the file;
+    # resuming a writer then would write into an upload S3 has already completed.
+    written: bool = False
 
     def with_changes(self, **changes: object) -> Self:
         return replace(self, **changes)  # type: ignore[arg-type]

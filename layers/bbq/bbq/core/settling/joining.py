@@ -65,37 +65,45 @@ def join_file(
     )
     if not store.save_join(checkpoint):
         return JoinOutcome.BUSY, None
-    bucket, prefix = naming.split_uri(file.output_uri)
-    results = objects.resumable_writer(bucket, prefix + RESULTS, checkpoint.results or None)
-    errors = objects.resumable_writer(bucket, prefix + ERRORS, checkpoint.errors or None)
     totals = Totals.from_dict(checkpoint.totals) if checkpoint.totals else None
     merge = Merge(
         file, parts, store=store, objects=objects, prices=ending.prices, max_line_bytes=ending.max_line_bytes,
         totals=totals,
     )  # fmt: skip
-    started, saved_at = checkpoint.next_chain, clock.now()
+    started = checkpoint.next_chain
     try:
-        for index in range(started, len(merge.chains)):
-            if index > started and out_of_time():  # the lease is given up: the next invocation goes on at once
-                saved = _save(store, checkpoint, index, merge.totals, results, errors, clock, lease=timedelta(0))
-                return (JoinOutcome.PAUSED if saved else JoinOutcome.BUSY), None
-            merge.join(index, results, errors)
-            if clock.now() - saved_at >= checkpoint_every and index + 1 < len(merge.chains):
-                saved = _save(store, checkpoint, index + 1, merge.totals, results, errors, clock)
-                if saved is None:
-                    return JoinOutcome.BUSY, None  # taken over: what this one wrote since is left out
-                checkpoint, saved_at = saved, clock.now()
-        results.complete()
-        errors.complete()
+        if not checkpoint.written:
+            bucket, prefix = naming.split_uri(file.output_uri)
+            results = objects.resumable_writer(bucket, prefix + RESULTS, checkpoint.results or None)
+            errors = objects.resumable_writer(bucket, prefix + ERRORS, checkpoint.errors or None)
+            saved_at = clock.now()
+            for index in range(started, len(merge.chains)):
+                if index > started and out_of_time():  # the lease is given up: the next invocation goes on at once
+                    saved = _save(store, checkpoint, index, merge.totals, results, errors, clock, lease=timedelta(0))
+                    return (JoinOutcome.PAUSED if saved else JoinOutcome.BUSY), None
+                merge.join(index, results, errors)
+                if clock.now() - saved_at >= checkpoint_every and index + 1 < len(merge.chains):
+                    saved = _save(store, checkpoint, index + 1, merge.totals, results, errors, clock)
+                    if saved is None:
+                        return JoinOutcome.BUSY, None  # taken over: what this one wrote since is left out
+                    checkpoint, saved_at = saved, clock.now()
+            results.complete()
+            errors.complete()
+            written = checkpoint.with_changes(
+                step=checkpoint.step + 1, next_chain=len(merge.chains), totals=merge.totals.as_dict(), written=True
+            )
+            if not store.save_join(written):
+                return JoinOutcome.BUSY, None
+            checkpoint = written
+        ended = end_file(file, parts, merge.totals, objects, clock)
+        merge.write_summary(ended, parts, clock.now())
+        if ending.notify:  # before the item says it ended: a crash between repeats the event, at least once
+            ending.notify(ended)
+        store.save_file(ended)
     except Exception:
         # The last checkpoint stands; its lease is given up, so the retry goes on from it at once.
         store.save_join(checkpoint.with_changes(step=checkpoint.step + 1, lease_until=clock.now()))
         raise
-    ended = end_file(file, parts, merge.totals, objects, clock)
-    merge.write_summary(ended, parts, clock.now())
-    if ending.notify:  # before the item says it ended: a crash between repeats the event, at least once
-        ending.notify(ended)
-    store.save_file(ended)
     log.info("results joined", extra={"file_id": file_id, "chains": len(merge.chains), "invocation_from": started})
     return JoinOutcome.ENDED, ended
 
