@@ -28,8 +28,7 @@ class JoinHeld(Exception):
 
 
 @tracer.capture_method
-def join(record: SQSRecord, context: LambdaContext) -> None:
-    settings = Settings.from_env(os.environ)
+def join(record: SQSRecord, settings: Settings, context: LambdaContext) -> None:
     file_id = json.loads(record.body)["fileId"]
     config = settings.pipeline()
     outcome, ended = join_file(
@@ -60,7 +59,11 @@ def join(record: SQSRecord, context: LambdaContext) -> None:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, object], context: LambdaContext) -> PartialItemFailureResponse:
-    metrics.set_default_dimensions(Stack=os.environ.get("STACK_NAME", "bbq"))
+    settings = Settings.from_env(os.environ)  # once per invocation, as the other handlers do
+    metrics.set_default_dimensions(Stack=settings.stack_name)
     return process_partial_response(
-        event=event, record_handler=lambda record: join(record, context), processor=processor, context=context
+        event=event,
+        record_handler=lambda record: join(record, settings, context),
+        processor=processor,
+        context=context,
     )

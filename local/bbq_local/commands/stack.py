@@ -1,5 +1,5 @@
-"""Finding a deployed stack's places from its outputs, and reading its table for people (a Scan is fine here:
-the pipeline itself never scans)."""
+"""Finding a deployed stack's places from its outputs; people's reads of its table go through its StatusQuery
+(``status_query``), never raw items."""
 
 import argparse
 import json
