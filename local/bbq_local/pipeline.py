@@ -163,6 +163,13 @@ class LocalPipeline:
         self.max_active_seen: dict[str, int] = {}
         self.sweeps: list[dict[str, Any]] = []  # what each sweeper run returned
         self._failed_joins: dict[str, datetime] = {}  # JoinQueue messages in their visibility timeout, and until when
+        join_url = self.stack.outputs["JoinQueueUrl"]
+        join_queue = self.sqs.get_queue_attributes(QueueUrl=join_url, AttributeNames=["QueueArn", "VisibilityTimeout"])
+        self._join_queue = (
+            join_url,
+            join_queue["Attributes"]["QueueArn"],
+            timedelta(seconds=int(join_queue["Attributes"]["VisibilityTimeout"])),
+        )
         self.emulator.subscribe(self._watch_quota)
 
     def close(self) -> None:
@@ -305,11 +312,7 @@ class LocalPipeline:
         invocation raised) becomes visible again after the queue's visibility timeout on the pipeline's clock, and
         SQS's redrive policy moves it to the dead-letter queue after its receive count."""
         delivered = 0
-        queue_url = self.stack.outputs["JoinQueueUrl"]
-        queue = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn", "VisibilityTimeout"])[
-            "Attributes"
-        ]
-        arn, hidden_for = queue["QueueArn"], timedelta(seconds=int(queue["VisibilityTimeout"]))
+        queue_url, arn, hidden_for = self._join_queue
         for receipt, visible_at in list(self._failed_joins.items()):  # moto hides on wall time: our clock decides
             if self.clock.now() >= visible_at:
                 self.sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt, VisibilityTimeout=0)
