@@ -7,11 +7,15 @@ import shutil
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto import mock_aws
 
 from bbq_local import AWS_VARIABLES_TO_CLEAR, transcripts
+
+if TYPE_CHECKING:
+    from bbq.core.model.files import InputFile
+    from bbq.core.model.jobs import Job
 
 STATUS_ORDER = ["Queued", "Running", "Completed", "PartiallyCompleted", "Failed", "Rejected"]
 NOVA = "amazon.nova-lite-v1:0"
@@ -35,51 +39,53 @@ def _rows(rows: list[tuple[str, ...]]) -> str:
     return "\n".join("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows)
 
 
-def _files_table(files: list[dict[str, Any]], parts: list[dict[str, Any]]) -> str:
-    jobs_of: dict[str, set[str]] = {}
-    for part in parts:
-        if "JobId" in part:
-            jobs_of.setdefault(part["FileId"], set()).add(part["JobId"])
+def _short_model(model_id: str) -> str:
+    return model_id.split(".")[1].split("-v")[0] if "." in model_id else "-"
+
+
+def _files_table(files: list["InputFile"], jobs_of: dict[str, list["Job"]]) -> str:
     rows: list[tuple[str, ...]] = [("file", "model", "status", "records", "refused", "parts", "jobs", "message")]
-    for item in sorted(files, key=lambda i: i["SourceKey"]):
+    for file in sorted(files, key=lambda f: f.key):
         rows.append(
             (
-                item["SourceKey"].removeprefix("to-process/"),
-                item.get("ModelId", "-").split(".")[1].split("-v")[0] if "." in item.get("ModelId", "") else "-",
-                item["Status"],
-                str(item["RecordCount"]),
-                str(item["RejectedLines"]),
-                str(item["PartCount"]),
-                str(len(jobs_of.get(item["FileId"], ()))),
-                item.get("Message", "")[:70],
+                file.key.removeprefix("to-process/"),
+                _short_model(file.model_id),
+                file.status.value,
+                str(file.record_count),
+                str(file.rejected_lines),
+                str(file.part_count),
+                str(len(jobs_of[file.file_id])),
+                file.message[:70],
             )
         )
     return _rows(rows)
 
 
-def _jobs_table(jobs: list[dict[str, Any]], parts: list[dict[str, Any]]) -> str:
+def _jobs_table(jobs_of: dict[str, list["Job"]]) -> str:
     files_of: dict[str, set[str]] = {}
-    for part in parts:
-        if "JobId" in part:
-            files_of.setdefault(part["JobId"], set()).add(part["FileId"])
+    jobs: dict[str, Job] = {}
+    for file_id, file_jobs in jobs_of.items():
+        for job in file_jobs:
+            files_of.setdefault(job.job_id, set()).add(file_id)
+            jobs[job.job_id] = job
     rows: list[tuple[str, ...]] = [("job", "model", "status", "records", "parts", "files", "input")]
-    for job in jobs:
+    for job in sorted(jobs.values(), key=lambda j: (j.created_at, j.job_id)):
         rows.append(
             (
-                job["JobId"][:12],
-                job["ModelId"].split(".")[1].split("-v")[0],
-                job["Status"],
-                str(job["RecordCount"]),
-                str(len(job["PartIds"])),
-                str(len(files_of.get(job["JobId"], ()))),
-                job["InputUri"].split("/", 3)[3][:60],
+                job.job_id[:12],
+                _short_model(job.model_id),
+                job.status.value,
+                str(job.record_count),
+                str(len(job.part_ids)),
+                str(len(files_of[job.job_id])),
+                job.input_uri.split("/", 3)[3][:60],
             )
         )
     return _rows(rows)
 
 
-def _summary_line(pipeline: Any, items: list[dict[str, Any]]) -> str:
-    counts = Counter(item["Status"] for item in items)
+def _summary_line(pipeline: Any, files: list["InputFile"]) -> str:
+    counts = Counter(file.status.value for file in files)
     elapsed = pipeline.clock.now() - pipeline.started_at
     states = "  ".join(f"{s} {counts[s]}" for s in STATUS_ORDER if counts[s])
     active = sum(pipeline.active_in_bedrock().values())
@@ -159,20 +165,21 @@ def run_demo(*, files: int, records: int, quota: int, output_dir: str) -> int:
 
             def show(p: Any, _runs: Any) -> None:
                 nonlocal last
-                line = _summary_line(p, p.items())
+                line = _summary_line(p, list(p.status.files()))
                 if line.split("]", 1)[1] != last:
                     print(line)
                     last = line.split("]", 1)[1]
 
-            files_done = pipeline.run_until_done(step_seconds=30, on_step=show)
-            parts = pipeline.items("part")
+            pipeline.run_until_done(step_seconds=30, on_step=show)
+            done = list(pipeline.status.files())  # the read side people use (StatusQuery), not raw items
+            jobs_of = {file.file_id: pipeline.status.jobs_of(file) for file in done}
             print("\nEvery file is done:\n")
-            print(_files_table(files_done, parts))
+            print(_files_table(done, jobs_of))
             print("\nThe Bedrock jobs that ran them:\n")
-            print(_jobs_table(pipeline.items("job"), parts))
-            again = [p for p in parts if int(p.get("Attempt", 1)) > 1]
+            print(_jobs_table(jobs_of))
+            again = [part for file in done for part in pipeline.status.parts_of(file) if part.attempt > 1]
             print(
-                f"\n{sum(int(p['RecordCount']) for p in again)} records failed transiently or went missing and ran "
+                f"\n{sum(part.record_count for part in again)} records failed transiently or went missing and ran "
                 f"again ({len(again)} retry parts); each has exactly one result."
             )
             saved = _download(pipeline, out)

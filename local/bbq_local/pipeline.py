@@ -21,6 +21,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.s3 import notifications as s3_notifications
 
 from bbq import wiring
+from bbq.adapters.dynamodb.status import DynamoStatus
 from bbq.core.model.clock import ManualClock, SystemClock
 from bbq.core.model.files import FILE_DONE, FileStatus
 from bbq.core.model.states import ACTIVE
@@ -109,6 +110,7 @@ class LocalPipeline:
         self.bucket = self.stack.outputs["BucketName"]
         self.dead_letters = self.stack.outputs["IngestDeadLetterQueueUrl"]
         self.table = self.stack.outputs["JobsTableName"]
+        self.status = DynamoStatus(boto3.client("dynamodb"), self.table)
         self.s3, self.sqs = boto3.client("s3"), boto3.client("sqs")
         # moto's CloudFormation drops the bucket's versioning: set it as the template does, so S3 events carry a
         # versionId and ingest pins each upload by it, as in AWS.
@@ -347,7 +349,8 @@ class LocalPipeline:
         return self.scheduler.invoke_concurrently([event] * self.runs_per_tick)
 
     def items(self, kind: str = "file") -> list[dict[str, Any]]:
-        """The table's items of one kind (file, part or job), oldest first."""
+        """The table's raw items of one kind (file, part or job), oldest first: for tests that check what the
+        table holds. The pipeline itself and the demo read through ``status`` (StatusQuery), as people do."""
         deserialize = TypeDeserializer().deserialize
         paginator = boto3.client("dynamodb").get_paginator("scan")  # a local status view; the scheduler never scans
         items = [
@@ -359,12 +362,12 @@ class LocalPipeline:
         return sorted(items, key=lambda item: (item.get("CreatedAt") or item.get("QueuedAt"), item["Id"]))
 
     def settled(self) -> bool:
-        """Every upload ingested, every file in a final status and no job in flight."""
-        files = self.items()
+        """Every upload ingested, every file in a final status and every job that carried it settled."""
+        files = list(self.status.files())
         return (
             bool(files)
-            and all(item["Status"] in FILE_FINAL for item in files)
-            and not any("Queue" in job for job in self.items("job"))
+            and all(file.status in FILE_FINAL for file in files)
+            and all(job.settled for file in files for job in self.status.jobs_of(file))
             and not self._pending_uploads()
         )
 

@@ -123,9 +123,9 @@ def test_a_join_checkpoint_is_saved_only_after_the_step_before(store: Store) -> 
     assert store.get_join("f9") == later
 
 
-def test_the_read_side_finds_files_by_status_and_an_upload_by_its_key(make_pipeline: Callable[..., Any]) -> None:
+def test_the_read_side_finds_files_by_status_an_upload_by_its_key_and_a_files_jobs(make_pipeline: Callable[..., Any]) -> None:
     """StatusQuery (people's views) reads the items the store wrote, as the core's types: a Query by status on
-    StatusIndex (files only, not jobs), one Query by key on KeyIndex, the ledger's holders."""
+    StatusIndex (files only, not jobs), one Query by key on KeyIndex, a file's jobs, the ledger's holders."""
     from bbq.adapters.dynamodb.status import DynamoStatus
 
     table = make_pipeline(quota=2).table
@@ -133,7 +133,9 @@ def test_the_read_side_finds_files_by_status_and_an_upload_by_its_key(make_pipel
     older, newer = a_file("k1", 1), a_file("k2", 1).with_changes(created_at=MOMENT + timedelta(seconds=5))
     assert store.create_file(older, [a_part("k1", 1)]) and store.create_file(newer, [a_part("k2", 1)])
     store.save_file(older.with_changes(status=FileStatus.COMPLETED))
-    store.create_job(full_job("j1", ("k2-p00001",), JobStatus.PENDING), [])
+    claimed = a_part("k2", 1).with_changes(status=PartStatus.IN_JOB, job_id="j1", input_name="k2-a.jsonl")
+    assert store.create_job(full_job("j1", (claimed.part_id,), JobStatus.PENDING), [claimed])
+    assert [job.job_id for job in query.jobs_of(newer)] == ["j1"] and query.jobs_of(older) == []
     assert [f.file_id for f in query.files(FileStatus.QUEUED)] == ["k2"]
     assert {f.file_id for f in query.files()} == {"k1", "k2"}
     assert query.newest_upload(older.key) == newer and query.newest_upload("to-process/none.jsonl") is None

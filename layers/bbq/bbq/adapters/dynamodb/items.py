@@ -17,7 +17,7 @@ from bbq.core.model.files import (
     PartStatus,
     WaitReason,
 )
-from bbq.core.model.jobs import Job, RecordCounts
+from bbq.core.model.jobs import Job, JobNote, RecordCounts
 from bbq.core.model.states import JobStatus, is_terminal
 
 QUEUE_INDEX = "QueueIndex"
@@ -226,6 +226,7 @@ def job_item(job: Job) -> dict[str, Any]:
         "InputTokenCount": job.input_tokens,
         "OutputTokenCount": job.output_tokens,
         "Settled": job.settled or None,
+        "Note": job.note.value if job.note else None,
         # In the model's queue of jobs in flight until it ends and is settled.
         "Queue": None if gone else f"jobs#{job.model_id}",
         "QueueOrder": None if gone else f"{created_at}#{job.job_id}",
@@ -267,4 +268,5 @@ def job_from(item: dict[str, Any]) -> Job:
         input_tokens=number("InputTokenCount"),
         output_tokens=number("OutputTokenCount"),
         settled=bool(plain.get("Settled", False)),
+        note=JobNote(plain["Note"]) if "Note" in plain else None,
     )

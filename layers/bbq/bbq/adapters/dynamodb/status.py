@@ -1,11 +1,14 @@
-"""DynamoDB adapter for the StatusQuery port: files by status (StatusIndex), an upload by its key (KeyIndex), and
-every file or slot ledger (a Scan: people's views, never the pipeline's)."""
+"""DynamoDB adapter for the StatusQuery port: files by status (StatusIndex), an upload by its key (KeyIndex), a
+file's jobs (its parts, then their jobs, by key), and every file or slot ledger (a Scan: people's views, never
+the pipeline's)."""
 
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from bbq.adapters.dynamodb.items import FILE, KEY_INDEX, LEDGER, STATUS_INDEX, file_from
-from bbq.core.model.files import FileStatus, InputFile
+from bbq.adapters.dynamodb.store import DynamoStore
+from bbq.core.model.files import FileStatus, InputFile, Part
+from bbq.core.model.jobs import Job
 
 if TYPE_CHECKING:  # typed clients for mypy (boto3-stubs); Lambda needs none of it
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -15,6 +18,7 @@ class DynamoStatus:
     def __init__(self, client: "DynamoDBClient", table_name: str) -> None:
         self._ddb = client
         self._table = table_name
+        self._store = DynamoStore(client, table_name)  # its reads by key: a file's parts, then their jobs
 
     def files(self, status: FileStatus | None = None) -> Iterator[InputFile]:
         if status is None:
@@ -57,3 +61,11 @@ class DynamoStatus:
             for item in page["Items"]:
                 held[item["Id"]["S"].removeprefix(LEDGER)] = len(item.get("Holders", {}).get("M", {}))
         return held
+
+    def parts_of(self, file: InputFile) -> list[Part]:
+        return self._store.parts_of(file)
+
+    def jobs_of(self, file: InputFile) -> list[Job]:
+        job_ids = dict.fromkeys(part.job_id for part in self.parts_of(file) if part.job_id)
+        jobs = [job for job_id in job_ids if (job := self._store.get_job(job_id)) is not None]
+        return sorted(jobs, key=lambda job: (job.created_at, job.job_id))

@@ -6,10 +6,20 @@ prefix holding several, which Bedrock processes together.
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from enum import StrEnum
 from typing import Self
 
 from bbq.core.model.files import InvocationType
 from bbq.core.model.states import JobStatus
+
+
+class JobNote(StrEnum):
+    """Why a job needs attention or waits, as a field: its message says it in words and is never read back."""
+
+    MODEL_ACCESS = "model access"  # Pending: Bedrock refuses the model for this account
+    SET_ASIDE = "set aside"  # Pending: waits out a backoff after transient errors (until retry_at)
+    RETRY_WAIT = "retry wait"  # Pending: an attempt failed or expired; the next goes after a backoff
+    PAST_TIMEOUT = "past its timeout"  # active long after Bedrock should have expired it
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,7 @@ class Job:
     # An ended job stays in its model's queue until its output has been read and its parts and files told
     # (see bbq.core.settling.settle): a run that dies half-way leaves it for the next run to finish.
     settled: bool = False
+    note: JobNote | None = None
 
     @property
     def order(self) -> tuple[datetime, str]:

@@ -149,6 +149,12 @@ class StatusQuery(Protocol):
     def slots_in_use(self) -> dict[str, int]:
         """Per model, the jobs holding one of bbq's slots."""
 
+    def parts_of(self, file: InputFile) -> list[Part]:
+        """The file's parts, every attempt of each."""
+
+    def jobs_of(self, file: InputFile) -> list[Job]:
+        """The jobs that carried or carry the file's parts (every attempt), oldest first."""
+
 
 class JoinRequests(Protocol):
     """Asks for a file's results to be joined (the results function, through its queue)."""

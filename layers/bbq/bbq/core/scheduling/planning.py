@@ -1,12 +1,11 @@
-"""Jobs from a model's waiting parts, for its free slots: the planner's plan stored with its parts claimed in
-one transaction; small work failed or run on demand by policy."""
+"""The writes of a run's plan: each planned job stored with its parts claimed in one transaction (None when
+another run claimed one first), small work failed by policy."""
 
 import logging
 import posixpath
 from datetime import datetime
 
 from bbq.core.model import naming
-from bbq.core.model.config import SmallWork
 from bbq.core.model.files import (
     InvocationType,
     Part,
@@ -16,44 +15,32 @@ from bbq.core.model.jobs import Job
 from bbq.core.model.limits import ModelLimits
 from bbq.core.model.states import JobStatus
 from bbq.core.scheduling import on_demand as on_demand_run
-from bbq.core.scheduling.planner import PlannedJob, plan_jobs
+from bbq.core.scheduling.decisions import TypePlan
+from bbq.core.scheduling.planner import PlannedJob
 from bbq.core.scheduling.run import Run, files_changed
 from bbq.core.settling.settle import fail_whole_part
 
 log = logging.getLogger(__name__)
 
 
-def plan(
-    run: Run, model: str, invocation_type: InvocationType, limits: ModelLimits, slots: int, busy: list[int]
-) -> tuple[list[Job], list[Job]]:
-    """Batch jobs made from the model's waiting parts for the free slots, and an on-demand job for small work
-    that waited too long (SmallWork on-demand); each stored with its parts claimed."""
-    if slots <= 0:
-        return [], []
+def store_plans(run: Run, model: str, plans: list[TypePlan], limits: ModelLimits) -> tuple[list[Job], list[Job]]:
+    """Each planned job stored with its parts claimed (batch jobs, and on-demand jobs for small work), and small
+    work failed by policy; the jobs stored (another run may have claimed some parts first)."""
+    batch: list[Job] = []
+    on_demand: list[Job] = []
     now = run.clock.now()
-    plan = plan_jobs(
-        run.store.waiting_parts(model, invocation_type),
-        limits,
-        slots,
-        now,
-        run.config.companion_wait,
-        busy=busy,
-    )
-    run.report.parts_read += plan.parts_read
-    made = [job for planned in plan.jobs if (job := store_job(run, planned, model, invocation_type, now))]
-    run.report.planned += len(made)
-    # Retried records left under Bedrock's minimum run on demand whatever SmallWork says (when bedrock-runtime is
-    # at hand): they are the few leftovers of work that ran, and would otherwise wait for uploads that may not come.
-    retried = [part for part in plan.overdue if part.attempt > 1] if run.on_demand is not None else []
-    small = [part for part in plan.overdue if part not in retried]
-    if small and run.config.small_work == SmallWork.FAIL:
-        fail_small_work(run, small, limits)
-    go_on_demand = retried + (small if run.config.small_work == SmallWork.ON_DEMAND and run.on_demand else [])
-    on_demand = []
-    if go_on_demand:
-        job = store_job(run, PlannedJob(tuple(go_on_demand)), model, invocation_type, now, on_demand=True)
-        on_demand = [job] if job else []
-    return made, on_demand
+    for planned in plans:
+        run.report.parts_read += planned.parts_read
+        kind = planned.invocation_type
+        made = [job for plan in planned.batch if (job := store_job(run, plan, model, kind, now))]
+        run.report.planned += len(made)
+        batch += made
+        if planned.fail:
+            fail_small_work(run, list(planned.fail), limits)
+        if planned.on_demand:
+            job = store_job(run, PlannedJob(planned.on_demand), model, kind, now, on_demand=True)
+            on_demand += [job] if job else []
+    return batch, on_demand
 
 
 def store_job(

@@ -1,141 +1,82 @@
-"""Each job in flight against Bedrock: its status and counters refreshed, a failed or expired job sent again
-as a new attempt, a job past its timeout surfaced, and the slot ledger healed."""
+"""The writes of a run's first decisions: each job's refresh (a failed or expired attempt queued again, an ended
+job settled), a job past its timeout marked, and the slot ledger healed."""
 
 import logging
-from datetime import datetime, timedelta
 
-from bbq.core.model import retry
-from bbq.core.model.errors import JobNotFound, ServiceBusy
-from bbq.core.model.jobs import Job, JobSnapshot, RecordCounts
-from bbq.core.model.ports import Store
-from bbq.core.model.states import JobStatus, is_terminal
-from bbq.core.scheduling.run import Run
+from bbq.core.model.jobs import Job
+from bbq.core.model.states import ACTIVE, JobStatus, is_terminal
+from bbq.core.scheduling import decisions
+from bbq.core.scheduling.decisions import LedgerRepair, ModelSnapshot, Refresh
+from bbq.core.scheduling.run import Run, settle
 from bbq.core.settling.progress import tell_files
 
 log = logging.getLogger(__name__)
 
-# Bedrock outcomes after which the same parts go again as a new attempt (up to PipelineConfig.max_attempts).
-RETRIED = frozenset({JobStatus.FAILED, JobStatus.EXPIRED})
-PAST_TIMEOUT = "Past its timeout:"  # how the message of a job Bedrock should have expired begins
+
+def reconcile(run: Run, snapshot: ModelSnapshot) -> list[Job]:
+    """Applies each job's refresh and settles the jobs that ended; the jobs still active."""
+    active = []
+    for job in snapshot.jobs:
+        if job.status == JobStatus.PENDING:
+            continue
+        try:
+            change = decisions.refresh(
+                job,
+                snapshot.answers.get(job.job_id),
+                now=snapshot.now,
+                config=run.config,
+                stop_asked=job.job_id in snapshot.stop_asked,
+            )
+            job = apply_refresh(run, change)
+            if is_terminal(job.status):
+                settle(run, job)  # just ended, or ended in a run that died before settling it
+        except Exception:  # one job's surprise must not stop the run for every other job
+            run.report.errors += 1
+            log.exception("could not refresh or settle job; trying again next run", extra={"job_id": job.job_id})
+        if job.status in ACTIVE:
+            active.append(job)
+            if decisions.past_timeout(job, snapshot.now, run.config):
+                surface_timeout(run, job)
+    return active
 
 
-def reconcile(job: Job, run: Run) -> Job:
-    if not job.job_arn:
-        raise ValueError(f"active job {job.job_id} has no job ARN")
-    try:
-        snapshot = run.batch.describe(job.job_arn, job.job_name)
-    except ServiceBusy:
-        log.warning("Bedrock busy while refreshing; trying again next run", extra={"job_id": job.job_id})
+def apply_refresh(run: Run, change: Refresh) -> Job:
+    """The job as it is after the write (as another run left it, when that run wrote first)."""
+    job, after = change.before, change.after
+    if not change.changed:
         return job
-    except JobNotFound:
-        snapshot = JobSnapshot(JobStatus.FAILED, f"Bedrock no longer knows job {job.job_arn}", job.counts, None)
-    run.report.refreshed += 1
-    if snapshot.status == job.status and snapshot.counts == job.counts and snapshot.message == job.message:
-        return job
-    now = run.clock.now()
-    if snapshot.status in RETRIED and job.attempt < run.config.max_attempts and not stop_asked(run, job):
-        return retry_job(job, snapshot, run)
-    updated = job.with_changes(
-        status=snapshot.status,
-        message=snapshot.message,
-        counts=snapshot.counts,
-        updated_at=now,
-        ended_at=(snapshot.ended_at or now) if is_terminal(snapshot.status) else None,
-    )
-    if updated.status in RETRIED and job.attempt > 1:
-        updated = updated.with_changes(message=f"Failed after {job.attempt} attempts: {snapshot.message}")
-    if not run.store.save_job(updated, expected=job.status):
+    if not run.store.save_job(after, expected=job.status):
         log.info("job changed by another run; taken as it is now", extra={"job_id": job.job_id})
         return run.store.get_job(job.job_id) or job
-    if updated.status != job.status:
-        log.info(
-            "job status changed",
-            extra={"job_id": job.job_id, "from": job.status.value, "to": updated.status.value},
+    if change.retried:
+        run.store.release_slot(job.model_id, job.job_id)
+        run.report.retried += 1
+        tell_files(run.store, run.clock, after, after.message)
+        log.warning(
+            "job failed; its parts go again as a new attempt",
+            extra={"job_id": job.job_id, "attempt": after.attempt, "error": after.message},
         )
-    if is_terminal(updated.status):
-        run.report.finished[updated.status.value] += 1
-    return updated
+        return after
+    if after.status != job.status:
+        log.info("job status changed", extra={"job_id": job.job_id, "from": job.status.value, "to": after.status.value})
+    if is_terminal(after.status):
+        run.report.finished[after.status.value] += 1
+    return after
 
 
-def retry_job(job: Job, snapshot: JobSnapshot, run: Run) -> Job:
-    """Bedrock failed or expired the job: the same parts go again as a new attempt (a new job name and request
-    token) after a backoff, until MaxJobAttempts; the slot is free meanwhile."""
-    now = run.clock.now()
-    wait = retry.backoff(job.attempt)
-    message = (
-        f"Attempt {job.attempt} ended {snapshot.status.value}: {snapshot.message or 'no message from Bedrock'}. "
-        f"Attempt {job.attempt + 1} of {run.config.max_attempts} goes after {wait} (MaxJobAttempts)"
-    )
-    again = job.with_changes(
-        status=JobStatus.PENDING,
-        attempt=job.attempt + 1,
-        job_name=None,
-        job_arn=None,
-        submitted_at=None,
-        ended_at=None,
-        counts=RecordCounts(),
-        previous_arns=(*job.previous_arns, job.job_arn or ""),
-        transient_errors=0,
-        retry_at=now + wait,
-        message=message,
-        updated_at=now,
-    )
-    if not run.store.save_job(again, expected=job.status):
-        log.info("job changed by another run; taken as it is now", extra={"job_id": job.job_id})
-        return run.store.get_job(job.job_id) or job
-    run.store.release_slot(job.model_id, job.job_id)
-    run.report.retried += 1
-    tell_files(run.store, run.clock, again, message)
-    log.warning(
-        "job failed; its parts go again as a new attempt",
-        extra={
-            "job_id": job.job_id,
-            "status": snapshot.status.value,
-            "attempt": again.attempt,
-            "error": snapshot.message,
-        },
-    )
-    return again
-
-
-def stop_asked(run: Run, job: Job) -> bool:
-    """Whether every file the job carries parts of was asked to stop (then a failed job is not tried again)."""
-    file_ids = {part.file_id for part in run.store.get_parts(job.part_ids)}
-    files = [run.store.get_file(file_id) for file_id in file_ids]
-    return bool(files) and all(file is not None and file.stop_requested for file in files)
-
-
-def check_timeout(run: Run, job: Job) -> None:
-    """Bedrock expires a job at its timeout; one still running an hour later is stuck: said in the log, a metric
-    and the job's message."""
-    window = timedelta(hours=run.config.timeout_hours) + retry.TIMEOUT_GRACE
-    if not job.submitted_at or run.clock.now() - job.submitted_at <= window:
-        return
+def surface_timeout(run: Run, job: Job) -> None:
     run.report.past_timeout += 1
     log.error(
         "job still running past its timeout window; check it in the Bedrock console, or stop it",
         extra={"job_id": job.job_id, "job_arn": job.job_arn, "submitted_at": str(job.submitted_at)},
     )
-    message = (
-        f"{PAST_TIMEOUT} Bedrock still reports it {job.status.value} more than {run.config.timeout_hours} hours "
-        f"after it was submitted. Check {job.job_arn} in the Bedrock console; bbq stop --job {job.job_id} stops it."
-    )
-    if job.message != message:
-        run.store.save_job(job.with_changes(message=message), expected=job.status)
+    if marked := decisions.timeout_mark(job, run.config):
+        run.store.save_job(marked, expected=job.status)
 
 
-def sync_ledger(store: Store, model: str, active_ids: set[str], now: datetime) -> None:
-    """Heals the ledger after a crash: adds active jobs it lacks, drops holders that ended or never went out."""
-    holders = store.slot_holders(model)
-    for job_id in active_ids - holders.keys():
-        store.hold_slot(model, job_id, now)
-    for job_id in holders.keys() - active_ids:
-        job = store.get_job(job_id)  # consistent: the queue index may not show a job planned a moment ago yet
-        stale_reservation = job is not None and job.status == JobStatus.PENDING
-        if (
-            job is None
-            or is_terminal(job.status)
-            or (stale_reservation and now - holders[job_id] > retry.STALE_RESERVATION)
-        ):
-            store.release_slot(model, job_id)
-            log.info("released a slot left by an earlier run", extra={"job_id": job_id, "model_id": model})
+def repair_ledger(run: Run, model: str, repair: LedgerRepair) -> None:
+    for job_id in repair.hold:
+        run.store.hold_slot(model, job_id, run.clock.now())
+    for job_id in repair.release:
+        run.store.release_slot(model, job_id)
+        log.info("released a slot left by an earlier run", extra={"job_id": job_id, "model_id": model})

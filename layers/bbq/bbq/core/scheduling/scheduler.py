@@ -17,7 +17,6 @@ from bbq.core.model.files import (
     InvocationType,
     WaitReason,
 )
-from bbq.core.model.jobs import Job
 from bbq.core.model.limits import ModelLimits
 from bbq.core.model.ports import (
     BatchService,
@@ -27,10 +26,12 @@ from bbq.core.model.ports import (
     OnDemandService,
     Store,
 )
-from bbq.core.model.states import ACTIVE, JobStatus, is_terminal
-from bbq.core.scheduling.planning import plan
-from bbq.core.scheduling.reconciling import check_timeout, reconcile, sync_ledger
-from bbq.core.scheduling.run import Run, RunReport, settle
+from bbq.core.model.states import JobStatus
+from bbq.core.scheduling import decisions
+from bbq.core.scheduling.planning import store_plans
+from bbq.core.scheduling.reconciling import reconcile, repair_ledger
+from bbq.core.scheduling.run import Run, RunReport
+from bbq.core.scheduling.snapshot import read_snapshot
 from bbq.core.scheduling.submitting import fill, run_on_demand
 
 log = logging.getLogger(__name__)
@@ -60,39 +61,22 @@ def run_scheduler(
 
 
 def run_model(run: Run, model: str, limits: ModelLimits) -> None:
-    active: list[Job] = []
-    pending: list[Job] = []
-    for job in run.store.jobs_in_flight(model):
-        if job.status == JobStatus.PENDING:
-            pending.append(job)
-            continue
-        try:
-            if not is_terminal(job.status):
-                job = reconcile(job, run)
-            if is_terminal(job.status):
-                settle(run, job)  # just ended, or ended in a run that died before settling it
-        except Exception:  # one job's surprise must not stop the run for every other job
-            run.report.errors += 1
-            log.exception("could not refresh or settle job; trying again next run", extra={"job_id": job.job_id})
-        if job.status in ACTIVE:
-            active.append(job)
-            check_timeout(run, job)
-    sync_ledger(run.store, model, {job.job_id for job in active}, run.clock.now())
-    now = run.clock.now()
-    ready = [job for job in pending if not (job.retry_at and job.retry_at > now)]
-    run.report.set_aside += len(pending) - len(ready)
-    on_demand = [job for job in ready if job.on_demand]  # they take no batch slot
-    ready = [job for job in ready if not job.on_demand]
-    # What each slot still has to do: the records left in running jobs (Bedrock's progress), whole planned ones.
-    busy = [job.record_count - (job.counts.processed or 0) for job in active] + [job.record_count for job in ready]
-    for invocation_type in InvocationType:
-        free = limits.concurrent_jobs - len(busy)
-        batch_jobs, demand_jobs = plan(run, model, invocation_type, limits, free, busy)
-        busy += [job.record_count for job in batch_jobs]
-        ready += batch_jobs
-        on_demand += demand_jobs
-    for job in on_demand:
+    """Snapshot, then decisions, then writes: each decision is a pure function of what was read (see
+    ``decisions``), and each write is conditional, so runs that overlap never double anything."""
+    snapshot = read_snapshot(run, model, limits)
+    active = reconcile(run, snapshot)
+    now = snapshot.now
+    repair_ledger(
+        run, model, decisions.ledger_repair(snapshot.ledger, {job.job_id for job in active}, snapshot.holders, now)
+    )
+    pending = decisions.queue((job for job in snapshot.jobs if job.status == JobStatus.PENDING), now)
+    run.report.set_aside += pending.set_aside
+    busy = decisions.busy_records(active, pending.ready)
+    plans = decisions.plan(snapshot, busy, run.config, on_demand_available=run.on_demand is not None)
+    planned, on_demand = store_plans(run, model, plans, limits)
+    for job in [*pending.on_demand, *on_demand]:
         run_on_demand(run, job)
+    ready = decisions.submission_order([*pending.ready, *planned])
     submitted = fill(run, model, ready, limits.concurrent_jobs)
     measure_wait(run, model)
     run.report.active_per_model[model] = len(active) + submitted

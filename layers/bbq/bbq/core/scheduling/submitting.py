@@ -6,7 +6,7 @@ import logging
 
 from bbq.core.model import naming, retry
 from bbq.core.model.config import PipelineConfig
-from bbq.core.model.errors import ModelUnavailable, RequestRejected, SlotUnavailable
+from bbq.core.model.errors import ModelUnavailable
 from bbq.core.model.files import WaitReason
 from bbq.core.model.jobs import Job
 from bbq.core.model.ports import (
@@ -15,29 +15,19 @@ from bbq.core.model.ports import (
 )
 from bbq.core.model.states import JobStatus
 from bbq.core.scheduling import on_demand as on_demand_run
+from bbq.core.scheduling import refusals
+from bbq.core.scheduling.refusals import Refusal
 from bbq.core.scheduling.run import Run, settle
 from bbq.core.settling.progress import tell_files
 
 log = logging.getLogger(__name__)
 
-# What to do about each way Bedrock refuses a model for the account: the message every waiting job carries.
-WHAT_TO_FIX = {
-    ModelUnavailable.ACCESS: "Grant access to the model in the Bedrock console (Model access) in this Region, and "
-    "check that the scheduler role may create jobs on it and pass the batch role",
-    ModelUnavailable.SUBSCRIPTION: "Complete the model's one-time AWS Marketplace subscription: request access in "
-    "the Bedrock console (Model access) as a principal allowed aws-marketplace:Subscribe",
-    ModelUnavailable.USE_CASE_FORM: "Submit the Anthropic use-case form in the Bedrock console (Model access); "
-    "access follows within about 15 minutes",
-    ModelUnavailable.UNKNOWN_MODEL: "Check the model id (the ModelId or AllowedModels parameter, or the upload's "
-    "model folder): it must name a model or inference profile that supports batch inference in this Region",
-}
-
 
 def fill(run: Run, model: str, queue: list[Job], quota: int) -> int:
-    """Submits the model's ready jobs, oldest first, while it has free slots; how many went out."""
+    """Submits the model's ready jobs in the order given while it has free slots; how many went out."""
     submitted = 0
     transient_left = retry.TRANSIENT_FAILURES_PER_RUN
-    for job in sorted(queue, key=lambda j: j.order):
+    for job in queue:
         reservation = run.store.reserve_slot(model, job.job_id, quota, run.clock.now())
         if reservation is Reservation.FULL:
             break
@@ -47,25 +37,24 @@ def fill(run: Run, model: str, queue: list[Job], quota: int) -> int:
         try:
             stage_input(run, job)
             arn = run.batch.submit(request)
-        except SlotUnavailable as exc:
+        except Exception as exc:
             run.store.release_slot(model, job.job_id)
-            run.report.deferred += 1
-            log.info("Bedrock has no room for the model now; jobs stay Pending", extra={"reason": str(exc)})
-            break  # later runs retry the rest, in order
-        except ModelUnavailable as exc:
-            run.store.release_slot(model, job.job_id)
-            pause(run, model, queue, exc)
-            break
-        except RequestRejected as exc:
-            run.store.release_slot(model, job.job_id)
-            fail(run, job, str(exc))
-            continue
-        except Exception as exc:  # transient or unexpected: this job waits, the ones behind it go on
-            run.store.release_slot(model, job.job_id)
-            set_aside(run, job, exc)
-            transient_left -= 1
-            if transient_left == 0:
-                break
+            match refusals.refusal(exc):
+                case Refusal.NO_ROOM:
+                    run.report.deferred += 1
+                    log.info("Bedrock has no room for the model now; jobs stay Pending", extra={"reason": str(exc)})
+                    break  # later runs go on with the rest, in order
+                case Refusal.MODEL_PAUSED:
+                    assert isinstance(exc, ModelUnavailable)
+                    pause(run, model, queue, exc)
+                    break
+                case Refusal.REJECTED:
+                    fail(run, job, str(exc))
+                case Refusal.TRANSIENT:
+                    set_aside(run, job, exc)
+                    transient_left -= 1
+                    if transient_left == 0:
+                        break
             continue
         submitted += 1
         record_submission(run, job, request.job_name, arn)
@@ -130,16 +119,7 @@ def request_for(job: Job, config: PipelineConfig) -> SubmitRequest:
 
 def record_submission(run: Run, job: Job, name: str, arn: str) -> None:
     now = run.clock.now()
-    submitted = job.with_changes(
-        status=JobStatus.SUBMITTED,
-        job_name=name,
-        job_arn=arn,
-        submitted_at=now,
-        updated_at=now,
-        message="",
-        transient_errors=0,
-        retry_at=None,
-    )
+    submitted = refusals.submitted(job, name, arn, now)
     if run.store.save_job(submitted, expected=JobStatus.PENDING):
         run.report.submitted += 1
         log.info("job submitted", extra={"job_id": job.job_id, "job_arn": arn, "model_id": job.model_id})
@@ -157,8 +137,7 @@ def record_submission(run: Run, job: Job, name: str, arn: str) -> None:
 
 
 def fail(run: Run, job: Job, message: str) -> None:
-    now = run.clock.now()
-    failed = job.with_changes(status=JobStatus.FAILED, message=message, updated_at=now, ended_at=now)
+    failed = refusals.rejected(job, message, run.clock.now())
     if run.store.save_job(failed, expected=JobStatus.PENDING):
         run.report.rejected += 1
         run.report.finished[JobStatus.FAILED.value] += 1
@@ -167,35 +146,23 @@ def fail(run: Run, job: Job, message: str) -> None:
 
 
 def set_aside(run: Run, job: Job, exc: Exception) -> None:
-    now = run.clock.now()
-    errors = job.transient_errors + 1
-    wait = retry.backoff(errors)
-    waiting = job.with_changes(
-        transient_errors=errors,
-        retry_at=now + wait,
-        updated_at=now,
-        message=f"Bedrock answered an error ({exc}); trying again after {wait} (attempt {errors})",
-    )
+    waiting = refusals.set_aside(job, exc, run.clock.now())
     run.store.save_job(waiting, expected=JobStatus.PENDING)
     run.report.deferred += 1
     log.warning(
         "job set aside after a transient error",
-        extra={"job_id": job.job_id, "error": str(exc), "errors_in_a_row": errors, "retry_in_s": wait.seconds},
+        extra={"job_id": job.job_id, "error": str(exc), "errors_in_a_row": waiting.transient_errors},
     )
 
 
 def pause(run: Run, model: str, queue: list[Job], exc: ModelUnavailable) -> None:
     """Leaves the model's planned jobs Pending with a message on each saying what to fix; every later run tries
     one job and the queue resumes by itself once Bedrock accepts the model."""
-    message = (
-        f"Waiting: Bedrock refuses model {model} for this account ({exc}). {WHAT_TO_FIX[exc.reason]}. "
-        "bbq tries again on every run and resumes by itself."
-    )
+    message = refusals.pause_message(model, exc)
     run.report.paused[model] = message
     run.report.deferred += 1
     log.error("model unavailable; its queue waits", extra={"model_id": model, "reason": exc.reason, "error": str(exc)})
-    now = run.clock.now()
     for job in queue:
-        if job.message != message:
-            run.store.save_job(job.with_changes(message=message, updated_at=now), expected=JobStatus.PENDING)
+        if marked := refusals.paused(job, message, run.clock.now()):
+            run.store.save_job(marked, expected=JobStatus.PENDING)
             tell_files(run.store, run.clock, job, message, WaitReason.MODEL_ACCESS)
