@@ -61,7 +61,8 @@ build: $(STAMP)  ## sam build as on a plain machine (Python 3.11+, no python3.13
 
 # What a user gets from `pip install <repo>` in an empty virtual environment: a bbq that answers, quickly.
 PACKAGE_VENV := .tools/package-check
-package-check:  ## pip install . into a new venv; bbq --version, --help (timed) and status --help must work
+EMULATOR_VENV := .tools/emulator-check
+package-check:  ## pip install . into a new venv (bbq --version, --help timed, status --help); the emulator alone, on botocore
 	rm -rf $(PACKAGE_VENV) && $(PYTHON) -m venv $(PACKAGE_VENV)
 	$(PACKAGE_VENV)/bin/pip install --quiet --disable-pip-version-check .
 	cd /tmp && $(CURDIR)/$(PACKAGE_VENV)/bin/bbq --version
@@ -71,6 +72,9 @@ package-check:  ## pip install . into a new venv; bbq --version, --help (timed) 
 	cd /tmp && $(CURDIR)/$(PACKAGE_VENV)/bin/python -c "import subprocess, sys, time; \
 	  t = time.perf_counter(); subprocess.run([sys.prefix + '/bin/bbq', '--help'], check=True, capture_output=True); \
 	  print(f'bbq --help: {time.perf_counter() - t:.3f} s (a figure, not a gate)')"
+	rm -rf $(EMULATOR_VENV) && $(PYTHON) -m venv $(EMULATOR_VENV)
+	$(EMULATOR_VENV)/bin/pip install --quiet --disable-pip-version-check ./emulator
+	cd /tmp && $(CURDIR)/$(EMULATOR_VENV)/bin/python $(CURDIR)/emulator/alone_check.py
 
 e2e-aws: $(STAMP)  ## smoke test on a real account (a throwaway stack, deleted after); ARGS="--wait" or "--local"
 	$(BIN)/python -m bbq_local.e2e_aws $(ARGS)
