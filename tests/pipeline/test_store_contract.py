@@ -123,7 +123,9 @@ def test_a_join_checkpoint_is_saved_only_after_the_step_before(store: Store) -> 
     assert store.get_join("f9") == later
 
 
-def test_the_read_side_finds_files_by_status_an_upload_by_its_key_and_a_files_jobs(make_pipeline: Callable[..., Any]) -> None:
+def test_the_read_side_finds_files_by_status_an_upload_by_its_key_and_a_files_jobs(
+    make_pipeline: Callable[..., Any],
+) -> None:
     """StatusQuery (people's views) reads the items the store wrote, as the core's types: a Query by status on
     StatusIndex (files only, not jobs), one Query by key on KeyIndex, a file's jobs, the ledger's holders."""
     from bbq.adapters.dynamodb.status import DynamoStatus
