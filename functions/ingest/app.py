@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bbq import wiring
+from bbq.adapters.aws_errors import is_aws_trouble
 from bbq.core.intake.ingest import ingest_object
 from bbq.core.model.ports import ObjectRef
 from bbq.observability import logger, metrics, tracer
@@ -29,9 +30,16 @@ def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, list[dic
         # S3 URL-encodes keys in events (spaces as "+"); Powertools' S3Object.key hands them over raw.
         ref = ObjectRef(record.s3.bucket.name, unquote_plus(obj.key), obj.etag, obj.size, obj.version_id)
         outcome = ingest_object(
-            ref, objects=objects, store=store, limits=limits, config=settings.pipeline(), clock=wiring.clock()
+            ref,
+            objects=objects,
+            store=store,
+            limits=limits,
+            config=settings.pipeline(),
+            clock=wiring.clock(),
+            transient=is_aws_trouble,
         )
         metrics.add_metric(name="FilesReceived", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="UploadsUnexpectedErrors", unit=MetricUnit.Count, value=int(outcome.unexpected))
         if outcome.created:
             metrics.add_metric(name=f"Files{outcome.status}", unit=MetricUnit.Count, value=1)
             metrics.add_metric(name="LinesRejected", unit=MetricUnit.Count, value=outcome.rejected_lines)

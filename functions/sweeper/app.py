@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bbq import wiring
+from bbq.adapters.aws_errors import is_aws_trouble
 from bbq.core.intake.ingest import IngestOutcome, ingest_object
 from bbq.core.intake.sweep import sweep_uploads
 from bbq.core.model.ports import ObjectRef
@@ -29,8 +30,15 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     store, objects, limits = wiring.store(settings), wiring.objects(), wiring.limits(settings)
     config, clock = settings.pipeline(), wiring.clock()
 
+    unexpected = 0
+
     def ingest(ref: ObjectRef) -> IngestOutcome:
-        return ingest_object(ref, objects=objects, store=store, limits=limits, config=config, clock=clock)
+        nonlocal unexpected
+        outcome = ingest_object(
+            ref, objects=objects, store=store, limits=limits, config=config, clock=clock, transient=is_aws_trouble
+        )
+        unexpected += outcome.unexpected
+        return outcome
 
     report = sweep_uploads(
         os.environ["BUCKET_NAME"],
@@ -43,6 +51,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     metrics.add_metric(name="UploadsWithoutEvent", unit=MetricUnit.Count, value=report.missing)
     metrics.add_metric(name="UploadsSwept", unit=MetricUnit.Count, value=report.ingested)
     metrics.add_metric(name="SweepErrors", unit=MetricUnit.Count, value=report.errors)
+    metrics.add_metric(name="UploadsUnexpectedErrors", unit=MetricUnit.Count, value=unexpected)
     logger.info("sweep done", listed=report.listed, missing=report.missing, ingested=report.ingested)
     return {
         "listed": report.listed,

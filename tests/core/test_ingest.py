@@ -71,7 +71,7 @@ def test_bad_lines_are_reported_and_the_valid_ones_run() -> None:
     assert "UTF-8" in reasons[3]
     assert "appears on an earlier line" in reasons[5]
     assert "NaN" in reasons[6]
-    assert "nested more than 1024 levels" in reasons[7]
+    assert "nested more than 254 levels" in reasons[7]
     assert '"recordId" must be' in reasons[8]
     assert 'no "modelInput" object' in reasons[9]
     assert "not an object" in reasons[10]

@@ -3,10 +3,11 @@
 import re
 
 import botocore.session
+import orjson
 import pytest
 
 from bbq.core.intake.routing import Route, RouteRefused, route
-from bbq.core.intake.validation import LineChecker, Rejection
+from bbq.core.intake.validation import LineChecker, Record, Rejection
 from bbq.core.model import naming
 from bbq.core.model.files import InvocationType
 from bbq.core.model.lines import Line, split_lines
@@ -111,6 +112,61 @@ def test_splitting_a_huge_line_is_linear() -> None:
     assert line.data is not None and len(line.data) == 64 * 1024**2
 
 
+def nested(levels: int) -> bytes:
+    """A line whose objects and arrays nest ``levels`` deep, the line's own object included."""
+    inner = b"[" * (levels - 2) + b"1" + b"]" * (levels - 2)
+    return b'{"modelInput": {"x": ' + inner + b"}}"
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        # Each boundary where validation and staging (orjson writes 254 levels) must agree.
+        (nested(254), None),
+        (nested(255), "nested more than 254"),
+        (nested(1_024), "nested more than 254"),
+        (nested(1_025), "nested more than 254"),
+        # Numbers staged as written, or refused: orjson holds integers in [-2**63, 2**64 - 1] and doubles.
+        (b'{"modelInput": {"n": 18446744073709551615, "m": -9223372036854775808}}', None),
+        (b'{"modelInput": {"n": 18446744073709551616}}', "does not fit in 64 bits"),
+        (b'{"modelInput": {"n": 98765432109876543210}}', "does not fit in 64 bits"),
+        (b'{"modelInput": {"n": -9223372036854775809}}', "does not fit in 64 bits"),
+        (b'{"modelInput": {"n": 1e-400}}', "would be staged as 0.0"),
+        (b'{"modelInput": {"n": 1e400}}', "too large for a double"),
+        (b'{"modelInput": {"n": 3.14159265358979323846}}', "cannot be kept exactly"),
+        (
+            b'{"modelInput": {"t": 0.7, "p": 1e-5, "big": 1.5E+300, "x": 0.30000000000000004, "i": 1234567890123456}}',
+            None,
+        ),
+        (b'{"modelInput": {"text": "99999999999999999999 and 1e-400 in a string"}}', None),
+        # A key twice in one object: JSON readers keep one of them in silence.
+        (b'{"modelInput": {"max_tokens": 10, "max_tokens": 20}}', "'max_tokens' appears twice"),
+        (b'{"modelInput": {"m": [{"a": "x", "b": 1, "a": "y"}]}}', "'a' appears twice"),
+        (b'{"modelInput": {}, "modelInput": {"x": 1}}', "'modelInput' appears twice"),
+        (b'{"modelInput": {"q": "say \\u0022hi\\u0022"}, "other": "kept in the upload"}', None),
+        # A record id matched whole: "$" alone lets a final newline through.
+        (b'{"modelInput": {}, "recordId": "a\\n"}', "1-64"),
+    ],
+)
+def test_what_staging_would_change_is_refused(text: bytes, reason: str | None) -> None:
+    outcome = LineChecker("f" * 24, 1024**2).check(Line(3, text, len(text) + 1))
+    if reason is None:
+        assert isinstance(outcome, Record), outcome
+        staged = orjson.loads(outcome.body)
+        assert staged["modelInput"] == orjson.loads(text)["modelInput"]
+    else:
+        assert isinstance(outcome, Rejection) and reason in outcome.reason, outcome
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n"])
+def test_the_line_limit_counts_the_same_bytes_whatever_the_line_ending(ending: bytes) -> None:
+    exact, over = b"a" * 100, b"b" * 101
+    lines = list(split_lines([exact + ending + over + ending + exact], 100))
+    assert [line.data for line in lines] == [exact, None, exact]
+    pieces = [exact + ending[:1], ending[1:] + over, ending + exact[:50], exact[50:] + b"\r"]  # split anywhere
+    assert [line.data for line in split_lines(pieces, 100)] == [exact, None, exact]
+
+
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
@@ -122,7 +178,7 @@ def test_splitting_a_huge_line_is_linear() -> None:
         (b'{"modelInput": {}, "recordId": 12}', "1-64"),
         (b'{"modelInput": null}', "modelInput"),
         (b'"text"', "JSON str, not an object"),
-        (b"[" * 100_000, "nested more than 1024"),
+        (b"[" * 100_000, "nested more than 254"),
     ],
 )
 def test_each_line_is_checked(text: bytes, reason: str | None) -> None:

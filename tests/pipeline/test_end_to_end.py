@@ -265,9 +265,35 @@ def test_a_job_bedrock_fails_or_expires_runs_again_as_a_new_attempt(
     assert_every_record_ran_once(pipeline, items)
 
 
-def test_an_ingest_that_crashes_is_retried_then_dead_lettered_and_the_rest_goes_on(
+def test_an_upload_that_meets_a_surprise_is_rejected_with_the_error_not_dead_lettered(
     pipeline: LocalPipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from bbq.core.intake import ingest
+
+    real_route = ingest.route
+
+    def surprise_on_poison(key: str, *args: Any) -> Any:
+        if "poison" in key:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real_route(key, *args)
+
+    monkeypatch.setattr(ingest, "route", surprise_on_poison)
+    drop(pipeline, {"to-process/poison.jsonl": 100, "to-process/fine.jsonl": 100})
+    pipeline.deliver_uploads()
+    assert pipeline.sqs.receive_message(QueueUrl=pipeline.dead_letters).get("Messages", []) == []
+    items = {item["SourceKey"]: item for item in pipeline.run_until_done()}
+    poison = items["to-process/poison.jsonl"]
+    assert poison["Status"] == "Rejected" and "bbq could not read this upload (RecursionError" in poison["Message"]
+    report = pipeline.s3.get_object(Bucket=pipeline.bucket, Key="to-process/poison.jsonl.error.json")
+    assert "RecursionError" in json.loads(report["Body"].read())["message"]
+    assert items["to-process/fine.jsonl"]["Status"] == "Completed"
+
+
+def test_an_ingest_that_meets_aws_trouble_is_retried_then_dead_lettered_and_the_rest_goes_on(
+    pipeline: LocalPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
     from bbq.core.intake import ingest
 
     real_route = ingest.route
@@ -276,7 +302,9 @@ def test_an_ingest_that_crashes_is_retried_then_dead_lettered_and_the_rest_goes_
     def crash_on_poison(key: str, *args: Any) -> Any:
         if "poison" in key:
             tries.append(key)
-            raise RuntimeError("ingest crashed")
+            raise ClientError(
+                {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "GetObject"
+            )
         return real_route(key, *args)
 
     monkeypatch.setattr(ingest, "route", crash_on_poison)

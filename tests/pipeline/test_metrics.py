@@ -132,7 +132,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> tuple[set[Metric], di
 def test_every_alarm_watches_a_metric_the_handlers_publish(published: Any) -> None:
     metrics, resources, stack = published
     watched = alarm_metrics(resources, stack)
-    assert {"RunErrorsAlarm", "ModelsPausedAlarm"} <= set(watched)
+    assert {"RunErrorsAlarm", "ModelsPausedAlarm", "UnreadableUploadsAlarm"} <= set(watched)
     ours = {name: w for name, w in watched.items() if all(m[0] == "bbq" for m in w)}
     assert len(ours) >= 4
     for alarm, metric_list in ours.items():

@@ -6,7 +6,8 @@ changed or moved.
 """
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from bbq.core.intake.routing import Route, RouteRefused, route
 from bbq.core.intake.staging import StagingResult, stage_lines
@@ -34,9 +35,40 @@ class IngestOutcome:
     reason: str = ""
     parts: int = 0
     rejected_lines: int = 0
+    unexpected: bool = False  # rejected because of an error bbq did not expect: counted, alarmed
 
 
 def ingest_object(
+    ref: ObjectRef,
+    *,
+    objects: ObjectStore,
+    store: Files,
+    limits: LimitsProvider,
+    config: PipelineConfig,
+    clock: Clock,
+    transient: Callable[[Exception], bool] = lambda exc: True,
+) -> IngestOutcome:
+    """Every upload ends in a file item and a report. An error ``transient`` calls AWS's trouble (throttling,
+    a service down) is raised, for Lambda to try the event again; any other is a surprise about this upload: it
+    is Rejected with the error in its message and report (``unexpected`` on the outcome, for a metric and an
+    alarm), rather than left to a dead-letter queue where no one sees it."""
+    try:
+        return _ingest(ref, objects=objects, store=store, limits=limits, config=config, clock=clock)
+    except Exception as exc:
+        if transient(exc):
+            raise
+        log.exception("unexpected error reading an upload; the file is rejected", extra={"key": ref.key})
+        file_id = naming.file_id_for(ref.bucket, ref.key, ref.version)
+        reason = (
+            f"bbq could not read this upload ({type(exc).__name__}: {str(exc)[:200]}). This is bbq's fault, not "
+            "your data's as far as bbq knows: upload it again, and if it fails the same way, report it with this "
+            "message"
+        )
+        refused = _refuse(ref, file_id, reason, objects, store, clock)
+        return replace(refused, unexpected=True)
+
+
+def _ingest(
     ref: ObjectRef,
     *,
     objects: ObjectStore,

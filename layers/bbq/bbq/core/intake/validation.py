@@ -14,13 +14,16 @@ from typing import NamedTuple
 
 import orjson
 
+from bbq.core.intake import faithful
 from bbq.core.model.lines import Line
 from bbq.core.model.record_ids import record_id_prefix
 
-# Bedrock accepts short alphanumeric record ids; a user's id is checked so results can be joined on it later.
-RECORD_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
-# orjson refuses arrays and objects nested deeper than this (the stdlib parser would hit RecursionError).
-MAX_DEPTH = 1024
+# Bedrock accepts short alphanumeric record ids; a user's id is checked so results can be joined on it later
+# (with fullmatch: "$" alone would let a final newline through).
+RECORD_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+# orjson reads arrays and objects nested up to 1,024 levels but writes only 254; the staged record puts the
+# modelInput one level down, so a line may nest 254 levels in all (its own object included).
+MAX_DEPTH = 254
 _NOT_JSON_NUMBERS = re.compile(rb"\b(?:NaN|-?Infinity)\b")
 
 
@@ -95,23 +98,31 @@ class LineChecker:
         if type(record) is not dict:
             return Rejection(number, f"the line is a JSON {type(record).__name__}, not an object")
         record_id = record.get("recordId")
-        if record_id is not None and (type(record_id) is not str or not RECORD_ID.match(record_id)):
+        if record_id is not None and (type(record_id) is not str or not RECORD_ID.fullmatch(record_id)):
             return Rejection(number, '"recordId" must be a string of 1-64 letters, digits, "-" or "_"')
         model_input = record.get("modelInput")
         if type(model_input) is not dict:
             return Rejection(number, 'the line has no "modelInput" object', record_id)
         if record_id is not None and not self._seen.add(hash(record_id)):
             return Rejection(number, f'"recordId" {record_id!r} appears on an earlier line', record_id)
-        return Record(
-            number, orjson.dumps({"recordId": f"{self._tag}{number}", "modelInput": model_input}) + b"\n", record_id
-        )
+        try:
+            staged = orjson.dumps({"recordId": f"{self._tag}{number}", "modelInput": model_input})
+            faithful.check_numbers(data)
+            faithful.check_keys(data, staged.count(b'"'), 0 if "recordId" in record else 4)
+        except orjson.JSONEncodeError:
+            return Rejection(number, f"the JSON is nested more than {MAX_DEPTH} levels deep", record_id)
+        except faithful.Unfaithful as exc:
+            return Rejection(number, str(exc), record_id)
+        return Record(number, staged + b"\n", record_id)
 
 
 def _json_problem(data: bytes, parser_message: str) -> str:
     if "UTF-8" in parser_message:
         return f"the line is not valid UTF-8 ({parser_message})"
-    if "recursion" in parser_message:
+    if "recursion" in parser_message.lower():
         return f"the JSON is nested more than {MAX_DEPTH} levels deep"
+    if "is infinity when parsed" in parser_message:
+        return "a number is too large for a double (it would become infinity); write it as a string"
     if _NOT_JSON_NUMBERS.search(data):
         return "the line holds NaN or Infinity, which JSON does not allow"
     return f"the line is not valid JSON ({parser_message})"

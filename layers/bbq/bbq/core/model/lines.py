@@ -31,24 +31,28 @@ def split_lines(chunks: Iterable[bytes], max_line_bytes: int) -> Iterator[Line]:
         rest = pieces.pop()  # after the chunk's last newline: the start of a line that goes on
         for piece in pieces:
             number += 1
+            # The limit counts the line without its ending, LF or CRLF alike: one byte more is kept for a CR.
             if carried:
                 length = carried + len(piece)
-                data = b"".join((*carry, piece)) if length <= max_line_bytes else None
+                data = b"".join((*carry, piece)) if length <= max_line_bytes + 1 else None
                 carry, carried = [], 0
             else:
                 length = len(piece)
-                data = piece if length <= max_line_bytes else None
-            if data is not None and data.endswith(b"\r"):
-                data = data[:-1]
-            yield Line(number, data, length + 1)
+                data = piece if length <= max_line_bytes + 1 else None
+            yield Line(number, _within(data, max_line_bytes), length + 1)
         if rest:
             carried += len(rest)
-            if carried <= max_line_bytes:
+            if carried <= max_line_bytes + 1:
                 carry.append(rest)
             else:
                 carry = []
     if carried:
-        data = b"".join(carry) if carried <= max_line_bytes else None
-        if data is not None and data.endswith(b"\r"):
-            data = data[:-1]
-        yield Line(number + 1, data, carried)
+        data = b"".join(carry) if carried <= max_line_bytes + 1 else None
+        yield Line(number + 1, _within(data, max_line_bytes), carried)
+
+
+def _within(data: bytes | None, max_line_bytes: int) -> bytes | None:
+    """The line without a final CR, or None when it is still over the limit."""
+    if data is not None and data.endswith(b"\r"):
+        data = data[:-1]
+    return data if data is not None and len(data) <= max_line_bytes else None
