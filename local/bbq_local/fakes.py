@@ -46,8 +46,13 @@ class InMemoryStore:
             self.files[file.file_id] = file
             return True
 
-    def save_file(self, file: InputFile) -> None:
-        self.files[file.file_id] = file
+    def save_file(self, file: InputFile) -> bool:
+        with self._lock:
+            current = self.files.get(file.file_id)
+            if current is None or current.revision != file.revision:
+                return False
+            self.files[file.file_id] = file.with_changes(revision=file.revision + 1)
+            return True
 
     def parts_of(self, file: InputFile) -> list[Part]:
         return every_attempt(file, self.get_parts)

@@ -59,9 +59,10 @@ class CrashingStore(InMemoryStore):
         self.writes.wrote("file")
         return created
 
-    def save_file(self, file: InputFile) -> None:
-        super().save_file(file)
+    def save_file(self, file: InputFile) -> bool:
+        saved = super().save_file(file)
         self.writes.wrote("file")
+        return saved
 
     def add_part(self, part: Part) -> bool:
         added = super().add_part(part)

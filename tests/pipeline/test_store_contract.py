@@ -73,8 +73,23 @@ def test_every_field_of_a_file_is_kept(store: Store) -> None:
         waiting_for=WaitReason.SLOTS,
         updated_at=MOMENT + timedelta(hours=1),
     )
-    store.save_file(ended)
-    assert store.get_file("f2") == ended
+    assert store.save_file(ended)
+    assert store.get_file("f2") == ended.with_changes(revision=1)
+
+
+def test_a_file_is_saved_only_on_the_revision_its_writer_read(store: Store) -> None:
+    """A writer that read the file before someone else's save loses, and writes nothing (a user's stop between a
+    run's read and write is never overwritten)."""
+    file = a_file("r1", 1)
+    assert store.create_file(file, [a_part("r1", 1)])
+    run_read, user_read = store.get_file("r1"), store.get_file("r1")
+    assert run_read is not None and user_read is not None and run_read.revision == 0
+    assert store.save_file(user_read.with_changes(stop_requested=True))
+    assert not store.save_file(run_read.with_changes(status=FileStatus.RUNNING)), "the stale writer loses"
+    now = store.get_file("r1")
+    assert now is not None and now.stop_requested and now.status == FileStatus.QUEUED and now.revision == 1
+    assert store.save_file(now.with_changes(status=FileStatus.RUNNING)), "read again, it wins"
+    assert not store.save_file(a_file("nobody", 1)), "nothing is saved for a file that does not exist"
 
 
 def test_waiting_parts_come_oldest_first_across_files(store: Store) -> None:
@@ -134,11 +149,12 @@ def test_the_read_side_finds_files_by_status_an_upload_by_its_key_and_a_files_jo
     store, query = DynamoStore(boto3.client("dynamodb"), table), DynamoStatus(boto3.client("dynamodb"), table)
     older, newer = a_file("k1", 1), a_file("k2", 1).with_changes(created_at=MOMENT + timedelta(seconds=5))
     assert store.create_file(older, [a_part("k1", 1)]) and store.create_file(newer, [a_part("k2", 1)])
-    store.save_file(older.with_changes(status=FileStatus.COMPLETED))
+    assert store.save_file(older.with_changes(status=FileStatus.COMPLETED))
     claimed = a_part("k2", 1).with_changes(status=PartStatus.IN_JOB, job_id="j1", input_name="k2-a.jsonl")
     assert store.create_job(full_job("j1", (claimed.part_id,), JobStatus.PENDING), [claimed])
     assert [job.job_id for job in query.jobs_of(newer)] == ["j1"] and query.jobs_of(older) == []
     assert [f.file_id for f in query.files(FileStatus.QUEUED)] == ["k2"]
+    older = older.with_changes(status=FileStatus.COMPLETED, revision=1)
     assert {f.file_id for f in query.files()} == {"k1", "k2"}
     assert query.newest_upload(older.key) == newer and query.newest_upload("to-process/none.jsonl") is None
     assert store.slot_holders(CLAUDE) == {}  # the ledger item, as a run first makes it

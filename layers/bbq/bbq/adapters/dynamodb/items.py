@@ -83,6 +83,7 @@ def file_item(file: InputFile) -> dict[str, Any]:
             "EstimatedInputCostUsd": money(file.estimated_input_cost_usd),
             "JoinRequestedAt": iso(file.join_requested_at) if file.join_requested_at else None,
             "WaitingFor": file.waiting_for.value if file.waiting_for else None,
+            "Revision": file.revision,
         }
     )
 
@@ -128,6 +129,7 @@ def file_from(item: dict[str, Any]) -> InputFile:
         estimated_input_cost_usd=float(plain["EstimatedInputCostUsd"]) if "EstimatedInputCostUsd" in plain else None,
         join_requested_at=moment(plain, "JoinRequestedAt"),
         waiting_for=WaitReason(plain["WaitingFor"]) if "WaitingFor" in plain else None,
+        revision=int(plain.get("Revision", 0)),
     )
 
 

@@ -68,8 +68,15 @@ class DynamoStore:
             self._put_new(part_item(part))
         return self._put_new(file_item(file))
 
-    def save_file(self, file: InputFile) -> None:
-        self._ddb.put_item(TableName=self._table, Item=file_item(file))
+    def save_file(self, file: InputFile) -> bool:
+        saved = file_item(file.with_changes(revision=file.revision + 1))
+        # An item written before revisions existed has none: it reads as revision 0.
+        condition = (
+            "Revision = :read"
+            if file.revision
+            else "attribute_exists(Id) AND (attribute_not_exists(Revision) OR Revision = :read)"
+        )
+        return self._put_if(saved, condition, {":read": {"N": str(file.revision)}})
 
     def parts_of(self, file: InputFile) -> list[Part]:
         return every_attempt(file, self.get_parts)

@@ -109,6 +109,9 @@ class InputFile:
     # When its last record became final and its results join was asked for; it ends once the join is done.
     join_requested_at: datetime | None = None
     waiting_for: WaitReason | None = None  # what its message says it waits for, if anything but a slot
+    # Bumped by every save: a save names the revision it read and loses to any write since (a user's stop, a
+    # sibling run), so no writer overwrites what it did not see.
+    revision: int = 0
 
     def with_changes(self, **changes: object) -> Self:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -63,7 +63,9 @@ class Files(Protocol):
     def create_file(self, file: InputFile, parts: Sequence[Part]) -> bool:
         """Stores the parts, then the file; False when the file exists already (nothing is changed)."""
 
-    def save_file(self, file: InputFile) -> None: ...
+    def save_file(self, file: InputFile) -> bool:
+        """Saves the file if no one saved it since it was read (its ``revision``); False, nothing written, if
+        someone did: read it again and decide again."""
 
     def parts_of(self, file: InputFile) -> list[Part]:
         """Every part of the file, each later attempt included (``files.every_attempt``)."""

@@ -13,7 +13,9 @@ import logging
 
 from bbq.core.model.clock import Clock
 from bbq.core.model.config import PipelineConfig
+from bbq.core.model.file_updates import update_file
 from bbq.core.model.files import (
+    InputFile,
     InvocationType,
     WaitReason,
 )
@@ -104,11 +106,14 @@ def measure_wait(run: Run, model: str) -> None:
         "work has waited longer than StuckAfterHours",
         extra={"model_id": model, "file_id": part.file_id, "waited_hours": hours},
     )
-    file = run.store.get_file(part.file_id)
-    if file is not None and file.waiting_for not in {WaitReason.MODEL_ACCESS, WaitReason.SLOTS}:
-        message = (
-            f"Queued for {hours} hours on model {model}: earlier work holds its slots, or its records wait "
-            "for companions (SmallWork). Nothing is lost; a higher batch quota in Service Quotas goes faster."
-        )
-        changes = {"message": message, "waiting_for": WaitReason.SLOTS, "updated_at": run.clock.now()}
-        run.store.save_file(file.with_changes(**changes))
+    message = (
+        f"Queued for {hours} hours on model {model}: earlier work holds its slots, or its records wait "
+        "for companions (SmallWork). Nothing is lost; a higher batch quota in Service Quotas goes faster."
+    )
+
+    def noticed(file: InputFile) -> InputFile | None:
+        if file.waiting_for in {WaitReason.MODEL_ACCESS, WaitReason.SLOTS} or file.stop_requested:
+            return None
+        return file.with_changes(message=message, waiting_for=WaitReason.SLOTS, updated_at=run.clock.now())
+
+    update_file(run.store, part.file_id, noticed)

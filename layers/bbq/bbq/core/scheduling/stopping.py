@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from bbq.core.model.clock import Clock
 from bbq.core.model.errors import JobNotFound
-from bbq.core.model.files import FILE_DONE, FileStatus, PartStatus
+from bbq.core.model.file_updates import update_file
+from bbq.core.model.files import FILE_DONE, FileStatus, InputFile, PartStatus
 from bbq.core.model.jobs import Job
 from bbq.core.model.ports import BatchService, JoinRequests, Store
 from bbq.core.model.states import ACTIVE, JobStatus
@@ -42,8 +43,13 @@ def stop_file(file_id: str, *, store: Store, batch: BatchService, joins: JoinReq
     if file.status in FILE_DONE or file.status == FileStatus.REJECTED:
         outcome.note = f"the file has ended already ({file.status.value}); nothing to stop"
         return outcome
-    # The flag first: a job of the file that ends from now on sends none of its records again.
-    store.save_file(file.with_changes(stop_requested=True, message=STOP_REQUESTED, updated_at=clock.now()))
+    # The flag first: a job of the file that ends from now on sends none of its records again. Saved on the
+    # revision read: a run that read the file before and writes after loses, reads again and sees the stop.
+    update_file(store, file_id, lambda f: _flagged(f, clock))
+    file = store.get_file(file_id)
+    if file is None or not file.stop_requested:  # it ended a moment ago, or kept changing: nothing flagged
+        outcome.note = "the file ended or kept changing while being stopped; see bbq status, then try again"
+        return outcome
     job_ids: dict[str, None] = {}
     for part in store.parts_of(file):
         if part.status == PartStatus.WAITING:
@@ -78,14 +84,19 @@ def stop_job(job_id: str, *, store: Store, batch: BatchService, clock: Clock) ->
         raise KeyError(f"no job {job_id} in the table")
     outcome = StopOutcome()
     for file_id in dict.fromkeys(part.file_id for part in store.get_parts(job.part_ids)):
-        file = store.get_file(file_id)
-        if file is not None and not file.stop_requested and file.status not in FILE_DONE:
-            store.save_file(file.with_changes(stop_requested=True, message=STOP_REQUESTED, updated_at=clock.now()))
+        update_file(store, file_id, lambda f: _flagged(f, clock))
     if _stop(job, store=store, batch=batch, clock=clock):
         outcome.jobs_stopped.append(job_id)
     else:
         outcome.note = f"the job has ended already ({job.status.value}); nothing to stop"
     return outcome
+
+
+def _flagged(file: InputFile, clock: Clock) -> InputFile | None:
+    """The file flagged; None when it is already, or has ended (nothing to write)."""
+    if file.stop_requested or file.status in FILE_DONE or file.status == FileStatus.REJECTED:
+        return None
+    return file.with_changes(stop_requested=True, message=STOP_REQUESTED, updated_at=clock.now())
 
 
 def _stop(job: Job, *, store: Store, batch: BatchService, clock: Clock) -> bool:

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from bbq.core.model import naming
 from bbq.core.model.clock import Clock
+from bbq.core.model.file_updates import update_file
 from bbq.core.model.files import FILE_DONE, InputFile, file_status
 from bbq.core.model.join_state import JoinCheckpoint
 from bbq.core.model.ports import ObjectStore, ResumableWriter, Store
@@ -95,11 +96,18 @@ def join_file(
             if not store.save_join(written):
                 return JoinOutcome.BUSY, None
             checkpoint = written
-        ended = end_file(file, parts, merge.totals, objects, clock)
-        merge.write_summary(ended, parts, clock.now())
-        if ending.notify:  # before the item says it ended: a crash between repeats the event, at least once
-            ending.notify(ended)
-        store.save_file(ended)
+
+        def finish(current: InputFile) -> InputFile | None:
+            """Ended from the file as it is now (a stop may have landed during the join); None if it has ended."""
+            if current.status in FILE_DONE:
+                return None
+            ended = end_file(current, parts, merge.totals, objects, clock)
+            merge.write_summary(ended, parts, clock.now())
+            if ending.notify:  # before the item says it ended: a crash between repeats the event, at least once
+                ending.notify(ended)
+            return ended
+
+        ended = update_file(store, file_id, finish) or store.get_file(file_id) or file
     except Exception:
         # The last checkpoint stands; its lease is given up, so the retry goes on from it at once.
         store.save_join(checkpoint.with_changes(step=checkpoint.step + 1, lease_until=clock.now()))

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bbq.core.model.clock import Clock
+from bbq.core.model.file_updates import ATTEMPTS, update_file
 from bbq.core.model.files import (
     FILE_DONE,
     PART_FAILED,
@@ -45,17 +46,18 @@ class Ending:
 
 
 def update_files(store: Files, clock: Clock, parts: Iterable[Part], joins: JoinRequests) -> list[str]:
-    """Each file's status is derived from all of its parts. Written, then checked again: a run that finished a
-    sibling part at the same moment may have read the parts before this one's change and written after it; the
-    last writer's check sees every part and puts the file right. A file whose last record is final is not ended
-    here: its results join is asked for (once), and it says so until the join ends it. The files asked for."""
+    """Each file's status is derived from all of its parts. Written on the revision read (a stop or a sibling run
+    that wrote since wins, and this one reads again), then checked again: a run that finished a sibling part at
+    the same moment may have read the parts before this one's change; the last writer's check sees every part.
+    A file whose last record is final is not ended here: its results join is asked for (once), and it says so
+    until the join ends it. The files asked for."""
     asked = []
     for file_id in dict.fromkeys(part.file_id for part in parts):
-        for _ in range(3):
+        for _ in range(ATTEMPTS):
             file = store.get_file(file_id)
             if file is None or file.status in FILE_DONE:  # ended by its join: nothing changes it any more
                 break
-            every = store.parts_of(file)
+            every = _stop_waiting(store, file, store.parts_of(file))
             status, message, waiting_for = _derived(file, every)
             changes: dict[str, object] = {"waiting_for": waiting_for} if waiting_for != file.waiting_for else {}
             if status in FILE_DONE:
@@ -67,10 +69,29 @@ def update_files(store: Files, clock: Clock, parts: Iterable[Part], joins: JoinR
             counts = file_counts(every)
             if not changes and status == file.status and message == file.message and counts == file.counts:
                 break
-            store.save_file(
-                file.with_changes(status=status, message=message, counts=counts, updated_at=clock.now(), **changes)
+            changed = file.with_changes(
+                status=status, message=message, counts=counts, updated_at=clock.now(), **changes
             )
+            # Saved on the revision read, or lost to a writer since; either way read again: a sibling run that
+            # finished a part at the same moment may have read the parts before this one's change and found the
+            # file already right, so the last writer's check is the one that sees every part.
+            store.save_file(changed)
     return asked
+
+
+def _stop_waiting(store: Files, file: InputFile, parts: list[Part]) -> list[Part]:
+    """A file asked to stop runs nothing more: a part that went back to the queue after the stop's own pass (a
+    retry written by a run that read the file before the stop) leaves it here, before any run can plan it."""
+    if not file.stop_requested:
+        return parts
+    stopped = []
+    for part in parts:
+        if part.status == PartStatus.WAITING:
+            late = part.with_changes(status=PartStatus.STOPPED, message="Stopped on request before it ran")
+            if store.save_part(late, expected=PartStatus.WAITING):
+                part = late
+        stopped.append(part)
+    return stopped
 
 
 def end_file(file: InputFile, parts: list[Part], totals: Totals, objects: ObjectStore, clock: Clock) -> InputFile:
@@ -153,7 +174,11 @@ def _without_packing_note(message: str) -> str:
 def tell_files(store: Files, clock: Clock, job: Job, message: str, waiting_for: WaitReason | None = None) -> None:
     """Puts a job's news where users look: on the files its parts come from, with what they wait for now."""
     now = clock.now()
+
+    def told(file: InputFile) -> InputFile | None:
+        if (file.message, file.waiting_for) == (message, waiting_for) or file.status in FILE_DONE:
+            return None
+        return file.with_changes(message=message, waiting_for=waiting_for, updated_at=now)
+
     for file_id in dict.fromkeys(part.file_id for part in store.get_parts(job.part_ids)):
-        file = store.get_file(file_id)
-        if file and (file.message, file.waiting_for) != (message, waiting_for):
-            store.save_file(file.with_changes(message=message, waiting_for=waiting_for, updated_at=now))
+        update_file(store, file_id, told)
