@@ -118,3 +118,28 @@ def test_a_stop_during_submission_stops_the_job_in_bedrock_too() -> None:
     run(world)
     assert world.store.files[file].status == FileStatus.STOPPED
     assert world.store.jobs_in_flight(job.model_id) == []
+
+
+def test_a_job_stopped_outside_bbq_runs_its_records_again_and_says_who_stopped_it(world: World) -> None:
+    """No stop was asked through bbq (no file flagged): Bedrock's Stopped is someone else's, in the console or
+    the API. The records that did not run go again; the file says what happened."""
+    file = upload(world, "calls", 1_000)
+    run(world)
+    job = job_of(world, file)
+    finish(world, job, JobStatus.STOPPED, "The job was stopped.", missing=set(range(241, 1001)))
+    run(world)
+    first, again = world.store.parts_of(world.store.files[file])
+    assert (first.status, first.succeeded, first.retried) == (PartStatus.RETRIED, 240, 760)
+    assert f"Bedrock reported job {job.job_arn} Stopped, but no stop was asked through bbq" in first.message
+    assert world.store.files[file].message == first.message and not world.store.files[file].stop_requested
+    assert again.record_count == 760
+    finish(world, job_of_part(world, again.part_id))
+    run(world)
+    ended = world.store.files[file]
+    assert (ended.status, ended.counts.succeeded, ended.counts.stopped) == (FileStatus.COMPLETED, 1_000, 0)
+
+
+def job_of_part(world: World, part_id: str):  # type: ignore[no-untyped-def]
+    (part,) = world.store.get_parts([part_id])
+    assert part.job_id
+    return world.store.jobs[part.job_id]

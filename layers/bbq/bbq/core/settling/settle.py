@@ -8,7 +8,8 @@ input on bbq's record id. Each record then:
   and is packed with other work like any part, until ``PipelineConfig.max_attempts``;
 - failed for good (an error about the record itself, or its last attempt): listed with its error among the
   part's failures, which the file's report gathers.
-A stopped job keeps what ran; what did not run is not run again, nor is anything of a file whose stop was asked.
+A stopped job keeps what ran; what did not run is not run again when the stop was asked through bbq (the file's
+flag), and goes again like missing records when Bedrock reports a stop no one asked of bbq.
 A job that failed or expired (after its own attempts) fails its parts whole, with its message.
 
 Every write is idempotent (deterministic keys, conditional creates, the same content again), so a run that dies
@@ -77,7 +78,11 @@ def _settle_part(
     name = part.input_name or ""
     results_uri = naming.results_uri(job.output_uri, job.job_arn, name)
     results = _read_results(objects, results_uri, config.split.max_line_bytes)
-    stopped = job.status == JobStatus.STOPPED or stop_asked
+    # Only a stop asked through bbq (the file's flag) keeps records from running again. A job Bedrock reports
+    # Stopped when no file asked (someone stopped it in the console or the API) is told apart: its records that
+    # did not run are missing from its output and go again like any missing record.
+    stopped = stop_asked
+    stopped_elsewhere = job.status == JobStatus.STOPPED and not stop_asked
     sort = _Sorter(part, objects, retries=not stopped and part.attempt < config.max_attempts, stopped=stopped)
     if sum(error is None for error in results.values()) == part.record_count:
         sort.succeeded = part.record_count  # every record succeeded: no need to read the input
@@ -106,9 +111,15 @@ def _settle_part(
             extra={"part_id": part.part_id, "records": sort.retried, "attempt": part.attempt + 1},
         )
         and_failed = f"; {sort.failed} failed for good: {sort.first_error}" if sort.failed else ""
+        why = (
+            f"Bedrock reported job {job.job_arn} Stopped, but no stop was asked through bbq (it was stopped in the "
+            "console or the API): "
+            if stopped_elsewhere
+            else ""
+        )
         return settled.with_changes(
             status=PartStatus.RETRIED,
-            message=f"{sort.retried} records failed or went missing and go again as attempt {part.attempt + 1}"
+            message=f"{why}{sort.retried} records failed or went missing and go again as attempt {part.attempt + 1}"
             + and_failed,
         )
     if sort.failed:
