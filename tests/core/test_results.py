@@ -13,7 +13,7 @@ from bbq.core.model.files import FileStatus
 from bbq.core.model.prices import PriceTable
 from bbq.core.model.states import JobStatus
 from bbq.core.settling import model_output
-from bbq.core.settling.results import ERRORS, RESULTS, SUMMARY
+from bbq.core.settling.results import ERRORS, OUTPUT_LOST, RESULTS, SUMMARY
 from bbq_local.fakes import MISSING, FakeObjects
 from tests.core.helpers import CONFIG, World, jsonl, record, run
 
@@ -76,6 +76,7 @@ def test_a_split_packed_and_retried_file_gets_its_results_in_line_order() -> Non
         "succeeded": 594,
         "failed": 6,
         "notRun": 0,
+        "outputLost": 0,
     }
     assert summary["tokens"] == {"input": 594 * 10, "output": 594 * 2}
     assert summary["attempts"]["most"] == 2 and summary["attempts"]["recordsThatWentAgain"] > 0
@@ -105,6 +106,34 @@ def test_a_stopped_file_lists_what_did_not_run() -> None:
     errors = joined(world, file, ERRORS)
     assert len(errors) == 50 and {e["errorMessage"] for e in errors} == {"not run: the file was stopped"}
     assert joined(world, file, SUMMARY)["records"]["notRun"] == 50
+
+
+def test_an_output_deleted_before_the_join_is_reported_never_counted_as_succeeded() -> None:
+    """A job's output vanishes after its part settled (someone cleaned processed/): its records are listed as
+    failed in errors.jsonl, the file is not Completed, and summary.json and the item agree."""
+    world = World(auto_join=False)
+    file = world.upload("to-process/a.jsonl", jsonl(500)).file_id
+    assert file
+    run(world, quota=2)
+    arns = [arn for arn in world.batch.snapshots if world.batch.active(arn)]
+    assert len(arns) == 2, "the file runs in two jobs"
+    for arn in arns:
+        world.batch.end(arn, JobStatus.COMPLETED)
+    run(world, quota=2)
+    assert world.store.files[file].counts.succeeded == 500, "both parts settled, every record succeeded"
+    gone = [key for (_, key) in world.objects.files if key.endswith(".out") and arns[0].rsplit("/", 1)[1] in key]
+    assert gone
+    for key in gone:
+        del world.objects.files[naming.split_uri(world.store.files[file].output_uri)[0], key]
+    world.join_asked()
+    ended = world.store.files[file]
+    assert ended.status == FileStatus.PARTIALLY_COMPLETED and "output was deleted" in ended.message
+    errors = joined(world, file, ERRORS)
+    assert len(errors) == 250 and {e["errorMessage"] for e in errors} == {OUTPUT_LOST}
+    assert len(joined(world, file, RESULTS)) == 250
+    records = joined(world, file, SUMMARY)["records"]
+    assert (records["succeeded"], records["failed"], records["outputLost"]) == (250, 250, 250)
+    assert (ended.counts.succeeded, ended.counts.failed) == (records["succeeded"], records["failed"])
 
 
 ANTHROPIC = {"content": [{"type": "text", "text": "Hi"}], "stop_reason": "end_turn"}

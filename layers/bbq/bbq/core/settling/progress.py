@@ -4,7 +4,7 @@ time some of them change. Once its last record is final its results join is aske
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bbq.core.model.clock import Clock
 from bbq.core.model.file_updates import ATTEMPTS, update_file
@@ -98,11 +98,24 @@ def end_file(file: InputFile, parts: list[Part], totals: Totals, objects: Object
     """The file as it ends, once its results are written: final status and message, counts, tokens, cost and its
     report (the caller tells ``ending.notify``, then saves it)."""
     status, message, _ = _derived(file, parts)
+    counts = file_counts(parts)
+    if totals.lost:  # outputs deleted after their parts settled: they did not succeed after all
+        counts = replace(counts, succeeded=counts.succeeded - totals.lost, failed=counts.failed + totals.lost)
+        status = FileStatus.FAILED if counts.succeeded == 0 else FileStatus.PARTIALLY_COMPLETED
+        message = (
+            f"{counts.succeeded} records succeeded, {counts.failed} failed: {totals.lost} records ran but their "
+            "output was deleted before the results were joined (listed in errors.jsonl; bbq retry runs them again)"
+        )
+    if counts.succeeded != totals.succeeded:
+        log.error(
+            "joined rows and counted records disagree",
+            extra={"file_id": file.file_id, "rows": totals.succeeded, "counted": counts.succeeded},
+        )
     file = file.with_changes(
         status=status,
         message=message,
         waiting_for=None,
-        counts=file_counts(parts),
+        counts=counts,
         updated_at=clock.now(),
         results_uri=file.output_uri,
         input_tokens=totals.input_tokens,

@@ -31,6 +31,10 @@ from bbq.core.settling import model_output
 
 RESULTS, ERRORS, SUMMARY = "results.jsonl", "errors.jsonl", "summary.json"
 NOT_RUN = "not run: the file was stopped"
+OUTPUT_LOST = (
+    "its result is gone: the record ran, but Bedrock's output for it was deleted before bbq joined the results; "
+    "run it again (bbq retry)"
+)
 
 
 @dataclass
@@ -38,6 +42,7 @@ class Totals:
     succeeded: int = 0
     failed: int = 0
     not_run: int = 0
+    lost: int = 0  # counted as succeeded when their part settled, but their output was gone at the join
     input_tokens: int = 0
     output_tokens: int = 0
     batch_cost: float = 0.0
@@ -98,6 +103,10 @@ class Merge:
             elif stopped:
                 totals.not_run += 1
                 entry = {"bbqRecordId": record_id, "errorCode": None, "errorMessage": NOT_RUN}
+                errors.write(orjson.dumps({"line": line, "recordId": user_id, **entry}) + b"\n")
+            else:  # never silently dropped: the file's counts and summary say so too (progress.end_file)
+                totals.lost += 1
+                entry = {"bbqRecordId": record_id, "errorCode": None, "errorMessage": OUTPUT_LOST}
                 errors.write(orjson.dumps({"line": line, "recordId": user_id, **entry}) + b"\n")
 
     def write_summary(self, ended: InputFile, parts: list[Part], now: datetime) -> None:
@@ -251,9 +260,11 @@ def _summary(file: InputFile, parts: list[Part], totals: Totals, now: datetime) 
             "lines": file.line_count,
             "rejectedLines": file.rejected_lines,
             "run": file.record_count,
-            "succeeded": totals.succeeded,
-            "failed": totals.failed,
-            "notRun": totals.not_run,
+            # The item's counts, reconciled with the rows written (progress.end_file): the two always agree.
+            "succeeded": file.counts.succeeded,
+            "failed": file.counts.failed,
+            "notRun": file.counts.stopped,
+            "outputLost": totals.lost,
         },
         "tokens": {"input": totals.input_tokens, "output": totals.output_tokens},
         "costUsd": {
