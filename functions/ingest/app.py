@@ -28,7 +28,8 @@ def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, list[dic
     for record in event.records:
         obj = record.s3.get_object
         # S3 URL-encodes keys in events (spaces as "+"); Powertools' S3Object.key hands them over raw.
-        ref = ObjectRef(record.s3.bucket.name, unquote_plus(obj.key), obj.etag, obj.size, obj.version_id)
+        key, sequencer = unquote_plus(obj.key), obj.sequencer or None
+        ref = ObjectRef(record.s3.bucket.name, key, obj.etag, obj.size, obj.version_id, sequencer)
         outcome = ingest_object(
             ref,
             objects=objects,

@@ -3,6 +3,7 @@ as Bedrock, and a manual clock. Wiring that moto cannot do (S3 -> Lambda, EventB
 through SQS queues that ``step`` pumps into the handlers, with the template's own filters and patterns."""
 
 import functools
+import itertools
 import json
 import logging
 import re
@@ -53,6 +54,9 @@ def _serialize_item_writes() -> None:
     DynamoDBBackend._bbq_serialized = True  # type: ignore[attr-defined]
 
 
+_SEQUENCE = itertools.count()
+
+
 def _s3_events_carry_version_ids() -> None:
     """AWS puts the object's versionId (and a sequencer) in every event from a versioned bucket; moto's events
     have neither. Adding them lets ingest pin each upload by its version, as it does in AWS."""
@@ -66,7 +70,9 @@ def _s3_events_carry_version_ids() -> None:
         version = getattr(key, "version_id", None)
         if version and version != "null":
             obj = event["Records"][0]["s3"]["object"]
-            obj.update(versionId=version, sequencer=f"{int(key.last_modified.timestamp() * 1e6):016X}")
+            # Increasing with every PUT, as S3's are for one key (hex; the counter breaks ties within a microsecond).
+            count = next(_SEQUENCE)
+            obj.update(versionId=version, sequencer=f"{int(key.last_modified.timestamp() * 1e6):016X}{count:08X}")
         return event
 
     s3_notifications._get_s3_event = with_version  # type: ignore[assignment]

@@ -1,6 +1,7 @@
 """States, naming, line splitting, line checks and routing: the plain rules."""
 
 import re
+from datetime import datetime
 
 import botocore.session
 import orjson
@@ -64,7 +65,7 @@ def test_every_key_s3_accepts_maps_to_places_bedrock_accepts(key: str) -> None:
     part = naming.part_key(file_id, key, 99999)
     staged = naming.s3_uri(bucket, part)
     packed = naming.s3_uri(bucket, naming.packed_input_prefix(file_id) + naming.packed_input_name(file_id, part))
-    output = naming.output_uri_for(bucket, key)
+    output = naming.output_uri_for(bucket, key, naming.upload_tag(datetime(2026, 12, 31, 23, 59, 59), file_id))
     for uri in (staged, packed, output, naming.packed_output_uri(bucket, file_id)):
         assert s3_uri.match(uri) and len(uri) <= 1024, uri
     # what Bedrock writes below the output place, and the error report, are keys S3 takes (<= 1,024 bytes)
@@ -76,10 +77,14 @@ def test_every_key_s3_accepts_maps_to_places_bedrock_accepts(key: str) -> None:
 
 
 def test_safe_names_stay_readable_and_distinct() -> None:
-    assert naming.output_uri_for("b", "to-process/team-a/calls.jsonl") == "s3://b/processed/team-a/calls/"
-    spaced = naming.output_uri_for("b", "to-process/team a/calls.jsonl")
-    assert spaced.startswith("s3://b/processed/team-a/calls-") and spaced.endswith("/")
-    assert spaced != naming.output_uri_for("b", "to-process/team+a/calls.jsonl"), "a tag keeps them apart"
+    assert naming.output_uri_for("b", "to-process/team-a/calls.jsonl", "u1") == "s3://b/processed/team-a/calls/u1/"
+    spaced = naming.output_uri_for("b", "to-process/team a/calls.jsonl", "u1")
+    assert spaced.startswith("s3://b/processed/team-a/calls-") and spaced.endswith("/u1/")
+    assert spaced != naming.output_uri_for("b", "to-process/team+a/calls.jsonl", "u1"), "a tag keeps them apart"
+    # Each upload its own place; calls.jsonl and calls.JSONL are two keys with two places and two pointers.
+    assert naming.key_place("to-process/calls.jsonl") != naming.key_place("to-process/calls.JSONL")
+    assert naming.latest_key("to-process/calls.jsonl") == "processed/calls/latest.json"
+    assert naming.upload_tag(datetime(2026, 3, 1, 9, 30), "0123456789abcdef") == "20260301T093000Z-0123456789"
     assert naming.safe_path("r\u00e9sum\u00e9s/q3", 100).startswith("resumes/q3-")
     assert naming.part_key("f1", "to-process/x/calls.JSONL", 2) == "staged/f1/calls-p00002.jsonl"
     assert (
@@ -245,3 +250,25 @@ def test_fingerprints_remember_every_value_through_growth() -> None:
     assert all(seen.add(hash(f"R{i}")) for i in range(5_000))
     assert not any(seen.add(hash(f"R{i}")) for i in range(5_000))
     assert seen.add(0) and not seen.add(0) and seen.add(2**64 - 1)
+
+
+def test_the_newest_upload_of_a_key_is_s3s_order_not_bbqs() -> None:
+    """S3 User Guide, "Event message structure": for one key the greater sequencer is the later event; sequencers
+    of different lengths compare after right-padding the shorter with zeros."""
+    from dataclasses import dataclass
+
+    from bbq.core.model.files import newest_upload
+
+    @dataclass(frozen=True)
+    class Up:
+        sequencer: str
+        created_at: datetime
+        version: str
+
+    same_moment = datetime(2026, 1, 1)
+    early, late = Up("0055AED6DCD90281E5", same_moment, "v1"), Up("0055AED6DCD90281E6", same_moment, "v2")
+    assert newest_upload([late, early]) is late and newest_upload([early, late]) is late
+    shorter = Up("1", same_moment, "b")
+    assert newest_upload([Up("0F", same_moment, "a"), shorter]) is shorter  # padded, "10" > "0F"
+    taken_later = Up("", datetime(2026, 1, 2), "swept")  # found by the sweeper: no sequencer, bbq's time decides
+    assert newest_upload([late, taken_later]) is taken_later and newest_upload([]) is None

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bbq.core.model import retry
+from bbq.core.model import naming, retry
 from bbq.core.model.config import SmallWork
 from bbq.core.model.errors import (
     JobNotFound,
@@ -42,7 +42,8 @@ def test_fills_free_slots_with_the_oldest_files(world: World) -> None:
     job = job_of(world, files[0])
     assert (request.client_token, request.role_arn, request.timeout_hours) == (f"{job.job_id}a1", ROLE_ARN, 48)
     assert request.input_uri == world.store.parts_of(world.store.files[files[0]])[0].staged_uri
-    assert request.output_uri == f"s3://{BUCKET}/processed/p1/" and request.invocation_type == "InvokeModel"
+    place = f"s3://{BUCKET}/processed/p1/{naming.upload_tag(world.store.files[files[0]].created_at, files[0])}/"
+    assert request.output_uri == place and request.invocation_type == "InvokeModel"
     assert job.status == JobStatus.SUBMITTED and job.job_arn and job.submitted_at == world.clock.now()
     assert world.store.files[files[0]].status == FileStatus.RUNNING
     assert world.store.files[files[2]].status == FileStatus.QUEUED
@@ -310,7 +311,8 @@ def test_a_large_file_runs_in_as_many_jobs_as_there_are_free_slots() -> None:
     assert sorted(r.input_uri.rsplit("-", 1)[1] for r in world.batch.submitted) == [
         f"p0000{i}.jsonl" for i in range(1, 5)
     ]
-    assert {r.output_uri for r in world.batch.submitted} == {f"s3://{BUCKET}/processed/big/"}
+    assert {r.output_uri for r in world.batch.submitted} == {world.store.files[big].output_uri}
+    assert world.store.files[big].output_uri.startswith(f"s3://{BUCKET}/processed/big/")
 
 
 def test_some_parts_of_a_file_run_from_copies_in_the_jobs_folder() -> None:

@@ -113,3 +113,33 @@ def test_help_loads_no_aws_sdk_and_no_rich() -> None:
     )
     loaded = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_each_upload_of_a_key_has_its_own_results_and_the_newest_is_served(
+    pipeline: LocalPipeline, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The same key uploaded three times in one moment (one CreatedAt): S3's sequencer says which is newest; each
+    upload's results stay in a place of its own; bbq results serves the newest and says which it is."""
+    stack = ["--stack", pipeline.stack.name]
+    for count in (1_500, 600, 120):
+        pipeline.upload("to-process/calls.jsonl", jsonl([claude_record(i) for i in range(count)]))
+    pipeline.upload("to-process/calls.JSONL", jsonl([claude_record(i) for i in range(130)]))
+    pipeline.upload("to-process/bad.jsonl", b"not json\n")
+    pipeline.run_until_done()
+    code, said = bbq(capsys, "results", *stack, "bad.jsonl", "--out", str(tmp_path / "out"))
+    assert code == 1 and "was Rejected" in said and "no results" in said and "error report" in said
+    files = list(pipeline.status.uploads("to-process/calls.jsonl"))
+    assert sorted(f.record_count for f in files) == [120, 600, 1_500]
+    assert len({f.output_uri for f in files}) == 3 and len({f.created_at for f in files}) == 1
+    for file in files:  # each place holds its own upload's results, whole
+        bucket, prefix = file.output_uri.removeprefix("s3://").split("/", 1)
+        body = pipeline.s3.get_object(Bucket=bucket, Key=prefix + "results.jsonl")["Body"].read()
+        assert len(body.splitlines()) == file.record_count
+    code, saved = bbq(capsys, "results", *stack, "calls.jsonl", "--out", str(tmp_path / "out"))
+    newest = max(files, key=lambda f: f.sequencer)
+    assert code == 0 and saved["fileId"] == newest.file_id and newest.record_count == 120
+    assert len((tmp_path / "out" / "calls" / "results.jsonl").read_text().splitlines()) == 120
+    latest = pipeline.s3.get_object(Bucket=pipeline.bucket, Key="processed/calls/latest.json")["Body"].read()
+    assert json.loads(latest)["fileId"] == newest.file_id
+    other = pipeline.status.newest_upload("to-process/calls.JSONL")
+    assert other is not None and other.output_uri.startswith(f"s3://{pipeline.bucket}/processed/calls.JSONL/")

@@ -73,7 +73,8 @@ def test_either_trigger_runs_a_full_scheduler_pass(pipeline: LocalPipeline, trig
     assert item["JobName"].startswith(pipeline.ingest.variables["JOB_NAME_PREFIX"] + "-")
     assert pipeline.items()[0]["Status"] == "Running"
     (job,) = pipeline.emulator.jobs()
-    assert job["outputDataConfig"]["s3OutputDataConfig"]["s3Uri"] == f"s3://{pipeline.bucket}/processed/a/"
+    assert job["outputDataConfig"]["s3OutputDataConfig"]["s3Uri"] == pipeline.items()[0]["OutputUri"]
+    assert pipeline.items()[0]["OutputUri"].startswith(f"s3://{pipeline.bucket}/processed/a/")
     assert job["roleArn"] == pipeline.stack.outputs["BatchRoleArn"]
 
 

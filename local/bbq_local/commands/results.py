@@ -5,7 +5,9 @@ from pathlib import Path
 from typing import Any
 
 from bbq.core.model import naming
+from bbq.core.model.files import FileStatus
 from bbq_local.commands.stack import (
+    EXIT_ERROR,
     EXIT_NOT_READY,
     EXIT_OK,
     add_stack_arguments,
@@ -29,9 +31,16 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     stack = find(args)
-    file = newest_upload(stack, args.file)
+    file = newest_upload(stack, args.file)  # the newest upload of the key, in S3's own order (its sequencer)
+    upload = (
+        f"upload {file.version} of {file.key} (taken in {file.created_at:%Y-%m-%d %H:%M:%S} UTC, file {file.file_id})"
+    )
+    if file.status == FileStatus.REJECTED:
+        report = f"; see its error report {file.report_uri}" if file.report_uri else ""
+        print(f"The newest {upload} was Rejected: {file.message}. Nothing of it runs, so it has no results{report}")
+        return EXIT_ERROR
     if not file.results_uri:
-        print(f"{file.key} is {file.status.value}: {file.message}; its results come when it ends")
+        print(f"The newest {upload} is {file.status.value}: {file.message}; its results come when it ends")
         return EXIT_NOT_READY
     bucket, prefix = naming.split_uri(file.results_uri)
     folder = args.out / naming.safe_path(file.key.removeprefix("to-process/").rsplit(".", 1)[0], 200)
@@ -45,9 +54,19 @@ def run(args: argparse.Namespace) -> int:
         s3.download_file(bucket, prefix + name, str(target))
         saved.append(str(target))
     if args.json:
-        print_json({"file": file.key, "status": file.status.value, "saved": saved})
+        print_json(
+            {
+                "file": file.key,
+                "fileId": file.file_id,
+                "version": file.version,
+                "createdAt": file.created_at.isoformat(),
+                "status": file.status.value,
+                "results": file.results_uri,
+                "saved": saved,
+            }
+        )
     else:
-        print(f"{file.key}: {file.status.value}, {file.message}")
+        print(f"{upload}: {file.status.value}, {file.message}")
         for path in saved:
             print(f"  {path}")
     return EXIT_OK

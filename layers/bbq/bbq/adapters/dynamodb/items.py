@@ -84,6 +84,7 @@ def file_item(file: InputFile) -> dict[str, Any]:
             "JoinRequestedAt": iso(file.join_requested_at) if file.join_requested_at else None,
             "WaitingFor": file.waiting_for.value if file.waiting_for else None,
             "Revision": file.revision,
+            "Sequencer": file.sequencer or None,
         }
     )
 
@@ -130,6 +131,7 @@ def file_from(item: dict[str, Any]) -> InputFile:
         join_requested_at=moment(plain, "JoinRequestedAt"),
         waiting_for=WaitReason(plain["WaitingFor"]) if "WaitingFor" in plain else None,
         revision=int(plain.get("Revision", 0)),
+        sequencer=plain.get("Sequencer", ""),
     )
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from bbq.adapters.dynamodb.items import FILE, KEY_INDEX, LEDGER, STATUS_INDEX, file_from
 from bbq.adapters.dynamodb.store import DynamoStore
-from bbq.core.model.files import FileStatus, InputFile, Part
+from bbq.core.model.files import FileStatus, InputFile, Part, newest_upload
 from bbq.core.model.jobs import Job
 
 if TYPE_CHECKING:  # typed clients for mypy (boto3-stubs); Lambda needs none of it
@@ -39,16 +39,18 @@ class DynamoStatus:
         for page in pages:
             yield from (file_from(item) for item in page["Items"])
 
-    def newest_upload(self, key: str) -> InputFile | None:
-        found = self._ddb.query(
+    def uploads(self, key: str) -> list[InputFile]:
+        pages = self._ddb.get_paginator("query").paginate(
             TableName=self._table,
             IndexName=KEY_INDEX,
             KeyConditionExpression="SourceKey = :key",
             ExpressionAttributeValues={":key": {"S": key}},
-            ScanIndexForward=False,  # newest first
-            Limit=1,
-        )["Items"]
-        return file_from(found[0]) if found else None
+        )
+        return [file_from(item) for page in pages for item in page["Items"]]
+
+    def newest_upload(self, key: str) -> InputFile | None:
+        # Every upload of the key (a handful): S3's sequencer, not the time bbq took each in, says which is newest.
+        return newest_upload(self.uploads(key))
 
     def slots_in_use(self) -> dict[str, int]:
         pages = self._ddb.get_paginator("scan").paginate(

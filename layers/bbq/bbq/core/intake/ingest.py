@@ -183,9 +183,10 @@ def _file(
         rejected_lines=staged.rejected,
         size_bytes=ref.size,
         part_count=len(staged.parts) if status != FileStatus.REJECTED else 0,
-        output_uri=naming.output_uri_for(ref.bucket, ref.key),
+        output_uri=naming.output_uri_for(ref.bucket, ref.key, naming.upload_tag(now, file_id)),
         created_at=now,
         updated_at=now,
+        sequencer=ref.sequencer or "",
         report_uri=naming.s3_uri(ref.bucket, staged.report_key) if staged.report_key else None,
         message=message,
         waiting_for=waiting_for,
@@ -265,9 +266,10 @@ def _refuse(
         rejected_lines=0,
         size_bytes=ref.size,
         part_count=0,
-        output_uri=naming.output_uri_for(ref.bucket, ref.key),
+        output_uri=naming.output_uri_for(ref.bucket, ref.key, naming.upload_tag(now, file_id)),
         created_at=now,
         updated_at=now,
+        sequencer=ref.sequencer or "",
         message=f"Refused: {reason}",
     )
     file = _report_whole_file(file, objects)

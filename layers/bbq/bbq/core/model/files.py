@@ -6,8 +6,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Self
+from typing import Protocol, Self, TypeVar
 
+from bbq.core.model.naming import sequencer_order
 from bbq.core.model.states import JobStatus
 
 
@@ -112,6 +113,8 @@ class InputFile:
     # Bumped by every save: a save names the revision it read and loses to any write since (a user's stop, a
     # sibling run), so no writer overwrites what it did not see.
     revision: int = 0
+    # S3's event sequencer of the upload ("" when the sweeper found it by listing): orders a key's uploads.
+    sequencer: str = ""
 
     def with_changes(self, **changes: object) -> Self:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -202,3 +205,30 @@ def file_status(parts: Iterable[Part]) -> FileStatus:
     if counts.failed == 0:
         return FileStatus.COMPLETED
     return FileStatus.FAILED if counts.succeeded == 0 else FileStatus.PARTIALLY_COMPLETED
+
+
+class Upload(Protocol):
+    """What orders the uploads of one key."""
+
+    @property
+    def sequencer(self) -> str: ...
+
+    @property
+    def created_at(self) -> datetime: ...
+
+    @property
+    def version(self) -> str: ...
+
+
+U = TypeVar("U", bound=Upload)
+
+
+def newest_upload(uploads: Iterable[U]) -> U | None:
+    """The newest upload of one key. S3's sequencer orders a key's PUTs whatever order their events came in;
+    when an upload has none (found by listing), the time bbq took it in decides, then its version."""
+    found = list(uploads)
+    if not found:
+        return None
+    if all(upload.sequencer for upload in found):
+        return max(found, key=lambda u: (sequencer_order(u.sequencer), u.created_at))
+    return max(found, key=lambda u: (u.created_at, sequencer_order(u.sequencer), u.version))

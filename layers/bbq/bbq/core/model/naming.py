@@ -7,12 +7,15 @@ import posixpath
 import re
 import unicodedata
 from collections.abc import Sequence
+from datetime import datetime
 
 INPUT_PREFIX = "to-process/"
 INPUT_SUFFIX = ".jsonl"  # matched without regard to case: .JSONL uploads are picked up too
 OUTPUT_PREFIX = "processed/"
 STAGED_PREFIX = "staged/"
 ERROR_REPORT_SUFFIX = ".error.json"
+LATEST = "latest.json"
+SEQUENCER_WIDTH = 64  # S3's sequencers are far shorter; padding makes them compare as S3 says
 
 # Bedrock: jobName [a-zA-Z0-9]{1,63}(-*[a-zA-Z0-9\+\-\.]){0,63}, at most 63 characters.
 MAX_JOB_NAME = 63
@@ -22,8 +25,8 @@ MAX_KEY_BYTES = 1024
 # Bedrock's S3Uri allows only these between single slashes (botocore's S3Uri shape; a test reads the model).
 _UNSAFE = re.compile(r"[^-!_*'().a-zA-Z0-9]+")
 # Bounds that keep every derived key and URI within S3's and Bedrock's limits, whatever the upload's key:
-# processed/<path>/<12-char Bedrock job id>/<staged name>.out stays under 1,024 bytes.
-MAX_OUTPUT_PATH = 700
+# processed/<path>/<upload tag>/<12-char Bedrock job id>/<staged name>.out stays under 1,024 bytes.
+MAX_OUTPUT_PATH = 670
 MAX_STAGED_NAME = 120
 _TAG_CHARS = 10
 FILE_TAG_CHARS = 10
@@ -106,16 +109,39 @@ def _safe_segment(segment: str) -> str:
 
 
 def _stem(key: str) -> str:
-    """The key under to-process/ without its .jsonl suffix."""
+    """The key under to-process/ without its .jsonl suffix (kept when written in another case, so calls.jsonl
+    and calls.JSONL never share a place)."""
     relative = key.removeprefix(INPUT_PREFIX)
-    return relative[: -len(INPUT_SUFFIX)] if relative.lower().endswith(INPUT_SUFFIX) else relative
+    return relative.removesuffix(INPUT_SUFFIX)
 
 
-def output_uri_for(bucket: str, source_key: str) -> str:
-    """Where Bedrock writes a file's results: processed/<path under to-process without .jsonl>/, in safe
-    characters (see ``safe_path``). Bedrock adds ``<bedrock job id>/<file name>.out`` below it, so re-uploads
-    never overwrite results."""
-    return f"s3://{bucket}/{OUTPUT_PREFIX}{safe_path(_stem(source_key), MAX_OUTPUT_PATH)}/"
+def key_place(source_key: str) -> str:
+    """The key's folder under processed/: its path under to-process/ without .jsonl, in safe characters (see
+    ``safe_path``). Each upload of the key has a place of its own below it, and ``latest.json`` beside them."""
+    return f"{OUTPUT_PREFIX}{safe_path(_stem(source_key), MAX_OUTPUT_PATH)}/"
+
+
+def upload_tag(created_at: datetime, file_id: str) -> str:
+    """One upload's folder name: when it was taken in, and its file id (unique), readable and in time order."""
+    return f"{created_at:%Y%m%dT%H%M%SZ}-{file_id[:FILE_TAG_CHARS]}"
+
+
+def output_uri_for(bucket: str, source_key: str, upload: str) -> str:
+    """Where one upload's results go: processed/<key's place>/<upload tag>/. No other upload shares it (the same
+    key uploaded again gets a place of its own); Bedrock adds ``<bedrock job id>/<file name>.out`` below it."""
+    return f"s3://{bucket}/{key_place(source_key)}{upload}/"
+
+
+def latest_key(source_key: str) -> str:
+    """The pointer to the newest upload of the key that has ended (processed/<key's place>/latest.json)."""
+    return f"{key_place(source_key)}{LATEST}"
+
+
+def sequencer_order(sequencer: str) -> str:
+    """S3's event sequencer made comparable: for one key, the greater hexadecimal value is the later event, and
+    sequencers of different lengths compare after the shorter is right-padded with zeros (S3 User Guide, "Event
+    message structure"). Padded to a fixed width here, so plain string order is that order."""
+    return sequencer.upper().ljust(SEQUENCER_WIDTH, "0")
 
 
 def staged_prefix(file_id: str) -> str:
@@ -127,7 +153,9 @@ def part_key(file_id: str, source_key: str, index: int) -> str:
 
     It is named after the upload (Bedrock names its output ``<file>.jsonl.out``), in safe characters.
     """
-    name = safe_path(posixpath.basename(_stem(source_key)), MAX_STAGED_NAME) or "input"
+    base = posixpath.basename(source_key)
+    stem = base[: -len(INPUT_SUFFIX)] if base.lower().endswith(INPUT_SUFFIX) else base
+    name = safe_path(stem, MAX_STAGED_NAME) or "input"
     return f"{staged_prefix(file_id)}{name}-p{index:05d}{INPUT_SUFFIX}"
 
 

@@ -21,6 +21,7 @@ class ObjectRef:
     etag: str
     size: int
     version_id: str | None = None  # set when the bucket is versioned
+    sequencer: str | None = None  # S3's event sequencer: orders the uploads of one key (None when listed)
 
     @property
     def version(self) -> str:
@@ -145,8 +146,11 @@ class StatusQuery(Protocol):
     def files(self, status: FileStatus | None = None) -> Iterator[InputFile]:
         """Every file, or those in ``status``."""
 
+    def uploads(self, key: str) -> list[InputFile]:
+        """Every upload of an object key (one Query on the key's index)."""
+
     def newest_upload(self, key: str) -> InputFile | None:
-        """The newest upload of an object key."""
+        """The newest upload of an object key (``files.newest_upload``)."""
 
     def slots_in_use(self) -> dict[str, int]:
         """Per model, the jobs holding one of bbq's slots."""

@@ -20,6 +20,7 @@ from bbq.core.model.file_updates import update_file
 from bbq.core.model.files import FILE_DONE, InputFile, file_status
 from bbq.core.model.join_state import JoinCheckpoint
 from bbq.core.model.ports import ObjectStore, ResumableWriter, Store
+from bbq.core.settling import latest
 from bbq.core.settling.progress import Ending, end_file
 from bbq.core.settling.results import ERRORS, RESULTS, Merge, Totals
 
@@ -103,6 +104,7 @@ def join_file(
                 return None
             ended = end_file(current, parts, merge.totals, objects, clock)
             merge.write_summary(ended, parts, clock.now())
+            latest.point_to(ended, objects)
             if ending.notify:  # before the item says it ended: a crash between repeats the event, at least once
                 ending.notify(ended)
             return ended
