@@ -4,6 +4,7 @@ Exit codes: 0 done, 1 an error (said on stderr, with what to do), 2 a usage mist
 an upload that has not ended)."""
 
 import argparse
+import os
 import sys
 
 from bbq_local import local_stack
@@ -77,6 +78,26 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # never a traceback for people: the reason, and how to see more
+        if os.environ.get("BBQ_DEBUG"):
+            raise
+        print(f"bbq {args.command}: {reason(exc)} (BBQ_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def reason(exc: Exception) -> str:
+    """What went wrong, in words: AWS's answer, a file the system refused, or the error itself."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and "Error" in response:  # botocore's ClientError, without importing botocore
+        error = response["Error"]
+        return f"AWS answered {error.get('Code')}: {error.get('Message')}"
+    if type(exc).__name__ == "NoCredentialsError":
+        return "no AWS credentials found: run `aws configure` or set AWS_PROFILE, or use --local"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return f"{type(exc).__name__}: {exc}"
 
 
 if __name__ == "__main__":

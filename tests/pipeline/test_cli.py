@@ -143,3 +143,38 @@ def test_each_upload_of_a_key_has_its_own_results_and_the_newest_is_served(
     assert json.loads(latest)["fileId"] == newest.file_id
     other = pipeline.status.newest_upload("to-process/calls.JSONL")
     assert other is not None and other.output_uri.startswith(f"s3://{pipeline.bucket}/processed/calls.JSONL/")
+
+
+def test_the_cli_checks_before_it_uploads_and_never_prints_a_traceback(
+    pipeline: LocalPipeline, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    stack = ["--stack", pipeline.stack.name]
+    good, text = tmp_path / "calls.jsonl", tmp_path / "notes.txt"
+    good.write_bytes(jsonl([claude_record(i) for i in range(120)]))
+    text.write_text("hello\n")
+
+    def refused(*args: str) -> str:
+        capsys.readouterr()
+        assert cli.main(list(args)) == 1
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        return err
+
+    assert "is not a model this stack runs; use one of: anthropic." in refused(
+        "submit", *stack, str(good), "--model", "nova-lite"
+    )
+    assert "which bbq never runs: not a .jsonl file" in refused("submit", *stack, str(text))
+    assert "which bbq never runs" in refused("submit", *stack, str(good), "--prefix", "../x")
+    assert pipeline.s3.list_objects_v2(Bucket=pipeline.bucket, Prefix="to-process/").get("KeyCount", 0) == 0
+    assert "no upload 'to-process/nonexistent.jsonl'" in refused("stop", *stack, "nonexistent.jsonl")
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["status", *stack, "--watch", "-1"])
+    assert exited.value.code == 2 and "give a number of seconds from 0.5" in capsys.readouterr().err
+    code, uploaded = bbq(capsys, "submit", *stack, str(good), "--model", "anthropic.claude-3-haiku-20240307-v1:0")
+    assert code == 0 and uploaded[0]["uri"].endswith("/to-process/anthropic.claude-3-haiku-20240307-v1:0/calls.jsonl")
+    pipeline.run_until_done()
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where a folder must go")
+    assert "Not a directory" in refused(
+        "results", *stack, "anthropic.claude-3-haiku-20240307-v1:0/calls.jsonl", "--out", str(blocked / "x")
+    )

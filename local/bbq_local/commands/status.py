@@ -14,12 +14,22 @@ from bbq_local.commands.stack import EXIT_OK, Stack, add_stack_arguments, find, 
 FINAL = {"Completed", "PartiallyCompleted", "Failed", "Stopped", "Rejected"}
 
 
+def positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0.5 <= seconds <= 86_400:
+        raise argparse.ArgumentTypeError(f"{text} s: give a number of seconds from 0.5 to 86400")
+    return seconds
+
+
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser("status", help="uploads with their progress, and each model's slots")
     add_stack_arguments(parser)
     parser.add_argument("--status", help="only files in this status (Queued, Running, Completed, ...)")
     parser.add_argument("--model", help="only files on this model (a substring of its id)")
-    parser.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS until Ctrl-C")
+    parser.add_argument("--watch", type=positive_seconds, metavar="SECONDS", help="refresh every SECONDS until Ctrl-C")
     parser.set_defaults(func=run)
 
 

@@ -13,7 +13,15 @@ from typing import Any
 from bbq.core.model import naming
 from bbq.core.model.clock import SystemClock
 from bbq.core.scheduling.stopping import StopOutcome, stop_file, stop_job
-from bbq_local.commands.stack import EXIT_OK, CommandError, add_stack_arguments, find, print_json
+from bbq_local.commands.stack import (
+    EXIT_OK,
+    CommandError,
+    Stack,
+    add_stack_arguments,
+    find,
+    newest_upload,
+    print_json,
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,12 +41,8 @@ def run(args: argparse.Namespace) -> int:
         if args.job:
             outcome = stop_job(args.job, **ports)
         else:
-            uri = args.file if (args.file or "").startswith("s3://") else None
-            key = None if uri or not args.file else args.file
-            if key:
-                uri = naming.s3_uri(stack.bucket, key if key.startswith("to-process/") else f"to-process/{key}")
             joins = JoinQueue(boto3.client("sqs"), stack.outputs["JoinQueueUrl"])
-            outcome = stop_file(args.file_id or file_id_of(uri or "", args.version), joins=joins, **ports)
+            outcome = stop_file(file_id_for_args(args, stack), joins=joins, **ports)
     except KeyError as exc:
         raise CommandError(str(exc.args[0])) from exc
     if args.json:
@@ -46,6 +50,19 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(json.dumps(describe(outcome), indent=2))
     return EXIT_OK
+
+
+def file_id_for_args(args: argparse.Namespace, stack: Stack) -> str:
+    """The upload to stop: a file id as given; an S3 URI (its current or given version); or a key, whose newest
+    upload the table knows (S3's order, as ``bbq results`` takes it)."""
+    if args.file_id:
+        return str(args.file_id)
+    if args.file.startswith("s3://"):
+        return file_id_of(args.file, args.version)
+    key = args.file if args.file.startswith("to-process/") else f"to-process/{args.file}"
+    if args.version:
+        return naming.file_id_for(stack.bucket, key, args.version)
+    return newest_upload(stack, key).file_id
 
 
 def file_id_of(uri: str, version: str | None) -> str:

@@ -4,7 +4,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bbq_local.commands.stack import EXIT_OK, CommandError, add_stack_arguments, find, print_json
+from bbq.core.model import naming
+from bbq_local.commands.stack import EXIT_OK, CommandError, Stack, add_stack_arguments, find, print_json
 
 
 def add_parser(commands: Any) -> None:
@@ -22,20 +23,46 @@ def key_for(path: Path, model: str | None, converse: bool, prefix: str) -> str:
     return "/".join(["to-process", *folders, path.name])
 
 
+def stack_models(stack: Stack) -> list[str]:
+    """The models the stack runs, as its parameters name them: ModelId, then each of AllowedModels."""
+    allowed = [m.strip() for m in stack.parameters.get("AllowedModels", "").split(",") if m.strip()]
+    return [model for model in dict.fromkeys([stack.parameters.get("ModelId", ""), *allowed]) if model]
+
+
+def checked(args: argparse.Namespace, stack: Stack) -> list[str]:
+    """Every upload's key, or a CommandError saying what to change; nothing is uploaded before all pass."""
+    if args.model:
+        models = stack_models(stack)
+        folders = {model.rsplit("/", 1)[-1]: model for model in models}
+        if models and args.model not in models and args.model not in folders:
+            raise CommandError(
+                f"--model {args.model!r} is not a model this stack runs; use one of: {', '.join(models)} "
+                "(or add it to the stack's AllowedModels parameter)"
+            )
+    missing = [str(p) for p in args.files if not p.is_file()]
+    if missing:
+        raise CommandError(f"no such file: {', '.join(missing)}")
+    keys = []
+    for path in args.files:
+        model = args.model.rsplit("/", 1)[-1] if args.model else None
+        key = key_for(path, model, args.converse, args.prefix)
+        if problem := naming.key_problem(key):
+            raise CommandError(f"{path} would be uploaded as {key!r}, which bbq never runs: {problem}")
+        keys.append(key)
+    return keys
+
+
 def run(args: argparse.Namespace) -> int:
     import boto3
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
     stack = find(args)
-    missing = [str(p) for p in args.files if not p.is_file()]
-    if missing:
-        raise CommandError(f"no such file: {', '.join(missing)}")
+    keys = checked(args, stack)
     s3 = boto3.client("s3")
     uploaded = []
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, disable=args.json) as progress:
-        for path in args.files:
-            key = key_for(path, args.model, args.converse, args.prefix)
+        for path, key in zip(args.files, keys, strict=True):
             task = progress.add_task(key.removeprefix("to-process/"), total=path.stat().st_size)
             s3.upload_file(str(path), stack.bucket, key, Callback=lambda sent, t=task: progress.advance(t, sent))
             version = s3.head_object(Bucket=stack.bucket, Key=key).get("VersionId")
