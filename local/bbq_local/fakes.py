@@ -309,6 +309,8 @@ class FakeObjects:
         return (body[i : i + self.chunk] for i in range(0, len(body), self.chunk))
 
     def copy(self, bucket: str, source_key: str, key: str) -> None:
+        if (bucket, source_key) not in self.files:
+            raise ObjectMissing(source_key)
         self.files[bucket, key] = self.files[bucket, source_key]
 
     def delete(self, bucket: str, key: str) -> None:

@@ -162,3 +162,44 @@ def test_retried_records_left_under_the_minimum_run_on_demand_after_the_companio
     assert len(world.on_demand.calls) == 2 and len(world.batch.submitted) == 1
     ended = world.store.files[file]
     assert (ended.status, ended.counts.succeeded, ended.counts.failed) == (FileStatus.PARTIALLY_COMPLETED, 999, 1)
+
+
+def _staged_keys(world: World, file_id: str) -> list[str]:
+    return [naming.split_uri(p.staged_uri)[1] for p in world.store.parts_of(world.store.files[file_id])]
+
+
+def test_a_packed_job_whose_staged_input_is_gone_runs_the_others_without_it() -> None:
+    """Someone cleaned staged/ (or StagedDataDays expired it) before a packed job went out: that file's part fails
+    naming the key, the neighbour is packed again without it and runs, and every file ends."""
+    world = World()
+    gone, neighbour = upload(world, "gone", 60), upload(world, "neighbour", 120)
+    for key in _staged_keys(world, gone):
+        del world.objects.files[BUCKET, key]
+    run(world)  # planned together, then unpacked at submission: the input of one part cannot be copied
+    (failed_job,) = [job for job in world.store.jobs.values() if job.status == JobStatus.FAILED]
+    assert failed_job.settled and "staged input of 1 of its parts is gone" in failed_job.message
+    assert world.batch.submitted == [], "nothing half-packed went to Bedrock"
+    run(world)
+    finish(world, job_of(world, neighbour))
+    run(world)
+    assert world.store.files[neighbour].status == FileStatus.COMPLETED
+    ended = world.store.files[gone]
+    assert ended.status == FileStatus.FAILED and _staged_keys(world, gone)[0] in ended.message
+    assert "Upload those lines again" in ended.message and ended.counts.failed == 60
+    errors = world.objects.files[BUCKET, naming.split_uri(ended.output_uri)[1] + "errors.jsonl"].splitlines()
+    assert len(errors) == 1 and b'"records":60' in errors[0] and b"staged input is gone" in errors[0]
+
+
+def test_a_job_whose_staged_input_vanished_fails_its_records_with_the_key_and_ends(world: World) -> None:
+    file = upload(world, "calls", 1_000)
+    run(world)
+    for key in _staged_keys(world, file):
+        del world.objects.files[BUCKET, key]
+    for _ in range(3):  # Bedrock cannot read the input: every attempt fails
+        finish(world, job_of(world, file), JobStatus.FAILED, "Unable to read input s3 object")
+        run(world)
+        world.clock.advance(3600)
+        run(world)
+    ended = world.store.files[file]
+    assert ended.status == FileStatus.FAILED and "is gone (deleted, or expired after StagedDataDays)" in ended.message
+    assert all(job.settled for job in world.store.jobs.values()), "nothing is left retrying for ever"

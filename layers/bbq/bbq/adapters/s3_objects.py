@@ -75,7 +75,10 @@ class S3Objects:
 
     def copy(self, bucket: str, source_key: str, key: str) -> None:
         # Managed copy: multipart above 8 MB, so parts past CopyObject's 5 GB limit copy too.
-        self._s3.copy({"Bucket": bucket, "Key": source_key}, bucket, key)
+        try:
+            self._s3.copy({"Bucket": bucket, "Key": source_key}, bucket, key)
+        except ClientError as exc:  # the source is gone: its HeadObject answers 404
+            raise _translate(exc, bucket, source_key) from exc
 
     def delete(self, bucket: str, key: str) -> None:
         self._s3.delete_object(Bucket=bucket, Key=key)

@@ -6,8 +6,8 @@ import logging
 
 from bbq.core.model import naming, retry
 from bbq.core.model.config import PipelineConfig
-from bbq.core.model.errors import ModelUnavailable
-from bbq.core.model.files import WaitReason
+from bbq.core.model.errors import ModelUnavailable, ObjectMissing
+from bbq.core.model.files import Part, PartStatus, WaitReason
 from bbq.core.model.jobs import Job
 from bbq.core.model.ports import (
     Reservation,
@@ -17,8 +17,9 @@ from bbq.core.model.states import JobStatus
 from bbq.core.scheduling import on_demand as on_demand_run
 from bbq.core.scheduling import refusals
 from bbq.core.scheduling.refusals import Refusal
-from bbq.core.scheduling.run import Run, settle
+from bbq.core.scheduling.run import Run, files_changed, settle
 from bbq.core.settling.progress import tell_files
+from bbq.core.settling.settle import input_gone
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,11 @@ def fill(run: Run, model: str, queue: list[Job], quota: int) -> int:
         if reservation is Reservation.TAKEN:
             continue  # another run is submitting it
         request = request_for(job, run.config)
+        if gone := stage_input(run, job):
+            run.store.release_slot(model, job.job_id)
+            unpack(run, job, gone)
+            continue
         try:
-            stage_input(run, job)
             arn = run.batch.submit(request)
         except Exception as exc:
             run.store.release_slot(model, job.job_id)
@@ -94,13 +98,49 @@ def run_on_demand(run: Run, job: Job) -> None:
         settle(run, done)
 
 
-def stage_input(run: Run, job: Job) -> None:
-    """A packed job's input folder holds copies of its parts (copying again after a crash is harmless)."""
+def stage_input(run: Run, job: Job) -> list[Part]:
+    """A packed job's input folder holds copies of its parts (copying again after a crash is harmless); the parts
+    whose staged input is gone (deleted, or expired after StagedDataDays), which it could not copy."""
     bucket, prefix = naming.split_uri(job.input_uri)
     if prefix != naming.packed_input_prefix(job.job_id):
-        return
+        return []
+    gone = []
     for part in run.store.get_parts(job.part_ids):
-        run.objects.copy(bucket, naming.split_uri(part.staged_uri)[1], prefix + (part.input_name or ""))
+        try:
+            run.objects.copy(bucket, naming.split_uri(part.staged_uri)[1], prefix + (part.input_name or ""))
+        except ObjectMissing:
+            gone.append(part)
+    return gone
+
+
+def unpack(run: Run, job: Job, gone: list[Part]) -> None:
+    """A packed job some of whose parts lost their staged input never goes out: those parts fail (saying which key
+    is gone), the others go back to the queue to be packed again without them, and the job ends unsubmitted."""
+    now = run.clock.now()
+    ended = job.with_changes(
+        status=JobStatus.FAILED,
+        message=f"Not submitted: the staged input of {len(gone)} of its parts is gone; its other parts went back "
+        "to the queue",
+        ended_at=now,
+        updated_at=now,
+        settled=True,
+    )
+    if not run.store.save_job(ended, expected=JobStatus.PENDING):
+        return  # another run took it
+    gone_ids = {part.part_id for part in gone}
+    changed = []
+    for part in run.store.get_parts(job.part_ids):
+        if part.part_id in gone_ids:
+            after = input_gone(part)
+        else:
+            after = part.with_changes(status=PartStatus.WAITING, job_id=None, input_name=None)
+        if run.store.save_part(after, expected=PartStatus.IN_JOB):
+            changed.append(after)
+    files_changed(run, changed)
+    log.error(
+        "staged input gone; the job's other parts go back to the queue",
+        extra={"job_id": job.job_id, "gone": sorted(gone_ids)},
+    )
 
 
 def request_for(job: Job, config: PipelineConfig) -> SubmitRequest:

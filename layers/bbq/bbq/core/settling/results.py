@@ -31,6 +31,10 @@ from bbq.core.settling import model_output
 
 RESULTS, ERRORS, SUMMARY = "results.jsonl", "errors.jsonl", "summary.json"
 NOT_RUN = "not run: the file was stopped"
+INPUT_GONE = (
+    "records of these lines could not run: their staged input is gone (deleted, or expired after StagedDataDays); "
+    "upload those lines again"
+)
 OUTPUT_LOST = (
     "its result is gone: the record ran, but Bedrock's output for it was deleted before bbq joined the results; "
     "run it again (bbq retry)"
@@ -90,6 +94,16 @@ class Merge:
         joined = _Joined.of(chain, store=self._store, objects=self._objects, max_line_bytes=self._max_line)
         totals.jobs += [job for job in joined.jobs if job not in totals.jobs]
         stopped = chain[-1].status == PartStatus.STOPPED
+        try:
+            self._join_records(chain, joined, stopped, results, errors)
+        except ObjectMissing:  # its staged input is gone: what is known, then one row for what cannot be told
+            self._join_without_input(chain, joined, results, errors)
+
+    def _join_records(
+        self, chain: list[Part], joined: "_Joined", stopped: bool, results: ObjectWriter, errors: ObjectWriter
+    ) -> None:
+        totals = self.totals
+        assert self._user_ids is not None
         for record_id in _staged_ids(self._objects, chain[0], self._max_line):
             line = line_of(record_id) or 0
             user_id = self._user_ids.at(line) or record_id
@@ -108,6 +122,31 @@ class Merge:
                 totals.lost += 1
                 entry = {"bbqRecordId": record_id, "errorCode": None, "errorMessage": OUTPUT_LOST}
                 errors.write(orjson.dumps({"line": line, "recordId": user_id, **entry}) + b"\n")
+
+    def _join_without_input(
+        self, chain: list[Part], joined: "_Joined", results: ObjectWriter, errors: ObjectWriter
+    ) -> None:
+        first, totals = chain[0], self.totals
+        for record_id in sorted(joined.outputs, key=lambda rid: line_of(rid) or 0):
+            output, on_demand = joined.outputs[record_id]
+            line = line_of(record_id) or 0
+            _write_result(results, line, record_id, record_id, output, on_demand, self.file, self._prices, totals)
+        for record_id in sorted(joined.failures, key=lambda rid: line_of(rid) or 0):
+            totals.failed += 1
+            row = {"line": line_of(record_id), "recordId": record_id, **joined.failures[record_id]}
+            errors.write(orjson.dumps(row) + b"\n")
+        unknown = first.record_count - len(joined.outputs) - len(joined.failures)
+        if unknown > 0:
+            totals.failed += unknown
+            row = {
+                "line": first.first_line,
+                "lastLine": first.last_line,
+                "recordId": None,
+                "records": unknown,
+                "errorCode": None,
+                "errorMessage": f"{INPUT_GONE} ({first.staged_uri})",
+            }
+            errors.write(orjson.dumps(row) + b"\n")
 
     def write_summary(self, ended: InputFile, parts: list[Part], now: datetime) -> None:
         """summary.json of the file as it ends (its final status)."""

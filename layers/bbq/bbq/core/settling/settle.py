@@ -87,13 +87,17 @@ def _settle_part(
     if sum(error is None for error in results.values()) == part.record_count:
         sort.succeeded = part.record_count  # every record succeeded: no need to read the input
     else:
-        with ExitStack() as open_writers:
-            sort.open_writers = open_writers
-            bucket, key = naming.split_uri(part.staged_uri)
-            for line in split_lines(objects.read_key(bucket, key), config.split.max_line_bytes):
-                if line.data:
-                    record_id = record_id_of_staged(line.data)
-                    sort.add(record_id, line.data, results.get(record_id, _MISSING))
+        try:
+            with ExitStack() as open_writers:
+                sort.open_writers = open_writers
+                bucket, key = naming.split_uri(part.staged_uri)
+                for line in split_lines(objects.read_key(bucket, key), config.split.max_line_bytes):
+                    if line.data:
+                        record_id = record_id_of_staged(line.data)
+                        sort.add(record_id, line.data, results.get(record_id, _MISSING))
+        except ObjectMissing:  # what succeeded is kept; the rest cannot be told apart, let alone run again
+            succeeded = sum(error is None for error in results.values())
+            return input_gone(part, succeeded).with_changes(results_uri=results_uri)
     settled = part.with_changes(
         succeeded=sort.succeeded,
         failed=sort.failed,
@@ -131,23 +135,38 @@ def _settle_part(
     return settled.with_changes(status=PartStatus.COMPLETED, message=job.message if job.on_demand else "")
 
 
+def input_gone(part: Part, succeeded: int = 0) -> Part:
+    """A part whose staged input is gone (deleted, or expired by the bucket's lifecycle): what did not run fails,
+    with a message naming the key and the lines, and nothing waits for it any more."""
+    failed = part.record_count - succeeded
+    message = (
+        f"Its staged input {part.staged_uri} is gone (deleted, or expired after StagedDataDays): {failed} records "
+        f"(lines {part.first_line}-{part.last_line}) could not run. Upload those lines again."
+    )
+    status = PartStatus.PARTIALLY_COMPLETED if succeeded else PartStatus.FAILED
+    return part.with_changes(status=status, message=message, succeeded=succeeded, failed=failed, failures_key=None)
+
+
 def fail_whole_part(part: Part, message: str, objects: ObjectStore, max_line_bytes: int) -> Part:
     """A part none of whose records ran (its job failed or expired, or the small-work policy failed it): each
     record is listed among its failures with the reason, so the file's report names every record that failed."""
     bucket, key = naming.split_uri(part.staged_uri)
     failures_key = naming.failures_key(part.file_id, part.part_id)
-    with objects.writer(bucket, failures_key) as failures:
-        for line in split_lines(objects.read_key(bucket, key), max_line_bytes):
-            if line.data:
-                record_id = record_id_of_staged(line.data)
-                entry = {
-                    "recordId": record_id,
-                    "line": line_of(record_id),
-                    "errorCode": None,
-                    "errorMessage": message,
-                    "attempts": part.attempt,
-                }
-                failures.write(orjson.dumps(entry) + b"\n")
+    try:
+        with objects.writer(bucket, failures_key) as failures:
+            for line in split_lines(objects.read_key(bucket, key), max_line_bytes):
+                if line.data:
+                    record_id = record_id_of_staged(line.data)
+                    entry = {
+                        "recordId": record_id,
+                        "line": line_of(record_id),
+                        "errorCode": None,
+                        "errorMessage": message,
+                        "attempts": part.attempt,
+                    }
+                    failures.write(orjson.dumps(entry) + b"\n")
+    except ObjectMissing:
+        return input_gone(part)
     return part.with_changes(
         status=PartStatus.FAILED, message=message, failed=part.record_count, failures_key=failures_key
     )
