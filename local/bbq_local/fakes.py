@@ -275,6 +275,7 @@ class FakeObjects:
         self.uploads: dict[tuple[str, str], Listed] = {}
         self.page = 2  # a listing page: small, so that tests go through several
         self.reads = 0  # uploads opened by read()
+        self.tags: dict[tuple[str, str], dict[str, str]] = {}
 
     def list_uploads(self, bucket: str, prefix: str, cursor: str | None) -> Iterator[tuple[list[Listed], str | None]]:
         keys = sorted(k for b, k in self.uploads if b == bucket and k.startswith(prefix) and k > (cursor or ""))
@@ -318,6 +319,10 @@ class FakeObjects:
 
     def put_json(self, bucket: str, key: str, body: Mapping[str, object]) -> None:
         self.files[bucket, key] = json.dumps(body).encode()
+
+    def tag(self, bucket: str, key: str, tags: Mapping[str, str]) -> None:
+        if (bucket, key) in self.files:
+            self.tags[bucket, key] = dict(tags)
 
     def write_output(self, request: SubmitRequest, job_arn: str, fate: "Fate") -> RecordCounts:
         """What Bedrock writes for a job: ``<output>/<job id>/<input name>.out`` for each of its input files."""

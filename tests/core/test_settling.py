@@ -203,3 +203,24 @@ def test_a_job_whose_staged_input_vanished_fails_its_records_with_the_key_and_en
     ended = world.store.files[file]
     assert ended.status == FileStatus.FAILED and "is gone (deleted, or expired after StagedDataDays)" in ended.message
     assert all(job.settled for job in world.store.jobs.values()), "nothing is left retrying for ever"
+
+
+def test_staged_data_is_tagged_for_expiry_only_once_its_file_has_ended(world: World) -> None:
+    """The bucket's lifecycle expires only staged objects tagged bbq-state=ended: none while the file waits or
+    runs, every one of its parts (and retries and failure lists) once it ended, and again if the join is asked
+    twice (a crash between ending the file and tagging)."""
+    from bbq.core.settling.staged_data import ENDED_TAG
+
+    file = upload(world, "calls", 1_000)
+    run(world)
+    assert world.objects.tags == {}, "nothing tagged while the file runs"
+    finish(world, job_of(world, file), errors={9: 400})  # one record fails for good: a failures list too
+    run(world)
+    assert world.store.files[file].status == FileStatus.PARTIALLY_COMPLETED
+    parts = world.store.parts_of(world.store.files[file])
+    staged = {naming.split_uri(p.staged_uri)[1] for p in parts} | {p.failures_key for p in parts if p.failures_key}
+    assert len(staged) == 2 and all(world.objects.tags[BUCKET, key] == ENDED_TAG for key in staged)
+    world.objects.tags.clear()
+    world.joins.request(file)
+    world.join_asked()
+    assert all(world.objects.tags[BUCKET, key] == ENDED_TAG for key in staged), "tagged again when asked again"

@@ -310,6 +310,10 @@ def _s3(operation: str, params: dict[str, Any], context: dict[str, str]) -> list
             Request("s3:PutObject", key, context),
             Request(read, f"arn:aws:s3:::{source['Bucket']}/{source['Key']}", context),
         ]
+    if operation == "PutObjectTagging":  # Service Authorization Reference: s3:PutObject(Version)Tagging, object
+        return [
+            Request("s3:PutObjectVersionTagging" if params.get("VersionId") else "s3:PutObjectTagging", key, context)
+        ]
     if operation == "DeleteObject":
         return [Request("s3:DeleteObjectVersion" if params.get("VersionId") else "s3:DeleteObject", key, context)]
     listing = {**context, "s3:prefix": params.get("Prefix", "")}

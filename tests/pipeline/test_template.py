@@ -132,8 +132,10 @@ def test_storage_is_private_encrypted_versioned_expiring_and_recoverable(resourc
     assert default["Fn::If"][2] == {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
     assert default["Fn::If"][1]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
     rules = {rule["Id"]: rule for rule in props["LifecycleConfiguration"]["Rules"]}
-    assert rules["staged-data"]["Prefix"] == "staged/"
-    assert rules["staged-data"]["ExpirationInDays"] == {"Ref": "StagedDataDays"}
+    ended = rules["staged-data-of-ended-files"]  # never a waiting file's data: only what is tagged at its end
+    assert ended["Prefix"] == "staged/" and ended["TagFilters"] == [{"Key": "bbq-state", "Value": "ended"}]
+    assert ended["ExpirationInDays"] == {"Ref": "StagedDataDays"}
+    assert rules["join-checkpoints"]["Prefix"] == "staged/joins/" and "TagFilters" not in rules["join-checkpoints"]
     kept = rules["old-versions-and-unfinished-uploads"]
     assert "Prefix" not in kept and kept["NoncurrentVersionExpiration"] == {
         "NoncurrentDays": {"Ref": "NoncurrentVersionDays"}

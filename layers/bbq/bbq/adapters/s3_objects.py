@@ -83,6 +83,14 @@ class S3Objects:
     def delete(self, bucket: str, key: str) -> None:
         self._s3.delete_object(Bucket=bucket, Key=key)
 
+    def tag(self, bucket: str, key: str, tags: Mapping[str, str]) -> None:
+        tagging = {"TagSet": [{"Key": name, "Value": value} for name, value in tags.items()]}
+        try:
+            self._s3.put_object_tagging(Bucket=bucket, Key=key, Tagging=tagging)  # type: ignore[arg-type]
+        except ClientError as exc:
+            if not isinstance(_translate(exc, bucket, key), ObjectMissing):
+                raise
+
     def put_json(self, bucket: str, key: str, body: Mapping[str, object]) -> None:
         self._s3.put_object(
             Bucket=bucket, Key=key, Body=json.dumps(body, indent=2).encode(), ContentType="application/json"

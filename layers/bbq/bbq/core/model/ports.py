@@ -242,6 +242,9 @@ class ObjectStore(Protocol):
 
     def put_json(self, bucket: str, key: str, body: Mapping[str, object]) -> None: ...
 
+    def tag(self, bucket: str, key: str, tags: Mapping[str, str]) -> None:
+        """Sets the object's tags (the bucket's lifecycle rules read them); a missing object is no error."""
+
     def list_uploads(self, bucket: str, prefix: str, cursor: str | None) -> Iterator[tuple[list[Listed], str | None]]:
         """The current version of each object under ``prefix``, a page at a time from ``cursor`` (None: the
         start), each page with the cursor after it (None after the last page)."""

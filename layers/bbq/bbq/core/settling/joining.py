@@ -20,7 +20,7 @@ from bbq.core.model.file_updates import update_file
 from bbq.core.model.files import FILE_DONE, InputFile, file_status
 from bbq.core.model.join_state import JoinCheckpoint
 from bbq.core.model.ports import ObjectStore, ResumableWriter, Store
-from bbq.core.settling import latest
+from bbq.core.settling import latest, staged_data
 from bbq.core.settling.progress import Ending, end_file
 from bbq.core.settling.results import ERRORS, RESULTS, Merge, Totals
 
@@ -53,7 +53,8 @@ def join_file(
     file = store.get_file(file_id)
     if file is None:
         return JoinOutcome.GONE, None
-    if file.status in FILE_DONE:
+    if file.status in FILE_DONE:  # a request delivered again (the last one died after ending the file)
+        staged_data.release(file, store.parts_of(file), objects)
         return JoinOutcome.ENDED, None
     parts = store.parts_of(file)
     if file_status(parts) not in FILE_DONE:
@@ -110,6 +111,7 @@ def join_file(
             return ended
 
         ended = update_file(store, file_id, finish) or store.get_file(file_id) or file
+        staged_data.release(ended, parts, objects)  # only now may the bucket's lifecycle expire its staged data
     except Exception:
         # The last checkpoint stands; its lease is given up, so the retry goes on from it at once.
         store.save_join(checkpoint.with_changes(step=checkpoint.step + 1, lease_until=clock.now()))
