@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bedrock_emulator import api, events, models
+from bedrock_emulator import api, events, models, profiles
 from bedrock_emulator.api import SLOT_HOLDING, TERMINAL, ApiError, Status
 from bedrock_emulator.events import Event
 from bedrock_emulator.faults import Faults
@@ -51,6 +51,8 @@ class BedrockEmulator:
         self.clock = clock
         self.account_id = account_id
         self.region = region
+        # Application inference profiles the account made: profile id (or ARN) -> the foundation model it routes to.
+        self.application_profiles: dict[str, str] = {}
         self.limits = limits or LimitTable()
         self.timing = timing or Timing()
         self.faults = faults or Faults()
@@ -105,6 +107,14 @@ class BedrockEmulator:
         with self._call("GetModelInvocationJob"):
             api.validate("GetModelInvocationJob", {"jobIdentifier": identifier})
             return self._find(identifier).describe(self.clock.now())
+
+    def get_inference_profile(self, identifier: str) -> dict[str, Any]:
+        with self._call("GetInferenceProfile"):
+            api.validate("GetInferenceProfile", {"inferenceProfileIdentifier": identifier})
+            found = profiles.describe(identifier, self.region, self.account_id, self.application_profiles)
+            if found is None:
+                raise ApiError("ResourceNotFoundException", f"The inference profile {identifier} does not exist.")
+            return found
 
     def list_model_invocation_jobs(self, params: dict[str, Any]) -> dict[str, Any]:
         with self._call("ListModelInvocationJobs"):

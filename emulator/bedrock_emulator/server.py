@@ -73,8 +73,8 @@ def _error(code: str, message: str) -> Response:
 
 
 class EmulatorApp:
-    """The application: Bedrock's four batch routes, bedrock-runtime's two, Service Quotas' two, and /_emulator
-    admin routes for knobs."""
+    """The application: Bedrock's four batch routes and GetInferenceProfile, bedrock-runtime's two, Service
+    Quotas' two, and /_emulator admin routes for knobs."""
 
     def __init__(self, emulator: BedrockEmulator) -> None:
         self.emulator = emulator
@@ -103,6 +103,8 @@ class EmulatorApp:
             return _respond(self.emulator.get_model_invocation_job(segments[1]))
         if method == "POST" and len(segments) == 3 and segments[0] == "model-invocation-job" and segments[2] == "stop":
             return _respond(self.emulator.stop_model_invocation_job(segments[1]))
+        if method == "GET" and len(segments) == 2 and segments[0] == "inference-profiles":
+            return _respond(self.emulator.get_inference_profile(segments[1]))
         if method == "GET" and segments == ["model-invocation-jobs"]:
             return _respond(self.emulator.list_model_invocation_jobs(self._list_params(request)))
         return _error("ResourceNotFoundException", f"No such route: {method} {request.path}")

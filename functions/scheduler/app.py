@@ -51,6 +51,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         clock=wiring.clock(),
         joins=wiring.joins(settings),
         on_demand=wiring.on_demand(),
+        quotas=wiring.quotas(),
     )
     metrics.add_metric(name="JobsPlanned", unit=MetricUnit.Count, value=report.planned)
     metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=report.submitted)

@@ -125,7 +125,7 @@ class World:
 WHOLE = replace(CONFIG, split=SplitPolicy(part_records=1_000, max_line_bytes=64 * 1024))
 
 
-def run(world: World, quota: int = 2, **per_model: int) -> RunReport:
+def run(world: World, quota: int = 2, quotas: Any = None, **per_model: int) -> RunReport:
     world.limits = FixedLimits(
         replace(LIMITS, concurrent_jobs=quota), {m: replace(LIMITS, concurrent_jobs=q) for m, q in per_model.items()}
     )
@@ -138,6 +138,7 @@ def run(world: World, quota: int = 2, **per_model: int) -> RunReport:
         clock=world.clock,
         joins=world.joins,
         on_demand=world.on_demand,
+        quotas=quotas,
     )
     if world.auto_join:
         world.join_asked()  # the results function, off the run's path

@@ -467,3 +467,30 @@ def test_why_a_file_waits_is_its_field_not_its_words(world: World) -> None:
     small = world.upload("to-process/small.jsonl", jsonl(40)).file_id
     assert small and world.store.files[small].waiting_for == WaitReason.COMPANIONS
     assert "waiting to be packed" in world.store.files[small].message
+
+
+class ProfileQuotas:
+    """As GetInferenceProfile answers: the us. profile routes to the model itself."""
+
+    def holder(self, model_id: str) -> str:
+        return model_id.removeprefix("us.")
+
+
+def test_a_profile_and_its_model_share_one_quota() -> None:
+    """Bedrock's concurrent-job quota is the foundation model's, whether jobs name it or its cross-Region
+    profile: with both allowed, bbq never has more jobs out than the one quota (issue: it asked for twice)."""
+    profile = f"us.{CLAUDE}"
+    world = World(config=replace(WHOLE, allowed_models=(profile,)))
+    for n in range(3):
+        upload(world, f"own{n}")
+        upload(world, f"profiled{n}", model=profile)
+    quotas = ProfileQuotas()
+    for _ in range(8):
+        run(world, quota=2, quotas=quotas)
+        active = [r for r in world.batch.submitted if world.batch.active(world.batch.arn(r))]
+        assert len(active) <= 2, "one quota for the model and its profile"
+        for request in active[:1]:  # one job ends each round: its slot goes to whichever waited longest
+            world.batch.end(world.batch.arn(request), JobStatus.COMPLETED)
+    assert {r.model_id for r in world.batch.submitted} == {CLAUDE, profile}
+    assert all(job.slot_key == CLAUDE for job in world.store.jobs.values() if not job.on_demand)
+    assert world.store.slot_holders(profile) == {} and len(world.store.slot_holders(CLAUDE)) <= 2

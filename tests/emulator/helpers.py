@@ -1,5 +1,6 @@
 """Helpers for the emulator's contract tests: requests, lifecycle driving and shape checks."""
 
+import re
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -77,6 +78,10 @@ def assert_matches_shape(value: Any, shape: Any, path: str = "") -> None:
         assert isinstance(value, str), path
         if shape.enum:
             assert value in shape.enum, f"{path}: {value!r} not in {shape.enum}"
+        pattern = shape.metadata.get("pattern")
+        if pattern:  # botocore's patterns hold for the whole value, as the service validates them
+            assert re.fullmatch(pattern, value), f"{path}: {value!r} fails {pattern}"
+        assert shape.metadata.get("min", 0) <= len(value) <= shape.metadata.get("max", len(value)), path
 
 
 def output_shape(operation: str) -> Any:

@@ -276,6 +276,14 @@ def authorizations(service: str, operation: str, params: dict[str, Any], region:
             return [Request(f"bedrock:{operation}", params["jobIdentifier"], context)]
         if operation == "ListModelInvocationJobs":
             return [Request("bedrock:ListModelInvocationJobs", "*", context)]
+        if operation == "GetInferenceProfile":  # on the profile (inference-profile or application-inference-profile)
+            return [
+                Request(
+                    "bedrock:GetInferenceProfile",
+                    model_arn(params["inferenceProfileIdentifier"], region, account),
+                    context,
+                )
+            ]
     if service == "bedrock-runtime" and operation in {"InvokeModel", "Converse"}:
         return [Request("bedrock:InvokeModel", model_arn(params["modelId"], region, account), context)]
     if service == "service-quotas" and operation in {"ListServiceQuotas", "ListAWSDefaultServiceQuotas"}:

@@ -220,3 +220,23 @@ def test_sizes_read_from_quotas_never_exceed_what_bedrock_enforces(pipeline: Loc
     enforced = pipeline.emulator.limits.for_model(QWEN)
     assert (limits.max_file_bytes, limits.max_job_bytes) == (2 * 10**9, 10 * 10**9)
     assert limits.max_file_bytes <= enforced.max_file_bytes and limits.max_job_bytes <= enforced.max_job_bytes
+
+
+def test_a_profile_counts_against_the_quota_of_the_model_it_routes_to(pipeline: LocalPipeline) -> None:
+    from bbq.adapters.inference_profiles import InferenceProfileQuotas
+
+    client = boto3.client("bedrock", endpoint_url=pipeline.server.url)
+    calls: list[str] = []
+    client.meta.events.register("before-call.bedrock.GetInferenceProfile", lambda **kw: calls.append("asked"))
+    quotas = InferenceProfileQuotas(client)
+    haiku = "anthropic.claude-3-haiku-20240307-v1:0"
+    assert quotas.holder(f"us.{haiku}") == haiku and quotas.holder(f"us.{haiku}") == haiku
+    assert calls == ["asked"], "asked once, then kept"
+    assert (
+        quotas.holder(haiku) == haiku and quotas.holder(f"arn:aws:bedrock:us-east-1::foundation-model/{haiku}") == haiku
+    )
+    assert len(calls) == 1, "a foundation model is its own quota holder: nothing to ask"
+    pipeline.emulator.application_profiles["a1b2c3d4e5f6"] = "amazon.nova-lite-v1:0"
+    arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6"
+    assert quotas.holder(arn) == "amazon.nova-lite-v1:0"
+    assert quotas.holder("us.meta.llama2-13b-chat-v1") == "us.meta.llama2-13b-chat-v1", "unknown: its own ledger"

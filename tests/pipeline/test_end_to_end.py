@@ -318,3 +318,17 @@ def test_an_ingest_that_meets_aws_trouble_is_retried_then_dead_lettered_and_the_
     assert (item["SourceKey"], item["Status"]) == ("to-process/fine.jsonl", "Completed")
     versions = pipeline.s3.list_object_versions(Bucket=pipeline.bucket, Prefix="to-process/fine.jsonl")
     assert item["Version"] == versions["Versions"][0]["VersionId"], "the event's versionId pins the upload"
+
+
+def test_a_model_and_its_cross_region_profile_share_one_quota(make_pipeline: Any) -> None:
+    """Both allowed: the scheduler asks Bedrock (GetInferenceProfile) which model the profile routes to, and
+    counts both in one slot ledger, so Bedrock's one quota is never asked for twice."""
+    profile = f"us.{CLAUDE}"
+    pipeline = make_pipeline(quota=2, parameters={"AllowedModels": profile})
+    drop(pipeline, {f"to-process/own-{n}.jsonl": 150 for n in range(3)})
+    drop(pipeline, {f"to-process/{profile}/profiled-{n}.jsonl": 150 for n in range(3)})
+    items = pipeline.run_until_done(step_seconds=30)
+    assert {item["Status"] for item in items} == {"Completed"} and len(items) == 6
+    assert {job["modelId"] for job in pipeline.emulator.jobs()} == {CLAUDE, profile}
+    assert pipeline.emulator.refused_for_quota == 0, "never beyond the model's one quota"
+    assert {job.get("Ledger", job["ModelId"]) for job in pipeline.items("job")} == {CLAUDE}

@@ -118,6 +118,9 @@ def test_every_other_wildcard_is_bounded(parameters: dict[str, str]) -> None:
                     assert through_profile or actions(statement) == {"bedrock:CreateModelInvocationJob"}, (
                         f"{role}: {resource} without a profile condition"
                     )
+                elif actions(statement) == {"bedrock:GetInferenceProfile"}:  # which model a profile routes to
+                    assert resource.endswith(("inference-profile/*", "application-inference-profile/*")), resource
+                    assert resource.startswith(f"arn:aws:bedrock:eu-west-1:{ACCOUNT}:"), "this Region and account"
                 else:  # an allowed id, in the stack's Region
                     assert resource.startswith("arn:*:bedrock:*:"), resource
                     assert "$" not in resource and not resource.endswith("/*"), resource
@@ -232,6 +235,13 @@ UNUSED_BY_DESIGN = {
     ("scheduler", "s3:ListBucket", "bucket"): "never lists: S3's 404-or-403 answer for a missing output",
     ("scheduler", "bedrock:InvokeModel", "arn:aws:bedrock:*::foundation-model/*"): "a listed profile's models",
     ("scheduler", "bedrock:ListModelInvocationJobs", "*"): "only when a create's answer was lost past its token",
+    **{
+        ("scheduler", "bedrock:GetInferenceProfile", f"arn:aws:bedrock:{REGION}:{ACCOUNT}:{kind}/*"): (
+            "asked only about a profile id; this walk's models are foundation models (a profile's quota: "
+            "test_a_model_and_its_cross_region_profile_share_one_quota)"
+        )
+        for kind in ("inference-profile", "application-inference-profile")
+    },
     ("scheduler", "bedrock:StopModelInvocationJob", f"arn:aws:bedrock:{REGION}:{ACCOUNT}:model-invocation-job/*"): (
         "only for a job bbq stop ended while a run was submitting it"
     ),

@@ -11,6 +11,7 @@ from bbq.adapters.bedrock_batch import BedrockBatch
 from bbq.adapters.bedrock_runtime import BedrockRuntime
 from bbq.adapters.dynamodb import DynamoStore
 from bbq.adapters.file_events import FileEvents
+from bbq.adapters.inference_profiles import InferenceProfileQuotas
 from bbq.adapters.join_queue import JoinQueue
 from bbq.adapters.s3_objects import S3Objects
 from bbq.adapters.service_quotas import ServiceQuotaLimits
@@ -31,6 +32,7 @@ def client(service: str) -> Any:
 
 def reset() -> None:
     client.cache_clear()
+    quotas.cache_clear()
     limits.cache_clear()
 
 
@@ -56,6 +58,12 @@ def objects() -> S3Objects:
 
 def batch(settings: Settings) -> BedrockBatch:
     return BedrockBatch(client("bedrock"), output_key_id=settings.kms_key_arn or None)
+
+
+@cache
+def quotas() -> InferenceProfileQuotas:
+    """Kept for the process: which model each inference profile routes to does not change."""
+    return InferenceProfileQuotas(client("bedrock"))
 
 
 def file_events(settings: Settings) -> FileEvents:

@@ -231,6 +231,7 @@ def job_item(job: Job) -> dict[str, Any]:
         "OutputTokenCount": job.output_tokens,
         "Settled": job.settled or None,
         "Note": job.note.value if job.note else None,
+        "Ledger": job.ledger or None,
         # In the model's queue of jobs in flight until it ends and is settled.
         "Queue": None if gone else f"jobs#{job.model_id}",
         "QueueOrder": None if gone else f"{created_at}#{job.job_id}",
@@ -273,4 +274,5 @@ def job_from(item: dict[str, Any]) -> Job:
         output_tokens=number("OutputTokenCount"),
         settled=bool(plain.get("Settled", False)),
         note=JobNote(plain["Note"]) if "Note" in plain else None,
+        ledger=plain.get("Ledger", ""),
     )

@@ -68,6 +68,13 @@ class Job:
     # (see bbq.core.settling.settle): a run that dies half-way leaves it for the next run to finish.
     settled: bool = False
     note: JobNote | None = None
+    # The slot ledger the job counts against: Bedrock's quota holder for its model (a cross-Region or application
+    # inference profile and its foundation model share one quota); "" for jobs made before ledgers were shared.
+    ledger: str = ""
+
+    @property
+    def slot_key(self) -> str:
+        return self.ledger or self.model_id
 
     @property
     def order(self) -> tuple[datetime, str]:

@@ -162,6 +162,20 @@ class StatusQuery(Protocol):
         """The jobs that carried or carry the file's parts (every attempt), oldest first."""
 
 
+class QuotaHolders(Protocol):
+    """Which quota a model's jobs count against: a cross-Region or application inference profile routes to a
+    foundation model, and Bedrock's concurrent-job quota is that model's, shared with the model's own jobs."""
+
+    def holder(self, model_id: str) -> str: ...
+
+
+class OwnQuotas:
+    """Every model id its own quota holder (no inference profiles allowed, or no way to ask Bedrock)."""
+
+    def holder(self, model_id: str) -> str:
+        return model_id
+
+
 class JoinRequests(Protocol):
     """Asks for a file's results to be joined (the results function, through its queue)."""
 

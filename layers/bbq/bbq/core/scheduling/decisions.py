@@ -153,6 +153,18 @@ def queue(pending: Iterable[Job], now: datetime) -> Queue:
     )
 
 
+def shared_slots(snapshot: ModelSnapshot) -> list[int]:
+    """Slots of the model's quota held by another model's jobs (its inference profile, or the model behind it):
+    the records each has left, so the plan counts them as busy."""
+    return [
+        job.record_count - (job.counts.processed or 0)
+        for job in snapshot.holders.values()
+        if job is not None
+        and job.model_id != snapshot.model
+        and (job.status in ACTIVE or job.status == JobStatus.PENDING)
+    ]
+
+
 def busy_records(active: Iterable[Job], ready: Iterable[Job]) -> list[int]:
     """What each slot still has to do: the records left in running jobs (Bedrock's progress), whole ready ones."""
     return [job.record_count - (job.counts.processed or 0) for job in active] + [job.record_count for job in ready]

@@ -23,7 +23,9 @@ from bbq.core.settling.settle import fail_whole_part
 log = logging.getLogger(__name__)
 
 
-def store_plans(run: Run, model: str, plans: list[TypePlan], limits: ModelLimits) -> tuple[list[Job], list[Job]]:
+def store_plans(
+    run: Run, model: str, plans: list[TypePlan], limits: ModelLimits, ledger: str
+) -> tuple[list[Job], list[Job]]:
     """Each planned job stored with its parts claimed (batch jobs, and on-demand jobs for small work), and small
     work failed by policy; the jobs stored (another run may have claimed some parts first)."""
     batch: list[Job] = []
@@ -32,7 +34,7 @@ def store_plans(run: Run, model: str, plans: list[TypePlan], limits: ModelLimits
     for planned in plans:
         run.report.parts_read += planned.parts_read
         kind = planned.invocation_type
-        made = [job for plan in planned.batch if (job := store_job(run, plan, model, kind, now))]
+        made = [job for plan in planned.batch if (job := store_job(run, plan, model, kind, now, ledger=ledger))]
         run.report.planned += len(made)
         batch += made
         if planned.fail:
@@ -50,10 +52,12 @@ def store_job(
     invocation_type: InvocationType,
     now: datetime,
     on_demand: bool = False,
+    ledger: str = "",
 ) -> Job | None:
     """Stores the planned job with its parts claimed and their files' statuses updated; None if another run
     took any of its parts first."""
     job, parts = job_for(planned, model, invocation_type, now, on_demand)
+    job = job.with_changes(ledger="" if on_demand or ledger == model else ledger)
     if not run.store.create_job(job, parts):
         log.info("parts taken by another run; planning again next run", extra={"model_id": model})
         return None

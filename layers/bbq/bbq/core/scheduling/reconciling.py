@@ -49,7 +49,7 @@ def apply_refresh(run: Run, change: Refresh) -> Job:
         log.info("job changed by another run; taken as it is now", extra={"job_id": job.job_id})
         return run.store.get_job(job.job_id) or job
     if change.retried:
-        run.store.release_slot(job.model_id, job.job_id)
+        run.store.release_slot(job.slot_key, job.job_id)
         run.report.retried += 1
         tell_files(run.store, run.clock, after, after.message)
         log.warning(

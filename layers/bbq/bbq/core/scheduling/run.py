@@ -13,6 +13,8 @@ from bbq.core.model.ports import (
     JoinRequests,
     ObjectStore,
     OnDemandService,
+    OwnQuotas,
+    QuotaHolders,
     Store,
 )
 from bbq.core.settling.progress import update_files
@@ -55,6 +57,7 @@ class Run:
     report: RunReport
     on_demand: OnDemandService | None
     joins: JoinRequests
+    quotas: QuotaHolders = field(default_factory=OwnQuotas)
 
 
 def files_changed(run: Run, parts: list[Part]) -> None:
@@ -64,7 +67,7 @@ def files_changed(run: Run, parts: list[Part]) -> None:
 def settle(run: Run, job: Job) -> None:
     """An ended job frees its slot, its parts learn what became of each record (retries queued, failures listed),
     their files follow; only then does it leave the queue. Each step may be repeated after a crash."""
-    run.store.release_slot(job.model_id, job.job_id)
+    run.store.release_slot(job.slot_key, job.job_id)
     parts = settle_job(job, store=run.store, objects=run.objects, config=run.config, clock=run.clock)
     files_changed(run, parts)
     if run.store.save_job(job.with_changes(settled=True), expected=job.status):

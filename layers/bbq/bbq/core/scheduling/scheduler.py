@@ -26,6 +26,8 @@ from bbq.core.model.ports import (
     LimitsProvider,
     ObjectStore,
     OnDemandService,
+    OwnQuotas,
+    QuotaHolders,
     Store,
 )
 from bbq.core.model.states import JobStatus
@@ -49,10 +51,11 @@ def run_scheduler(
     clock: Clock,
     joins: JoinRequests,
     on_demand: OnDemandService | None = None,
+    quotas: QuotaHolders | None = None,
 ) -> RunReport:
     """``joins`` is asked for the results join of each file whose last record becomes final: the run never
-    waits for one."""
-    run = Run(store, batch, objects, config, clock, RunReport(), on_demand, joins)
+    waits for one. ``quotas`` says which models share one concurrent-job quota (a profile and its model)."""
+    run = Run(store, batch, objects, config, clock, RunReport(), on_demand, joins, quotas or OwnQuotas())
     for model in config.models:
         try:
             run_model(run, model, limits.limits(model))
@@ -65,21 +68,21 @@ def run_scheduler(
 def run_model(run: Run, model: str, limits: ModelLimits) -> None:
     """Snapshot, then decisions, then writes: each decision is a pure function of what was read (see
     ``decisions``), and each write is conditional, so runs that overlap never double anything."""
-    snapshot = read_snapshot(run, model, limits)
+    ledger = run.quotas.holder(model)  # a profile's jobs count against its foundation model's quota
+    snapshot = read_snapshot(run, model, limits, ledger)
     active = reconcile(run, snapshot)
     now = snapshot.now
-    repair_ledger(
-        run, model, decisions.ledger_repair(snapshot.ledger, {job.job_id for job in active}, snapshot.holders, now)
-    )
+    repair = decisions.ledger_repair(snapshot.ledger, {job.job_id for job in active}, snapshot.holders, now)
+    repair_ledger(run, ledger, repair)
     pending = decisions.queue((job for job in snapshot.jobs if job.status == JobStatus.PENDING), now)
     run.report.set_aside += pending.set_aside
-    busy = decisions.busy_records(active, pending.ready)
+    busy = decisions.busy_records(active, pending.ready) + decisions.shared_slots(snapshot)
     plans = decisions.plan(snapshot, busy, run.config, on_demand_available=run.on_demand is not None)
-    planned, on_demand = store_plans(run, model, plans, limits)
+    planned, on_demand = store_plans(run, model, plans, limits, ledger)
     for job in [*pending.on_demand, *on_demand]:
         run_on_demand(run, job)
     ready = decisions.submission_order([*pending.ready, *planned])
-    submitted = fill(run, model, ready, limits.concurrent_jobs)
+    submitted = fill(run, model, ledger, ready, limits.concurrent_jobs)
     measure_wait(run, model)
     run.report.active_per_model[model] = len(active) + submitted
     run.report.pending_left += len(ready) - submitted

@@ -14,7 +14,8 @@ from bbq.core.scheduling.run import Run
 log = logging.getLogger(__name__)
 
 
-def read_snapshot(run: Run, model: str, limits: ModelLimits) -> ModelSnapshot:
+def read_snapshot(run: Run, model: str, limits: ModelLimits, ledger: str) -> ModelSnapshot:
+    """``ledger``: the quota holder whose slot ledger the model's jobs count against."""
     jobs = tuple(run.store.jobs_in_flight(model))
     answers = {}
     for job in jobs:
@@ -33,10 +34,11 @@ def read_snapshot(run: Run, model: str, limits: ModelLimits) -> ModelSnapshot:
         for job in jobs
         if job.job_id in answers and answers[job.job_id].status in RETRIED and every_file_stopping(run, job)
     )
-    ledger = run.store.slot_holders(model)
+    held = run.store.slot_holders(ledger)
     active = {job.job_id for job in jobs if job.status in ACTIVE}
-    # Consistent reads: the queue index may not show a job another run planned or submitted a moment ago.
-    holders = {job_id: run.store.get_job(job_id) for job_id in ledger.keys() - active}
+    # Consistent reads: the queue index may not show a job another run planned or submitted a moment ago (and a
+    # model sharing the ledger holds slots with jobs of its own).
+    holders = {job_id: run.store.get_job(job_id) for job_id in held.keys() - active}
     return ModelSnapshot(
         model=model,
         limits=limits,
@@ -44,7 +46,7 @@ def read_snapshot(run: Run, model: str, limits: ModelLimits) -> ModelSnapshot:
         jobs=jobs,
         answers=answers,
         stop_asked=stop_asked,
-        ledger=ledger,
+        ledger=held,
         holders=holders,
         waiting={kind: run.store.waiting_parts(model, kind) for kind in InvocationType},
     )

@@ -108,7 +108,7 @@ def _stop(job: Job, *, store: Store, batch: BatchService, clock: Clock) -> bool:
                 status=JobStatus.STOPPED, message="Stopped on request before it was submitted", ended_at=now
             )
             if store.save_job(stopped, expected=JobStatus.PENDING):
-                store.release_slot(job.model_id, job.job_id)
+                store.release_slot(job.slot_key, job.job_id)
                 return True
         elif job.status in ACTIVE and job.job_arn:
             try:

@@ -24,25 +24,26 @@ from bbq.core.settling.settle import input_gone
 log = logging.getLogger(__name__)
 
 
-def fill(run: Run, model: str, queue: list[Job], quota: int) -> int:
-    """Submits the model's ready jobs in the order given while it has free slots; how many went out."""
+def fill(run: Run, model: str, ledger: str, queue: list[Job], quota: int) -> int:
+    """Submits the model's ready jobs in the order given while its quota holder's ledger has free slots; how
+    many went out."""
     submitted = 0
     transient_left = retry.TRANSIENT_FAILURES_PER_RUN
     for job in queue:
-        reservation = run.store.reserve_slot(model, job.job_id, quota, run.clock.now())
+        reservation = run.store.reserve_slot(ledger, job.job_id, quota, run.clock.now())
         if reservation is Reservation.FULL:
             break
         if reservation is Reservation.TAKEN:
             continue  # another run is submitting it
         request = request_for(job, run.config)
         if gone := stage_input(run, job):
-            run.store.release_slot(model, job.job_id)
+            run.store.release_slot(ledger, job.job_id)
             unpack(run, job, gone)
             continue
         try:
             arn = run.batch.submit(request)
         except Exception as exc:
-            run.store.release_slot(model, job.job_id)
+            run.store.release_slot(ledger, job.job_id)
             match refusals.refusal(exc):
                 case Refusal.NO_ROOM:
                     run.report.deferred += 1
