@@ -41,6 +41,7 @@ def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, list[dic
         )
         metrics.add_metric(name="FilesReceived", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="UploadsUnexpectedErrors", unit=MetricUnit.Count, value=int(outcome.unexpected))
+        metrics.add_metric(name="UploadsIgnored", unit=MetricUnit.Count, value=int(outcome.ignored))
         if outcome.created:
             metrics.add_metric(name=f"Files{outcome.status}", unit=MetricUnit.Count, value=1)
             metrics.add_metric(name="LinesRejected", unit=MetricUnit.Count, value=outcome.rejected_lines)

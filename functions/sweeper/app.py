@@ -52,6 +52,7 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     metrics.add_metric(name="UploadsSwept", unit=MetricUnit.Count, value=report.ingested)
     metrics.add_metric(name="SweepErrors", unit=MetricUnit.Count, value=report.errors)
     metrics.add_metric(name="UploadsUnexpectedErrors", unit=MetricUnit.Count, value=unexpected)
+    metrics.add_metric(name="UploadsIgnored", unit=MetricUnit.Count, value=report.ignored)
     logger.info("sweep done", listed=report.listed, missing=report.missing, ingested=report.ingested)
     return {
         "listed": report.listed,
@@ -59,4 +60,5 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         "ingested": report.ingested,
         "errors": report.errors,
         "wrapped": report.wrapped,
+        "ignored": report.ignored,
     }

@@ -5,7 +5,7 @@ import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bbq.core.model.errors import JobNotFound, ObjectMissing
@@ -319,6 +319,9 @@ class FakeObjects:
 
     def put_json(self, bucket: str, key: str, body: Mapping[str, object]) -> None:
         self.files[bucket, key] = json.dumps(body).encode()
+        if key.startswith("to-process/"):  # a report or note next to an upload: listed like any object there
+            ref = ObjectRef(bucket, key, f"etag-{key}", len(self.files[bucket, key]))
+            self.uploads[bucket, key] = Listed(ref, datetime(2000, 1, 1, tzinfo=UTC))
 
     def tag(self, bucket: str, key: str, tags: Mapping[str, str]) -> None:
         if (bucket, key) in self.files:

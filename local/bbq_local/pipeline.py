@@ -309,10 +309,19 @@ class LocalPipeline:
             runs.extend(self._run_scheduler(self.schedule_event()))
             self._next_schedule = self.clock.now() + timedelta(seconds=self.schedule_every)
         if self.clock.now() >= self._next_sweep:
-            self.sweeps.append(self.sweeper.invoke(self.schedule_event(self.sweeper)))
+            self.sweeps.append(self._sweep())
             self._next_sweep = self.clock.now() + timedelta(seconds=self.sweep_every)
         self.deliver_joins()
         return runs
+
+    def _sweep(self) -> dict[str, Any]:
+        """A scheduled sweep, as EventBridge invokes it: a run that raises is Lambda's failure (logged, counted by
+        its alarms, dead-lettered after its retries), never the end of the whole local stack."""
+        try:
+            return dict(self.sweeper.invoke(self.schedule_event(self.sweeper)))
+        except Exception as exc:  # noqa: BLE001 (Lambda catches whatever the handler raises)
+            logging.getLogger(__name__).warning("sweeper run failed: %s", exc)
+            return {"failed": f"{type(exc).__name__}: {exc}"}
 
     def deliver_joins(self) -> int:
         """The results function's SQS event source: each message on JoinQueue, one at a time (BatchSize 1), until

@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from bbq.core.intake.ingest import ingest_object
+from bbq.core.model import naming
 from bbq.core.model.files import FileStatus
 from bbq.core.model.limits import SplitPolicy
 from bbq.core.model.ports import ObjectRef
@@ -59,6 +60,92 @@ CASES = [
         1,
         120,
         "UTF-8",
+    ),
+    # Whole files in a shape bbq does not read: the first refused line says what happened to the file.
+    case(
+        "gzip-named-jsonl",
+        "to-process/a.jsonl",
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + bytes(range(256)),
+        FileStatus.REJECTED,
+        2,  # byte 10 is a line break
+        0,
+        "gzip-compressed",
+    ),
+    case(
+        "utf-16",
+        "to-process/a.jsonl",
+        "\ufeff".encode("utf-16-le") + lines(*numbered(3)).decode().encode("utf-16-le"),
+        FileStatus.REJECTED,
+        4,
+        0,
+        "UTF-16",
+    ),
+    case(
+        "lone-cr-endings", "to-process/a.jsonl", lines(*numbered(120), sep=b"\r"), FileStatus.REJECTED, 1, 0, "CR alone"
+    ),
+    case(
+        "pretty-printed",
+        "to-process/a.jsonl",
+        json.dumps(record(1), indent=2).encode() + b"\n",
+        FileStatus.REJECTED,
+        11,
+        0,
+        "one object per line",
+    ),
+    case(
+        "latin-1",
+        "to-process/a.jsonl",
+        lines(*numbered(120), '{"modelInput": {"t": "caf\u00e9"}}'.encode("latin-1")),
+        FileStatus.QUEUED,
+        1,
+        120,
+        "Latin-1 or Windows-1252",
+    ),
+    # Lines orjson would stage changed: refused, with what to do, beside the good ones.
+    case(
+        "big-integer",
+        "to-process/a.jsonl",
+        lines(*numbered(120), b'{"modelInput": {"id": 98765432109876543210}}'),
+        FileStatus.QUEUED,
+        1,
+        120,
+        "does not fit in 64 bits",
+    ),
+    case(
+        "underflowing-number",
+        "to-process/a.jsonl",
+        lines(*numbered(120), b'{"modelInput": {"t": 1e-400}}'),
+        FileStatus.QUEUED,
+        1,
+        120,
+        "would be staged as 0.0",
+    ),
+    case(
+        "duplicate-keys",
+        "to-process/a.jsonl",
+        lines(*numbered(120), b'{"modelInput": {"max_tokens": 1, "max_tokens": 2}}'),
+        FileStatus.QUEUED,
+        1,
+        120,
+        "appears twice",
+    ),
+    case(
+        "nested-300-levels",
+        "to-process/a.jsonl",
+        lines(*numbered(120), b'{"modelInput": {"x": ' + b"[" * 298 + b"]" * 298 + b"}}"),
+        FileStatus.QUEUED,
+        1,
+        120,
+        "nested more than 254",
+    ),
+    case(
+        "recordId-with-newline",
+        "to-process/a.jsonl",
+        lines(*numbered(120), b'{"recordId": "a\\n", "modelInput": {}}'),
+        FileStatus.QUEUED,
+        1,
+        120,
+        '"recordId"',
     ),
     case("bom", "to-process/a.jsonl", b"\xef\xbb\xbf" + lines(*numbered(120)), FileStatus.QUEUED, 0, 120, ""),
     case("crlf", "to-process/a.jsonl", lines(*numbered(120), sep=b"\r\n"), FileStatus.QUEUED, 0, 120, ""),
@@ -183,6 +270,9 @@ def test_each_kind_of_upload_gets_its_outcome_where_the_user_looks(
     assert outcome.status == status and outcome.rejected_lines == rejected
     if status is None:
         assert phrase in outcome.reason and outcome.file_id is None
+        if key.startswith("to-process/") and key.lower().endswith(".jsonl"):  # a report next to it says why
+            report = json.loads(world.objects.files[BUCKET, naming.error_report_key(key)])
+            assert phrase in report["message"] and report["status"] == "Ignored" and outcome.ignored
     else:
         file = world.store.get_file(outcome.file_id or "")
         assert file and file.record_count == records and file.rejected_lines == rejected

@@ -177,7 +177,8 @@ def test_the_line_limit_counts_the_same_bytes_whatever_the_line_ending(ending: b
     [
         (b'{"modelInput": {}, "recordId": "a"}', None),
         (b'{"modelInput": {}}', None),
-        (b"{", "not valid JSON"),
+        (b"{", "one object per line"),  # a lone brace: a pretty-printed object
+        (b"{oops", "not valid JSON"),
         (b'{"modelInput": {"x": Infinity}}', "NaN or Infinity"),
         (b'{"modelInput": {}, "recordId": "' + b"x" * 65 + b'"}', "1-64"),
         (b'{"modelInput": {}, "recordId": 12}', "1-64"),

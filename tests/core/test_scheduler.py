@@ -447,6 +447,8 @@ def test_work_waiting_past_stuck_after_and_jobs_past_their_timeout_are_surfaced(
     report = run(world, quota=1)
     assert report.past_timeout == 1
     assert job_of(world, running).message.startswith("Past its timeout: Bedrock still reports it Submitted")
+    assert world.store.files[running].message == job_of(world, running).message, "the file says so too"
+    assert run(world, quota=1).past_timeout == 1, "counted on every run while it lasts"
     finish(world, job_of(world, running))
     run(world, quota=1)
     assert world.store.files[waiting].status == FileStatus.RUNNING

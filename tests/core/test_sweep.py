@@ -1,5 +1,6 @@
 """The sweep finds uploads whose S3 event never came, at a bounded cost per run."""
 
+import json
 from datetime import timedelta
 
 from bbq.core.intake.sweep import GRACE, SweepReport, sweep_uploads
@@ -80,3 +81,16 @@ def test_an_upload_that_fails_to_ingest_does_not_stop_the_sweep() -> None:
     )
     assert (report.errors, report.ingested) == (1, 1)
     assert sweep(world).ingested == 1, "tried again on the next sweep"
+
+
+def test_an_upload_bbq_ignores_by_its_name_gets_a_note_next_to_it_once() -> None:
+    world = World()
+    world.upload_without_event("to-process/notes.txt", b"not an input")
+    world.upload_without_event("to-process/calls.jsonl.gz", b"\x1f\x8b compressed")
+    world.clock.advance(GRACE.total_seconds())
+    assert sweep(world).ignored == 2
+    note = json.loads(world.objects.files[BUCKET, "to-process/calls.jsonl.gz.ignored.json"])
+    assert note["status"] == "Ignored" and "decompress it first" in note["message"]
+    assert (BUCKET, "to-process/notes.txt.ignored.json") in world.objects.files
+    assert sweep(world).ignored == 0, "once: the note is in the listing from then on"
+    assert world.store.files == {}, "nothing of them runs"

@@ -178,3 +178,17 @@ def test_the_cli_checks_before_it_uploads_and_never_prints_a_traceback(
     assert "Not a directory" in refused(
         "results", *stack, "anthropic.claude-3-haiku-20240307-v1:0/calls.jsonl", "--out", str(blocked / "x")
     )
+
+
+def test_a_key_typed_in_another_unicode_form_is_found(
+    pipeline: LocalPipeline, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import unicodedata
+
+    nfc = "to-process/r\u00e9sum\u00e9s.jsonl"
+    pipeline.upload(nfc, jsonl([claude_record(i) for i in range(100)]))
+    pipeline.run_until_done()
+    typed = unicodedata.normalize("NFD", nfc).removeprefix("to-process/")
+    assert typed != nfc.removeprefix("to-process/")
+    code, view = bbq(capsys, "results", "--stack", pipeline.stack.name, typed, "--out", str(tmp_path))
+    assert code == 0 and view["file"] == nfc

@@ -300,12 +300,14 @@ def test_every_call_each_function_makes_is_allowed_and_every_grant_is_used(make_
     assert pipeline.deliver_uploads() == 4
     drop(pipeline, {"to-process/lost.jsonl": 120})
     assert pipeline.lose_upload_events() == 1  # found by the sweeper
+    pipeline.upload("to-process/notes.txt", b"not an input")  # no event (suffix filter); the sweeper notes it
     for _ in range(30):  # the hourly sweep finds the upload whose event was lost
         if len(pipeline.items()) == 5:
             break
         pipeline.step(300)
     items = pipeline.run_until_done(step_seconds=120)
     assert len(items) == 5 and pipeline.sweeps and pipeline.emulator.on_demand_calls
+    assert any(sweep.get("ignored") for sweep in pipeline.sweeps), "the .txt got its note"
 
     stack = pipeline.stack
     attributes = {

@@ -76,8 +76,13 @@ def status_query(stack: Stack) -> "DynamoStatus":
 
 def newest_upload(stack: Stack, key: str) -> "InputFile":
     """The newest upload of a key under to-process/ (the prefix may be left out)."""
+    import unicodedata
+
     key = key if key.startswith("to-process/") else f"to-process/{key}"
-    found = status_query(stack).newest_upload(key)
+    query = status_query(stack)
+    # A key typed on a Mac (NFD) and the same key uploaded from elsewhere (NFC) look alike: try both forms.
+    forms = dict.fromkeys([key, unicodedata.normalize("NFC", key), unicodedata.normalize("NFD", key)])
+    found = next((upload for form in forms if (upload := query.newest_upload(form)) is not None), None)
     if found is None:
         raise CommandError(f"no upload {key!r} in stack {stack.name}: see `bbq status`")
     return found

@@ -36,6 +36,7 @@ class IngestOutcome:
     parts: int = 0
     rejected_lines: int = 0
     unexpected: bool = False  # rejected because of an error bbq did not expect: counted, alarmed
+    ignored: bool = False  # a .jsonl key bbq never reads (a report next to it says why)
 
 
 def ingest_object(
@@ -78,9 +79,12 @@ def _ingest(
     clock: Clock,
 ) -> IngestOutcome:
     if problem := naming.key_problem(ref.key):
-        # Nothing is read or written for such a key, not even a report next to it.
+        # Never read. A .jsonl under to-process/ gets a report next to it saying why (S3 takes such keys).
         log.warning("upload not processed", extra={"key": ascii(ref.key)[:300], "reason": problem})
-        return IngestOutcome(ref.key, None, None, created=False, reason=problem)
+        reported = ref.key.startswith(naming.INPUT_PREFIX) and ref.key.lower().endswith(naming.INPUT_SUFFIX)
+        if reported:
+            objects.put_json(ref.bucket, naming.error_report_key(ref.key), _key_refused(problem))
+        return IngestOutcome(ref.key, None, None, created=False, reason=problem, ignored=reported)
     file_id = naming.file_id_for(ref.bucket, ref.key, ref.version)
     existing = store.get_file(file_id)
     if existing is not None:
@@ -238,6 +242,15 @@ def _outcome(file: InputFile) -> dict[str, object]:
             if runs
             else f"{FIX_AND_UPLOAD}; no Bedrock job was started for this file."
         ),
+    }
+
+
+def _key_refused(problem: str) -> dict[str, object]:
+    return {
+        "status": "Ignored",
+        "message": f"bbq never reads this upload: {problem}",
+        "whatToDo": "Upload it again under a key of printable characters, with no '.' or '..' folder, under "
+        "to-process/ (nothing of it ran; no file item was made)",
     }
 
 

@@ -13,14 +13,18 @@ sweep that overlaps the event's own ingest changes nothing.
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bbq.core.model import naming
 from bbq.core.model.clock import Clock
-from bbq.core.model.ports import ObjectRef, ObjectStore, Store
+from bbq.core.model.ports import Listed, ObjectRef, ObjectStore, Store
 
 log = logging.getLogger(__name__)
 
+IGNORED = (
+    "bbq runs only .jsonl files (one JSON object per line, UTF-8, uncompressed) under to-process/; this one is "
+    "not run. Rename it to .jsonl if it is one, or decompress it first (.jsonl.gz)"
+)
 GRACE = timedelta(minutes=15)  # an upload's own event and ingest come within seconds; retries within minutes
 MAX_LISTED = 10_000  # current objects looked at per run: ten ListObjectVersions pages, 100 BatchGetItem calls
 
@@ -31,6 +35,7 @@ class SweepReport:
     missing: int = 0  # uploads with no item
     ingested: int = 0
     errors: int = 0  # ingests that raised (logged); tried again on a later run
+    ignored: int = 0  # uploads that are not .jsonl, told so with a note next to them (once)
     wrapped: bool = False  # the listing reached the end of to-process/ and starts again next run
 
 
@@ -55,6 +60,7 @@ def sweep_uploads(
             for upload in page
             if naming.is_input_key(upload.ref.key) and upload.last_modified <= settled_before
         }
+        note_ignored(bucket, page, settled_before, objects, report)
         known = store.known_files(list(candidates))
         for file_id, ref in candidates.items():
             if file_id in known:
@@ -78,3 +84,22 @@ def sweep_uploads(
         if report.listed >= max_listed:
             break
     return report
+
+
+def note_ignored(
+    bucket: str, page: list[Listed], settled_before: datetime, objects: ObjectStore, report: SweepReport
+) -> None:
+    """An upload bbq will never run because of its name (.txt, .jsonl.gz, .csv) gets a one-line note next to
+    it, ``<key>.ignored.json``, once (the note itself is in the listing after that). Keys with a problem that
+    still end in .jsonl get their report from ingest."""
+    listed = {upload.ref.key for upload in page}
+    for upload in page:
+        key = upload.ref.key
+        if key.lower().endswith(naming.INPUT_SUFFIX) or upload.last_modified > settled_before:
+            continue
+        note = naming.ignored_note_key(key)
+        if note is None or note in listed:
+            continue
+        objects.put_json(bucket, note, {"key": key, "status": "Ignored", "message": IGNORED})
+        report.ignored += 1
+        log.warning("upload ignored: not a .jsonl", extra={"key": ascii(key)[:300]})

@@ -117,8 +117,27 @@ class LineChecker:
 
 
 def _json_problem(data: bytes, parser_message: str) -> str:
-    if "UTF-8" in parser_message:
-        return f"the line is not valid UTF-8 ({parser_message})"
+    """Why the line is not JSON, in the words of what most likely happened to the file (the parser's own text in
+    brackets): a compressed or UTF-16 file, old Mac line endings, pretty-printed JSON, another encoding."""
+    if data.startswith(b"\x1f\x8b"):
+        return "the file is gzip-compressed: upload the uncompressed .jsonl (bbq does not read .gz)"
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:64]:
+        return "the file looks like UTF-16 (NUL bytes between the characters): save it as UTF-8"
+    if b"\r" in data:
+        return (
+            "the line holds a carriage return: the file's lines end with CR alone (old Mac line endings); save it "
+            "with LF or CRLF line endings"
+        )
+    if _pretty_printed(data):
+        return (
+            "the line is part of a JSON object spread over several lines (pretty-printed): write one object per line "
+            f"(e.g. jq -c . input.json > input.jsonl) ({parser_message})"
+        )
+    if "UTF-8" in parser_message or "surrogates" in parser_message:
+        return (
+            "the line is not valid UTF-8 (it may be Latin-1 or Windows-1252): save the file as UTF-8 "
+            f"({parser_message})"
+        )
     if "recursion" in parser_message.lower():
         return f"the JSON is nested more than {MAX_DEPTH} levels deep"
     if "is infinity when parsed" in parser_message:
@@ -126,3 +145,11 @@ def _json_problem(data: bytes, parser_message: str) -> str:
     if _NOT_JSON_NUMBERS.search(data):
         return "the line holds NaN or Infinity, which JSON does not allow"
     return f"the line is not valid JSON ({parser_message})"
+
+
+def _pretty_printed(data: bytes) -> bool:
+    """A line that only opens or closes an object or array, or holds one ``"key": value`` member of one."""
+    line = data.strip()
+    if line in (b"{", b"[", b"}", b"]", b"},", b"],"):
+        return True
+    return line.startswith(b'"') and b'":' in line[:200]

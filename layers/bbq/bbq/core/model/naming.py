@@ -14,6 +14,7 @@ INPUT_SUFFIX = ".jsonl"  # matched without regard to case: .JSONL uploads are pi
 OUTPUT_PREFIX = "processed/"
 STAGED_PREFIX = "staged/"
 ERROR_REPORT_SUFFIX = ".error.json"
+IGNORED_NOTE_SUFFIX = ".ignored.json"
 LATEST = "latest.json"
 SEQUENCER_WIDTH = 64  # S3's sequencers are far shorter; padding makes them compare as S3 says
 
@@ -214,6 +215,15 @@ def error_report_key(source_key: str) -> str:
     tag = "-" + hashlib.sha256(source_key.encode()).hexdigest()[:_TAG_CHARS] + ERROR_REPORT_SUFFIX
     head = source_key.encode()[: MAX_KEY_BYTES - len(tag)].decode("utf-8", "ignore")
     return head + tag
+
+
+def ignored_note_key(source_key: str) -> str | None:
+    """Where the sweeper says why it ignores an upload under to-process/ that is not a .jsonl (None for bbq's own
+    reports and notes, and for a key too long to take the suffix)."""
+    if source_key.endswith((ERROR_REPORT_SUFFIX, IGNORED_NOTE_SUFFIX)) or not source_key.startswith(INPUT_PREFIX):
+        return None
+    note = source_key + IGNORED_NOTE_SUFFIX
+    return note if len(note.encode()) <= MAX_KEY_BYTES else None
 
 
 def s3_uri(bucket: str, key: str) -> str:

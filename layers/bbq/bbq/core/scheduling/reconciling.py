@@ -70,8 +70,8 @@ def surface_timeout(run: Run, job: Job) -> None:
         "job still running past its timeout window; check it in the Bedrock console, or stop it",
         extra={"job_id": job.job_id, "job_arn": job.job_arn, "submitted_at": str(job.submitted_at)},
     )
-    if marked := decisions.timeout_mark(job, run.config):
-        run.store.save_job(marked, expected=job.status)
+    if (marked := decisions.timeout_mark(job, run.config)) and run.store.save_job(marked, expected=job.status):
+        tell_files(run.store, run.clock, marked, marked.message)  # where users look: the file, not only the job
 
 
 def repair_ledger(run: Run, model: str, repair: LedgerRepair) -> None:
