@@ -1,7 +1,8 @@
 """``bbq stop``: stop an upload (by its key, S3 URI or file id) or one job.
 
 It talks to the stack's table, S3, Bedrock and the results queue with the caller's credentials (it needs
-dynamodb:GetItem, PutItem, BatchGetItem on the table, s3:GetObjectVersion / HeadObject on the upload,
+dynamodb:GetItem, PutItem, BatchGetItem on the table and Query on its KeyIndex (a key's newest upload), S3
+HeadObject on an upload named by s3:// URI,
 bedrock:StopModelInvocationJob, sqs:SendMessage on the stack's JoinQueue); the scheduler finishes what it starts:
 it reads each stopped job's partial output, and the file's results join ends it ``Stopped``.
 """
