@@ -15,17 +15,11 @@ from bbq.core.model.states import JobStatus
 from bbq.core.scheduling import decisions, refusals
 from bbq.core.scheduling.decisions import ModelSnapshot
 from bbq.core.scheduling.refusals import Refusal
+from tests.core.helpers import LIMITS as HELPER_LIMITS
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 CONFIG = PipelineConfig(default_model_id="m", role_arn="arn:aws:iam::123456789012:role/r", job_name_prefix="bbq")
-LIMITS = ModelLimits(
-    concurrent_jobs=3,
-    min_records_per_job=100,
-    max_records_per_job=1_000,
-    max_records_per_file=1_000,
-    max_file_bytes=10**9,
-    max_job_bytes=10**9,
-)
+LIMITS = replace(HELPER_LIMITS, concurrent_jobs=3)
 
 
 def job(job_id: str = "j1", status: JobStatus = JobStatus.IN_PROGRESS, **changes: object) -> Job:
