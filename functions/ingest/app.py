@@ -12,6 +12,7 @@ from bbq import wiring
 from bbq.adapters.aws_errors import is_aws_trouble
 from bbq.core.intake.ingest import ingest_object
 from bbq.core.model.ports import ObjectRef
+from bbq.core.scheduling.cancelling import cancel_deleted
 from bbq.observability import logger, metrics, tracer
 from bbq.settings import Settings
 
@@ -29,6 +30,12 @@ def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, list[dic
         obj = record.s3.get_object
         # S3 URL-encodes keys in events (spaces as "+"); Powertools' S3Object.key hands them over raw.
         key, sequencer = unquote_plus(obj.key), obj.sequencer or None
+        if record.event_name.startswith("ObjectRemoved"):  # a delete marker: an upload deleted before it ran
+            marker = ObjectRef(record.s3.bucket.name, key, "", 0, obj.version_id, sequencer)
+            cancelled = cancel_deleted(marker, store=store, clock=wiring.clock(), joins=wiring.joins(settings))
+            metrics.add_metric(name="UploadsCancelled", unit=MetricUnit.Count, value=int(cancelled is not None))
+            outcomes.append({"key": key, "fileId": cancelled, "status": "Cancelled" if cancelled else None})
+            continue
         ref = ObjectRef(record.s3.bucket.name, key, obj.etag, obj.size, obj.version_id, sequencer)
         outcome = ingest_object(
             ref,

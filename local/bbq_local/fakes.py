@@ -57,6 +57,9 @@ class InMemoryStore:
     def parts_of(self, file: InputFile) -> list[Part]:
         return every_attempt(file, self.get_parts)
 
+    def uploads_of(self, bucket: str, key: str) -> list[InputFile]:
+        return [file for file in self.files.values() if (file.bucket, file.key) == (bucket, key)]
+
     def get_parts(self, part_ids: Sequence[str]) -> list[Part]:
         return [self.parts[pid] for pid in part_ids if pid in self.parts]
 

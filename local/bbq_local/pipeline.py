@@ -14,12 +14,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote_plus
 
 import boto3
 from bedrock_emulator import BedrockEmulator, EmulatorServer, LimitTable, ModelLimits
 from boto3.dynamodb.types import TypeDeserializer
 from moto.dynamodb.models import DynamoDBBackend
 from moto.s3 import notifications as s3_notifications
+from moto.s3.models import FakeDeleteMarker, S3Backend
 
 from bbq import wiring
 from bbq.adapters.dynamodb.status import DynamoStatus
@@ -66,7 +68,12 @@ def _s3_events_carry_version_ids() -> None:
 
     @functools.wraps(original)
     def with_version(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
-        event = original(event_name, bucket, key, notification_id)
+        if isinstance(key, FakeDeleteMarker):  # AWS's delete-marker event: key, versionId, sequencer; no size
+            marker = {"key": quote_plus(key.name), "versionId": key.version_id}
+            event = original(event_name, bucket, key.key, notification_id)
+            event["Records"][0]["s3"]["object"] = marker
+        else:
+            event = original(event_name, bucket, key, notification_id)
         version = getattr(key, "version_id", None)
         if version and version != "null":
             obj = event["Records"][0]["s3"]["object"]
@@ -77,6 +84,23 @@ def _s3_events_carry_version_ids() -> None:
 
     s3_notifications._get_s3_event = with_version  # type: ignore[assignment]
     s3_notifications._bbq_versioned = True  # type: ignore[attr-defined]
+    # moto makes a delete marker for a versioned delete but sends no event for it; S3 sends
+    # s3:ObjectRemoved:DeleteMarkerCreated (S3 User Guide, "Event notification types").
+    delete_object = S3Backend.delete_object
+
+    @functools.wraps(delete_object)
+    def with_marker_event(
+        self: Any, bucket_name: str, key_name: str, version_id: str | None = None, **kwargs: Any
+    ) -> Any:
+        deleted = delete_object(self, bucket_name, key_name, version_id, **kwargs)
+        bucket = self.get_bucket(bucket_name)
+        marker = bucket.keys.get(key_name) if bucket.is_versioned and version_id is None else None
+        if isinstance(marker, FakeDeleteMarker):
+            event = s3_notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_MARKER_CREATED_EVENT
+            s3_notifications.send_event(self.account_id, event, bucket, marker)
+        return deleted
+
+    S3Backend.delete_object = with_marker_event  # type: ignore[method-assign,assignment]
 
 
 def schedule_seconds(expression: str) -> int:

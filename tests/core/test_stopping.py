@@ -143,3 +143,26 @@ def job_of_part(world: World, part_id: str):  # type: ignore[no-untyped-def]
     (part,) = world.store.get_parts([part_id])
     assert part.job_id
     return world.store.jobs[part.job_id]
+
+
+def test_a_delete_marker_cancels_the_upload_it_hides_only_if_none_of_it_ran(world: World) -> None:
+    from bbq.core.model.ports import ObjectRef
+    from bbq.core.scheduling.cancelling import cancel_deleted
+
+    sent, queued = upload(world, "sent", 1_000), upload(world, "queued", 1_000)
+    run(world, quota=1)  # one slot: "sent" goes out first (oldest), "queued" waits
+    assert job_of(world, sent).status == JobStatus.SUBMITTED
+
+    def marker(name: str) -> ObjectRef:
+        return ObjectRef("bucket", f"to-process/{name}.jsonl", "", 0, "marker-version")
+
+    assert cancel_deleted(marker("sent"), store=world.store, clock=world.clock, joins=world.joins) is None
+    assert cancel_deleted(marker("queued"), store=world.store, clock=world.clock, joins=world.joins) == queued
+    world.join_asked()
+    cancelled = world.store.files[queued]
+    assert cancelled.status == FileStatus.STOPPED and cancelled.stop_requested
+    (part,) = world.store.parts_of(cancelled)
+    assert part.status == PartStatus.STOPPED and part.message.startswith("Cancelled: the upload was deleted")
+    assert cancel_deleted(marker("nothing"), store=world.store, clock=world.clock, joins=world.joins) is None
+    run(world, quota=1)
+    assert [r.input_uri for r in world.batch.submitted if queued in r.input_uri] == [], "never sent to Bedrock"

@@ -332,3 +332,21 @@ def test_a_model_and_its_cross_region_profile_share_one_quota(make_pipeline: Any
     assert {job["modelId"] for job in pipeline.emulator.jobs()} == {CLAUDE, profile}
     assert pipeline.emulator.refused_for_quota == 0, "never beyond the model's one quota"
     assert {job.get("Ledger", job["ModelId"]) for job in pipeline.items("job")} == {CLAUDE}
+
+
+def test_an_upload_deleted_before_it_ran_is_cancelled_and_never_billed(make_pipeline: Any) -> None:
+    """The delete marker's event (S3 keeps the upload as a noncurrent version) cancels the newest upload of the
+    key from before it, when none of it has gone to Bedrock: it ends Stopped, saying so; a neighbour runs."""
+    pipeline = make_pipeline(quota=2)
+    drop(pipeline, {"to-process/oops.jsonl": 150, "to-process/keep.jsonl": 150})
+    pipeline.deliver_uploads()
+    pipeline.s3.delete_object(Bucket=pipeline.bucket, Key="to-process/oops.jsonl")
+    items = {item["SourceKey"]: item for item in pipeline.run_until_done(step_seconds=30)}
+    cancelled = items["to-process/oops.jsonl"]
+    assert cancelled["Status"] == "Stopped" and cancelled["Message"].startswith("Stopped: 0 records succeeded")
+    parts = [p for p in pipeline.items("part") if p["FileId"] == cancelled["FileId"]]
+    assert parts and all(p["Message"].startswith("Cancelled: the upload was deleted") for p in parts)
+    assert items["to-process/keep.jsonl"]["Status"] == "Completed"
+    assert {job["inputDataConfig"]["s3InputDataConfig"]["s3Uri"].split("/")[4] for job in pipeline.emulator.jobs()} == {
+        items["to-process/keep.jsonl"]["FileId"]
+    }, "no Bedrock job carried the deleted upload"

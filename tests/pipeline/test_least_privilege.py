@@ -301,12 +301,16 @@ def test_every_call_each_function_makes_is_allowed_and_every_grant_is_used(make_
     drop(pipeline, {"to-process/lost.jsonl": 120})
     assert pipeline.lose_upload_events() == 1  # found by the sweeper
     pipeline.upload("to-process/notes.txt", b"not an input")  # no event (suffix filter); the sweeper notes it
+    drop(pipeline, {"to-process/deleted.jsonl": 120})
+    assert pipeline.deliver_uploads() == 1
+    pipeline.s3.delete_object(Bucket=pipeline.bucket, Key="to-process/deleted.jsonl")  # before it ran: cancelled
     for _ in range(30):  # the hourly sweep finds the upload whose event was lost
-        if len(pipeline.items()) == 5:
+        if len(pipeline.items()) == 6:
             break
         pipeline.step(300)
     items = pipeline.run_until_done(step_seconds=120)
-    assert len(items) == 5 and pipeline.sweeps and pipeline.emulator.on_demand_calls
+    assert len(items) == 6 and pipeline.sweeps and pipeline.emulator.on_demand_calls
+    assert [i["Status"] for i in items if i["SourceKey"] == "to-process/deleted.jsonl"] == ["Stopped"]
     assert any(sweep.get("ignored") for sweep in pipeline.sweeps), "the .txt got its note"
 
     stack = pipeline.stack

@@ -24,14 +24,14 @@ def of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
 
 def test_uploads_under_to_process_trigger_the_ingest_function(resources: dict[str, Any]) -> None:
     notification = resources["Bucket"]["Properties"]["NotificationConfiguration"]
-    suffixes = set()
+    watched = set()
     for config in notification["LambdaConfigurations"]:
-        assert config["Event"] == "s3:ObjectCreated:*"
         assert config["Function"] == {"Fn::GetAtt": ["IngestFunction", "Arn"]}
         rules = {r["Name"]: r["Value"] for r in config["Filter"]["S3Key"]["Rules"]}
         assert rules["prefix"] == "to-process/"
-        suffixes.add(rules["suffix"])
-    assert suffixes == {".jsonl", ".JSONL"}, "S3's suffix filter is case-sensitive"
+        watched.add((config["Event"], rules["suffix"]))
+    events = {"s3:ObjectCreated:*", "s3:ObjectRemoved:DeleteMarkerCreated"}  # uploads, and deletes before they ran
+    assert watched == {(e, s) for e in events for s in (".jsonl", ".JSONL")}, "S3's suffix filter is case-sensitive"
     permission = resources["IngestFunctionFileUploadedPermission"]["Properties"]
     assert permission["Principal"] == "s3.amazonaws.com"
 

@@ -19,6 +19,7 @@ from bbq.adapters.dynamodb.items import (
     FILE,
     JOB,
     JOIN,
+    KEY_INDEX,
     LEDGER,
     PART,
     QUEUE_INDEX,
@@ -80,6 +81,16 @@ class DynamoStore:
 
     def parts_of(self, file: InputFile) -> list[Part]:
         return every_attempt(file, self.get_parts)
+
+    def uploads_of(self, bucket: str, key: str) -> list[InputFile]:
+        pages = self._ddb.get_paginator("query").paginate(
+            TableName=self._table,
+            IndexName=KEY_INDEX,
+            KeyConditionExpression="SourceKey = :key",
+            ExpressionAttributeValues={":key": {"S": key}},
+        )
+        uploads = [file_from(item) for page in pages for item in page["Items"]]
+        return [upload for upload in uploads if upload.bucket == bucket]
 
     def get_parts(self, part_ids: Sequence[str]) -> list[Part]:
         found: dict[str, Part] = {}

@@ -71,6 +71,9 @@ class Files(Protocol):
     def parts_of(self, file: InputFile) -> list[Part]:
         """Every part of the file, each later attempt included (``files.every_attempt``)."""
 
+    def uploads_of(self, bucket: str, key: str) -> list[InputFile]:
+        """Every upload of an object key (a Query on the key's index: eventually consistent)."""
+
     def get_parts(self, part_ids: Sequence[str]) -> list[Part]: ...
 
     def save_part(self, part: Part, expected: PartStatus | None = None) -> bool:
