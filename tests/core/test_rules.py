@@ -84,6 +84,10 @@ def test_safe_names_stay_readable_and_distinct() -> None:
     # Each upload its own place; calls.jsonl and calls.JSONL are two keys with two places and two pointers.
     assert naming.key_place("to-process/calls.jsonl") != naming.key_place("to-process/calls.JSONL")
     assert naming.latest_key("to-process/calls.jsonl") == "processed/calls/latest.json"
+    nameless = naming.key_place("to-process/.jsonl")
+    assert nameless.startswith("processed/unnamed-") and "//" not in nameless, "never processed//"
+    folder_only = naming.key_place("to-process/a/.jsonl")
+    assert "//" not in folder_only and folder_only != naming.key_place("to-process/a.jsonl")
     assert naming.upload_tag(datetime(2026, 3, 1, 9, 30), "0123456789abcdef") == "20260301T093000Z-0123456789"
     assert naming.safe_path("r\u00e9sum\u00e9s/q3", 100).startswith("resumes/q3-")
     assert naming.part_key("f1", "to-process/x/calls.JSONL", 2) == "staged/f1/calls-p00002.jsonl"

@@ -119,7 +119,9 @@ def _stem(key: str) -> str:
 def key_place(source_key: str) -> str:
     """The key's folder under processed/: its path under to-process/ without .jsonl, in safe characters (see
     ``safe_path``). Each upload of the key has a place of its own below it, and ``latest.json`` beside them."""
-    return f"{OUTPUT_PREFIX}{safe_path(_stem(source_key), MAX_OUTPUT_PATH)}/"
+    # A key with no name before .jsonl (to-process/.jsonl) still gets a place of its own, never processed//.
+    place = safe_path(_stem(source_key), MAX_OUTPUT_PATH) or "unnamed-" + _digest(source_key)[:_TAG_CHARS]
+    return f"{OUTPUT_PREFIX}{place}/"
 
 
 def upload_tag(created_at: datetime, file_id: str) -> str:
