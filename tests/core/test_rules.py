@@ -143,6 +143,9 @@ def nested(levels: int) -> bytes:
         (b'{"modelInput": {"n": 1e-400}}', "would be staged as 0.0"),
         (b'{"modelInput": {"n": 1e400}}', "too large for a double"),
         (b'{"modelInput": {"n": 3.14159265358979323846}}', "cannot be kept exactly"),
+        (b'{"modelInput": {"t": 0.70000000000000001}}', "cannot be kept exactly"),
+        (b'{"modelInput": {"a": 0.0, "b": 1e-400}}', "would be staged as 0.0"),  # one 0.0 token, two zeros
+        (b'{"modelInput": {"temperature": 0.7, "top_p": 1e-05, "k": [0.5, 0.5]}}', None),
         (
             b'{"modelInput": {"t": 0.7, "p": 1e-5, "big": 1.5E+300, "x": 0.30000000000000004, "i": 1234567890123456}}',
             None,

@@ -107,7 +107,7 @@ class LineChecker:
             return Rejection(number, f'"recordId" {record_id!r} appears on an earlier line', record_id)
         try:
             staged = orjson.dumps({"recordId": f"{self._tag}{number}", "modelInput": model_input})
-            faithful.check_numbers(data)
+            faithful.check_numbers(data, model_input)
             faithful.check_keys(data, staged.count(b'"'), 0 if "recordId" in record else 4)
         except orjson.JSONEncodeError:
             return Rejection(number, f"the JSON is nested more than {MAX_DEPTH} levels deep", record_id)
