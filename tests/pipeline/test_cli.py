@@ -192,3 +192,37 @@ def test_a_key_typed_in_another_unicode_form_is_found(
     assert typed != nfc.removeprefix("to-process/")
     code, view = bbq(capsys, "results", "--stack", pipeline.stack.name, typed, "--out", str(tmp_path))
     assert code == 0 and view["file"] == nfc
+
+
+def test_status_shows_progress_while_bedrock_works_and_a_files_jobs(
+    pipeline: LocalPipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bedrock's counters of running jobs count, not only ended ones: never hours of 0%."""
+    from datetime import datetime
+
+    stack = ["--stack", pipeline.stack.name]
+    pipeline.upload("to-process/big.jsonl", jsonl([claude_record(i) for i in range(2_000)]))
+    seen: list[dict[str, Any]] = []
+    for _ in range(200):
+        pipeline.step(30)
+        code, view = bbq(capsys, "status", *stack)
+        (row,) = view["files"]
+        if row["status"] == "Running" and 0 < row["done"] < row["records"]:
+            seen.append(row)
+            break
+        if row["status"] in {"Completed", "PartiallyCompleted"}:
+            break
+    assert seen, "some progress showed before the file ended"
+    assert seen[0]["percent"] > 0 and isinstance(seen[0]["recordsPerMinute"], float)
+    assert datetime.fromisoformat(seen[0]["eta"])
+    code, view = bbq(capsys, "status", *stack, "big.jsonl")
+    (row,) = view["files"]
+    assert (
+        code == 0
+        and row["jobs"]
+        and {job["status"] for job in row["jobs"]}
+        <= {"Submitted", "InProgress", "Validating", "Scheduled", "Completed"}
+    )
+    assert all(job["records"] > 0 for job in row["jobs"])
+    capsys.readouterr()
+    assert cli.main(["status", *stack, "big.jsonl"]) == 0 and "jobs of big.jsonl" in capsys.readouterr().out

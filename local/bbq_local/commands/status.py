@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
     from bbq.core.model.files import InputFile
 
-from bbq_local.commands.stack import EXIT_OK, Stack, add_stack_arguments, find, print_json, status_query
+from bbq_local.commands.stack import EXIT_OK, Stack, add_stack_arguments, find, newest_upload, print_json, status_query
 
 FINAL = {"Completed", "PartiallyCompleted", "Failed", "Stopped", "Rejected"}
 
@@ -27,6 +27,7 @@ def positive_seconds(text: str) -> float:
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser("status", help="uploads with their progress, and each model's slots")
     add_stack_arguments(parser)
+    parser.add_argument("file", nargs="?", metavar="FILE", help="one upload (its key under to-process/): with its jobs")
     parser.add_argument("--status", help="only files in this status (Queued, Running, Completed, ...)")
     parser.add_argument("--model", help="only files on this model (a substring of its id)")
     parser.add_argument("--watch", type=positive_seconds, metavar="SECONDS", help="refresh every SECONDS until Ctrl-C")
@@ -56,37 +57,67 @@ def run(args: argparse.Namespace) -> int:
 
 
 def snapshot(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
+    from bbq import wiring
     from bbq.core.model.files import FileStatus
 
     query = status_query(stack)
-    files = [
-        file
-        for file in query.files(FileStatus(args.status) if args.status else None)
-        if not args.model or args.model in file.model_id
-    ]
+    if getattr(args, "file", None):
+        files = [newest_upload(stack, args.file)]
+    else:
+        files = [
+            file
+            for file in query.files(FileStatus(args.status) if args.status else None)
+            if not args.model or args.model in file.model_id
+        ]
     files.sort(key=lambda f: (f.created_at, f.key))
     limit = int(stack.parameters.get("MaxConcurrentJobs", "0") or 0)  # the fallback; `bbq quota` reads the quota
     models = [{"model": m, "slotsInUse": held, "fallbackLimit": limit} for m, held in query.slots_in_use().items()]
-    return {"stack": stack.name, "files": [_file_row(f) for f in files], "models": models}
+    now = wiring.clock().now()  # wall time; the local stack's own clock when it runs in this process
+    rows = [_file_row(f, query, now, with_jobs=bool(getattr(args, "file", None))) for f in files]
+    return {"stack": stack.name, "files": rows, "models": models}
 
 
-def _file_row(file: "InputFile") -> dict[str, Any]:
+def _file_row(file: "InputFile", query: Any, now: Any, with_jobs: bool = False) -> dict[str, Any]:
+    from bbq.core.model.file_progress import file_progress
+
     counts = file.counts
-    done = file.record_count if file.status.value in FINAL else counts.succeeded + counts.failed + counts.stopped
-    return {
+    running = file.status.value not in FINAL
+    parts = query.parts_of(file) if running or with_jobs else []
+    jobs = query.jobs_of(file) if running or with_jobs else []
+    progress = file_progress(file, parts, jobs, now)
+    row: dict[str, Any] = {
         "key": file.key,
         "fileId": file.file_id,
         "model": file.model_id,
         "status": file.status.value,
         "records": file.record_count,
-        "done": done,
+        "done": progress.records_done,
+        "percent": round(progress.percent, 1),
+        "recordsPerMinute": progress.records_per_minute,
+        "eta": progress.eta.isoformat() if progress.eta else None,
         "succeeded": counts.succeeded,
         "failed": counts.failed,
         "rejectedLines": file.rejected_lines,
+        "estimatedInputCostUsd": file.estimated_input_cost_usd,
         "costUsd": file.cost_usd,
         "message": file.message,
         "results": file.results_uri,
     }
+    if with_jobs:
+        row["jobs"] = [
+            {
+                "jobId": job.job_id,
+                "status": job.status.value,
+                "attempt": job.attempt,
+                "records": job.record_count,
+                "processed": job.counts.processed,
+                "onDemand": job.on_demand,
+                "jobArn": job.job_arn,
+                "message": job.message,
+            }
+            for job in jobs
+        ]
+    return row
 
 
 def render(view: dict[str, Any]) -> "Group":
@@ -95,23 +126,41 @@ def render(view: dict[str, Any]) -> "Group":
     from rich.table import Table
 
     files = Table(title=f"bbq stack {view['stack']}: {len(view['files'])} uploads", expand=True)
-    for column in ("upload", "model", "status", "progress", "records", "failed", "cost $", "message"):
+    columns = ("upload", "model", "status", "progress", "done / records", "rate, ETA", "failed", "cost $", "message")
+    for column in columns:
         files.add_column(column, overflow="fold" if column in {"upload", "message"} else "ellipsis")
     for row in view["files"]:
-        cost = row["costUsd"]
+        cost, estimate = row["costUsd"], row["estimatedInputCostUsd"]
+        spent = f"{cost:.4f}" if isinstance(cost, int | float) else f"~{estimate:.4f} in" if estimate else "-"
+        pace = f"{row['recordsPerMinute']:,.0f}/min, {row['eta'][11:16]} UTC" if row["eta"] else "-"
         files.add_row(
             row["key"].removeprefix("to-process/"),
             row["model"].split("/")[-1][:28],
             row["status"],
             ProgressBar(total=max(row["records"], 1), completed=row["done"], width=20),
-            str(row["records"]),
+            f"{row['done']:,} / {row['records']:,} ({row['percent']:.0f}%)",
+            pace,
             str(row["failed"]),
-            f"{cost:.4f}" if isinstance(cost, int | float) else "-",
-            row["message"][:80],
+            spent,
+            row["message"],  # wrapped (fold), never cut
         )
+    tables: list[Any] = [files]
+    for row in view["files"]:
+        if "jobs" in row:  # bbq status FILE: the Bedrock jobs that carry its records
+            jobs = Table(title=f"jobs of {row['key'].removeprefix('to-process/')}")
+            for column in ("job", "status", "attempt", "records", "processed", "message"):
+                jobs.add_column(column, overflow="fold")
+            for job in row["jobs"]:
+                processed = "-" if job["processed"] is None else f"{job['processed']:,}"
+                on_demand = " (on demand)" if job["onDemand"] else ""
+                jobs.add_row(
+                    job["jobId"], job["status"] + on_demand, str(job["attempt"]), f"{job['records']:,}", processed,
+                    job["message"],
+                )  # fmt: skip
+            tables.append(jobs)
     models = Table(title="models")
     for column in ("model", "slots in use", "limit (fallback)"):
         models.add_column(column)
     for model in view["models"]:
         models.add_row(model["model"], str(model["slotsInUse"]), str(model["fallbackLimit"]))
-    return Group(files, models)
+    return Group(*tables, models)
