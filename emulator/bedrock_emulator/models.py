@@ -30,15 +30,19 @@ ACCESS_REFUSALS = {
     ),
 }
 # Model families with batch inference ("Supported Regions and models for batch inference"): Claude 3 and later,
-# Nova text models, Titan text embeddings, Llama 3 and later, Mistral Large and Small. Claude 2 and Instant,
-# Llama 2 and the other Mistral models have no batch quota, so Bedrock refuses them.
+# Nova text models, Titan text embeddings, Llama 3 and later, Mistral Large and Small, OpenAI gpt-oss; Cohere
+# Embed (v3, v4) as the issue that added it asks (its request body: model-parameters-embed-v3/-v4). Claude 2 and
+# Instant, Llama 2 and the other Mistral models have no batch quota, so Bedrock refuses them.
 _FAMILIES = (
     ("anthropic", re.compile(r"anthropic\.claude-(3|(opus|sonnet|haiku)-\d)")),
     ("nova", re.compile(r"amazon\.nova-(micro|lite|pro|premier)")),
     ("titan-embed", re.compile(r"amazon\.titan-embed-text")),
+    ("cohere-embed", re.compile(r"cohere\.embed-(english-v3|multilingual-v3|v4)")),
     ("llama", re.compile(r"meta\.llama[34]")),
     ("mistral", re.compile(r"mistral\.mistral-(large|small)")),
+    ("openai", re.compile(r"openai\.gpt-oss-(20b|120b)")),
 )
+_EMBEDDINGS = frozenset({"titan-embed", "cohere-embed"})
 
 
 class RecordError(Exception):
@@ -71,7 +75,7 @@ def supports(model_id: str, invocation_type: str) -> bool:
     fam = family(model_id)
     if fam is None:
         return False
-    return invocation_type == INVOKE_MODEL or fam != "titan-embed"
+    return invocation_type == INVOKE_MODEL or fam not in _EMBEDDINGS
 
 
 def invoke(model_id: str, invocation_type: str, model_input: Any) -> Invocation:
@@ -79,8 +83,15 @@ def invoke(model_id: str, invocation_type: str, model_input: Any) -> Invocation:
         raise RecordError("Malformed input request: #: expected type: JSONObject, please reformat your input")
     if invocation_type == CONVERSE:
         return _converse(model_input)
-    serve = {"anthropic": _anthropic, "nova": _nova, "llama": _llama, "mistral": _mistral}.get(family(model_id) or "")
-    return serve(model_id, model_input) if serve else _titan_embed(model_id, model_input)
+    serve = {
+        "anthropic": _anthropic,
+        "nova": _nova,
+        "llama": _llama,
+        "mistral": _mistral,
+        "openai": _openai,
+        "cohere-embed": _cohere_embed,
+    }.get(family(model_id) or "", _titan_embed)
+    return serve(model_id, model_input)
 
 
 def _reply(prompt: str, max_tokens: int) -> tuple[str, int, bool]:
@@ -233,8 +244,17 @@ def _mistral(model_id: str, model_input: dict[str, Any]) -> Invocation:
         reply, output_tokens, cut = _reply(prompt, max_tokens)
         output: dict[str, Any] = {"outputs": [{"text": reply, "stop_reason": _stop(cut, "stop", "length")}]}
         return Invocation(output, text.count_tokens(prompt), output_tokens)
-    prompt = _conversation(model_input, None)
-    input_tokens = text.count_tokens(prompt)
+    # The chat body's roles are system, user, assistant and tool (model-parameters-mistral-chat-completion).
+    messages = _require(model_input, "messages", list)
+    if any(not isinstance(m, dict) or m.get("role") not in {"system", "user", "assistant", "tool"} for m in messages):
+        raise RecordError(
+            "Malformed input request: #/messages: each message needs role system, user, assistant or tool"
+        )
+    system = [m for m in messages if m["role"] == "system"]
+    prompt = _conversation({"messages": [m for m in messages if m["role"] in {"user", "assistant"}]}, None)
+    input_tokens = text.count_tokens(prompt) + sum(
+        text.count_tokens("".join(_texts(m.get("content"), None))) for m in system
+    )
     reply, output_tokens, cut = _reply(prompt, max_tokens)
     output = {
         "id": _message_id(prompt),
@@ -254,3 +274,85 @@ def _mistral(model_id: str, model_input: dict[str, Any]) -> Invocation:
         },
     }
     return Invocation(output, input_tokens, output_tokens)
+
+
+def _openai(model_id: str, model_input: dict[str, Any]) -> Invocation:
+    """OpenAI's Chat Completions body (model-parameters-openai): messages in, a chat.completion object out.
+    ``stream`` must be false for InvokeModel; ``model``, if given, must match the model invoked."""
+    if model_input.get("stream") not in (None, False):
+        raise RecordError("Malformed input request: #/stream: must be false for InvokeModel")
+    model = model_input.get("model")
+    if model is not None and model != base_model(model_id):
+        raise RecordError(f"Malformed input request: #/model: {model!r} does not match the model invoked")
+    messages = _require(model_input, "messages", list)
+    if not messages:
+        raise RecordError("Malformed input request: #/messages: expected minimum item count: 1")
+    prompt_parts, system_parts = [], []
+    for message in messages:
+        role = message.get("role") if isinstance(message, dict) else None
+        if role not in {"system", "developer", "user", "assistant"}:
+            raise RecordError(
+                "Malformed input request: #/messages: each message needs a role: system, developer, user or assistant"
+            )
+        parts = _texts(message.get("content", ""), "text")
+        (system_parts if role in {"system", "developer"} else prompt_parts).extend(parts)
+    max_tokens = model_input.get("max_completion_tokens", model_input.get("max_tokens", 4096))
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+        raise RecordError("Malformed input request: #/max_completion_tokens: expected a positive integer")
+    prompt = "\n".join(prompt_parts)
+    input_tokens = text.count_tokens("\n".join(system_parts)) + text.count_tokens(prompt)
+    reply, output_tokens, cut = _reply(prompt, max_tokens)
+    output = {
+        "id": f"chatcmpl-{_message_id(prompt)}",
+        "object": "chat.completion",
+        "created": 0,
+        "model": base_model(model_id),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": reply},
+                "finish_reason": _stop(cut, "stop", "length"),
+            }
+        ],
+        "usage": {
+            "prompt_tokens": input_tokens,
+            "completion_tokens": output_tokens,
+            "total_tokens": input_tokens + output_tokens,
+        },
+    }
+    return Invocation(output, input_tokens, output_tokens)
+
+
+_COHERE_INPUT_TYPES = {"search_document", "search_query", "classification", "clustering"}
+
+
+def _cohere_embed(model_id: str, model_input: dict[str, Any]) -> Invocation:
+    """Cohere Embed's body (model-parameters-embed-v3/-v4): texts (at most 96, each at most 2,048 characters),
+    input_type required, truncate NONE|START|END; v4 takes output_dimension 256/512/1024/1536."""
+    texts = _require(model_input, "texts", list)
+    if not 1 <= len(texts) <= 96 or not all(isinstance(t, str) for t in texts):
+        raise RecordError("Malformed input request: #/texts: 1 to 96 strings expected")
+    if any(len(t) > 2048 for t in texts):
+        raise RecordError("Malformed input request: #/texts: each text may have at most 2048 characters")
+    if _require(model_input, "input_type", str) not in _COHERE_INPUT_TYPES:
+        raise RecordError(
+            "Malformed input request: #/input_type: search_document, search_query, classification "
+            "or clustering expected"
+        )
+    if model_input.get("truncate", "NONE") not in ("NONE", "START", "END"):
+        raise RecordError("Malformed input request: #/truncate: NONE, START or END expected")
+    dimensions = 1024
+    if "output_dimension" in model_input:
+        if "embed-v4" not in model_id or model_input["output_dimension"] not in (256, 512, 1024, 1536):
+            raise RecordError("Malformed input request: #/output_dimension: not supported for this model or value")
+        dimensions = model_input["output_dimension"]
+    elif "embed-v4" in model_id:
+        dimensions = 1536
+    tokens = sum(text.count_tokens(t) for t in texts)
+    output = {
+        "embeddings": [text.embedding(t, dimensions, True) for t in texts],
+        "id": _message_id("\n".join(texts)),
+        "response_type": "embeddings_floats",
+        "texts": texts,
+    }
+    return Invocation(output, tokens, 0)

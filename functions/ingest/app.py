@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bbq import wiring
+from bbq.adapters import parquet_tables
 from bbq.adapters.aws_errors import is_aws_trouble
 from bbq.core.intake.ingest import ingest_object
 from bbq.core.model.ports import ObjectRef
@@ -45,6 +46,7 @@ def lambda_handler(event: S3Event, context: LambdaContext) -> dict[str, list[dic
             config=settings.pipeline(),
             clock=wiring.clock(),
             transient=is_aws_trouble,
+            parquet_rows=parquet_tables.rows,
         )
         metrics.add_metric(name="FilesReceived", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="UploadsUnexpectedErrors", unit=MetricUnit.Count, value=int(outcome.unexpected))

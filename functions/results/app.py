@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bbq import wiring
+from bbq.adapters import parquet_tables
 from bbq.core.settling.joining import JoinOutcome, join_file
 from bbq.core.settling.progress import Ending
 from bbq.observability import logger, metrics, tracer
@@ -30,13 +31,18 @@ class JoinHeld(Exception):
 @tracer.capture_method
 def join(record: SQSRecord, settings: Settings, context: LambdaContext) -> None:
     file_id = json.loads(record.body)["fileId"]
-    config = settings.pipeline()
+    config, objects = settings.pipeline(), wiring.objects()
     outcome, ended = join_file(
         file_id,
         store=wiring.store(settings),
-        objects=wiring.objects(),
+        objects=objects,
         clock=wiring.clock(),
-        ending=Ending(config.prices, config.split.max_line_bytes, wiring.file_events(settings)),
+        ending=Ending(
+            config.prices,
+            config.split.max_line_bytes,
+            wiring.file_events(settings),
+            parquet_tables.ParquetObjects(objects),
+        ),
         holder=context.aws_request_id,
         out_of_time=lambda: context.get_remaining_time_in_millis() < RESERVE_MS,
     )

@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bbq import wiring
+from bbq.adapters import parquet_tables
 from bbq.adapters.aws_errors import is_aws_trouble
 from bbq.core.intake.ingest import IngestOutcome, ingest_object
 from bbq.core.intake.sweep import sweep_uploads
@@ -35,7 +36,14 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     def ingest(ref: ObjectRef) -> IngestOutcome:
         nonlocal unexpected
         outcome = ingest_object(
-            ref, objects=objects, store=store, limits=limits, config=config, clock=clock, transient=is_aws_trouble
+            ref,
+            objects=objects,
+            store=store,
+            limits=limits,
+            config=config,
+            clock=clock,
+            transient=is_aws_trouble,
+            parquet_rows=parquet_tables.rows,
         )
         unexpected += outcome.unexpected
         return outcome

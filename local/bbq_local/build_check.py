@@ -21,9 +21,13 @@ def problems(build: Path) -> list[str]:
         if resource["Type"] == "AWS::Serverless::Function" and not (build / name / "app.py").is_file():
             found.append(f"{name}: no app.py")
     layer = build / "BbqLayer" / "python"
-    for package in ("bbq", "boto3", "aws_lambda_powertools", "pydantic", "orjson"):
+    for package in ("bbq", "boto3", "aws_lambda_powertools", "pydantic", "orjson", "jinja2", "pyarrow"):
         if not (layer / package).is_dir():
             found.append(f"BbqLayer: no {package}/ under python/")
+    # Lambda's limit: a function and its layers unzipped take at most 250 MB (Lambda quotas).
+    size = sum(p.stat().st_size for p in build.rglob("*") if p.is_file() and "Layer" in p.parts[len(build.parts)])
+    if size > 200 * 1024 * 1024:
+        found.append(f"BbqLayer: {size / 2**20:.0f} MB unzipped; keep it well under Lambda's 250 MB")
     compiled = sorted(p.name for p in layer.rglob("*.so"))
     wrong = [name for name in compiled if ".cpython-" in name and (tag[2:] not in name or machine not in name)]
     if not compiled or wrong:

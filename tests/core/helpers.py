@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
+from bbq.adapters import parquet_tables
 from bbq.core.intake.ingest import IngestOutcome, ingest_object
 from bbq.core.model.clock import ManualClock
 from bbq.core.model.config import PipelineConfig
@@ -103,7 +104,12 @@ class World:
         checkpoint_every: timedelta = CHECKPOINT_EVERY,
     ) -> JoinOutcome:
         """One invocation of the results function for the file; the files it ends are told to ``ended``."""
-        ending = Ending(self.config.prices, self.config.split.max_line_bytes, self.ended.append)
+        ending = Ending(
+            self.config.prices,
+            self.config.split.max_line_bytes,
+            self.ended.append,
+            parquet_tables.ParquetObjects(self.objects),
+        )
         return join_file(
             file_id,
             store=self.store,
@@ -117,7 +123,13 @@ class World:
 
     def ingest(self, ref: ObjectRef) -> IngestOutcome:
         return ingest_object(
-            ref, objects=self.objects, store=self.store, limits=self.limits, config=self.config, clock=self.clock
+            ref,
+            objects=self.objects,
+            store=self.store,
+            limits=self.limits,
+            config=self.config,
+            clock=self.clock,
+            parquet_rows=parquet_tables.rows,
         )
 
 

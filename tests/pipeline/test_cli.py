@@ -163,7 +163,7 @@ def test_the_cli_checks_before_it_uploads_and_never_prints_a_traceback(
     assert "is not a model this stack runs; use one of: anthropic." in refused(
         "submit", *stack, str(good), "--model", "nova-lite"
     )
-    assert "which bbq never runs: not a .jsonl file" in refused("submit", *stack, str(text))
+    assert "which bbq never runs: not a .jsonl, .csv or .parquet file" in refused("submit", *stack, str(text))
     assert "which bbq never runs" in refused("submit", *stack, str(good), "--prefix", "../x")
     assert pipeline.s3.list_objects_v2(Bucket=pipeline.bucket, Prefix="to-process/").get("KeyCount", 0) == 0
     assert "no upload 'to-process/nonexistent.jsonl'" in refused("stop", *stack, "nonexistent.jsonl")

@@ -85,6 +85,8 @@ def file_item(file: InputFile) -> dict[str, Any]:
             "WaitingFor": file.waiting_for.value if file.waiting_for else None,
             "Revision": file.revision,
             "Sequencer": file.sequencer or None,
+            "RowsUri": file.rows_uri,
+            "OutputSchema": file.output_schema,
         }
     )
 
@@ -132,6 +134,8 @@ def file_from(item: dict[str, Any]) -> InputFile:
         waiting_for=WaitReason(plain["WaitingFor"]) if "WaitingFor" in plain else None,
         revision=int(plain.get("Revision", 0)),
         sequencer=plain.get("Sequencer", ""),
+        rows_uri=plain.get("RowsUri"),
+        output_schema=plain.get("OutputSchema"),
     )
 
 

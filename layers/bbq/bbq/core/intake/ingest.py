@@ -11,6 +11,8 @@ from dataclasses import dataclass, replace
 
 from bbq.core.intake.routing import Route, RouteRefused, route
 from bbq.core.intake.staging import StagingResult, stage_lines
+from bbq.core.intake.table_uploads import TableRefused, table_upload
+from bbq.core.intake.tables import RowReader
 from bbq.core.model import naming
 from bbq.core.model.clock import Clock
 from bbq.core.model.config import PipelineConfig, RejectedLines
@@ -48,13 +50,16 @@ def ingest_object(
     config: PipelineConfig,
     clock: Clock,
     transient: Callable[[Exception], bool] = lambda exc: True,
+    parquet_rows: RowReader | None = None,
 ) -> IngestOutcome:
     """Every upload ends in a file item and a report. An error ``transient`` calls AWS's trouble (throttling,
     a service down) is raised, for Lambda to try the event again; any other is a surprise about this upload: it
     is Rejected with the error in its message and report (``unexpected`` on the outcome, for a metric and an
     alarm), rather than left to a dead-letter queue where no one sees it."""
     try:
-        return _ingest(ref, objects=objects, store=store, limits=limits, config=config, clock=clock)
+        return _ingest(
+            ref, objects=objects, store=store, limits=limits, config=config, clock=clock, parquet_rows=parquet_rows
+        )
     except Exception as exc:
         if transient(exc):
             raise
@@ -77,11 +82,12 @@ def _ingest(
     limits: LimitsProvider,
     config: PipelineConfig,
     clock: Clock,
+    parquet_rows: RowReader | None,
 ) -> IngestOutcome:
     if problem := naming.key_problem(ref.key):
         # Never read. A .jsonl under to-process/ gets a report next to it saying why (S3 takes such keys).
         log.warning("upload not processed", extra={"key": ascii(ref.key)[:300], "reason": problem})
-        reported = ref.key.startswith(naming.INPUT_PREFIX) and ref.key.lower().endswith(naming.INPUT_SUFFIX)
+        reported = ref.key.startswith(naming.INPUT_PREFIX) and ref.key.lower().endswith(naming.INPUT_SUFFIXES)
         if reported:
             objects.put_json(ref.bucket, naming.error_report_key(ref.key), _key_refused(problem))
         return IngestOutcome(ref.key, None, None, created=False, reason=problem, ignored=reported)
@@ -99,21 +105,30 @@ def _ingest(
             target = route(ref.key, upload.metadata, config.models, config.default_model_id)
         except RouteRefused as exc:
             return _refuse(ref, file_id, str(exc), objects, store, clock)
+        try:
+            table = table_upload(ref, upload.metadata, upload.chunks, target, file_id, objects, parquet_rows)
+        except TableRefused as exc:
+            return _refuse(ref, file_id, str(exc), objects, store, clock)
+        target = table.route
         model_limits = limits.limits(target.model_id)
         records, size = config.split.part_limits(model_limits)
-        staged, report = stage_lines(
-            ref,
-            file_id,
-            upload.chunks,
-            part_records=records,
-            part_bytes=size,
-            max_line_bytes=config.split.max_line_bytes,
-            objects=objects,
-        )
+        with table.rows_writer() as rows_out:
+            staged, report = stage_lines(
+                ref,
+                file_id,
+                table.lines(rows_out),
+                part_records=records,
+                part_bytes=size,
+                max_line_bytes=config.split.max_line_bytes,
+                objects=objects,
+            )
     except ObjectMissing:
         log.warning("upload gone before ingest; nothing queued", extra={"file_id": file_id, "key": ref.key})
         return IngestOutcome(ref.key, file_id, None, created=False, reason="object no longer exists")
+    except TableRefused as exc:  # found only while reading it (a CSV that stops being UTF-8 half way)
+        return _refuse(ref, file_id, str(exc), objects, store, clock)
     file = _estimated(_file(file_id, ref, target, staged, model_limits, config, clock), staged, config)
+    file = file.with_changes(rows_uri=table.rows_uri, output_schema=table.schema)
     parts = [] if file.status == FileStatus.REJECTED else _parts(file, staged)
     if report is not None:
         report.finish(_outcome(file))

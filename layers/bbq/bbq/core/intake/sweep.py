@@ -11,10 +11,12 @@ sweep that overlaps the event's own ingest changes nothing.
 """
 
 import logging
+import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bbq.core.intake.tables import FOLDER_TEMPLATE
 from bbq.core.model import naming
 from bbq.core.model.clock import Clock
 from bbq.core.model.ports import Listed, ObjectRef, ObjectStore, Store
@@ -22,8 +24,9 @@ from bbq.core.model.ports import Listed, ObjectRef, ObjectStore, Store
 log = logging.getLogger(__name__)
 
 IGNORED = (
-    "bbq runs only .jsonl files (one JSON object per line, UTF-8, uncompressed) under to-process/; this one is "
-    "not run. Rename it to .jsonl if it is one, or decompress it first (.jsonl.gz)"
+    "bbq runs only .jsonl files (one JSON object per line, UTF-8, uncompressed), and .csv or .parquet tables with "
+    "a prompt template, under to-process/; this one is not run. Rename it if it is one, or decompress it first "
+    "(.jsonl.gz)"
 )
 GRACE = timedelta(minutes=15)  # an upload's own event and ingest come within seconds; retries within minutes
 MAX_LISTED = 10_000  # current objects looked at per run: ten ListObjectVersions pages, 100 BatchGetItem calls
@@ -35,7 +38,7 @@ class SweepReport:
     missing: int = 0  # uploads with no item
     ingested: int = 0
     errors: int = 0  # ingests that raised (logged); tried again on a later run
-    ignored: int = 0  # uploads that are not .jsonl, told so with a note next to them (once)
+    ignored: int = 0  # uploads that are not .jsonl (nor a table), told so with a note next to them (once)
     wrapped: bool = False  # the listing reached the end of to-process/ and starts again next run
 
 
@@ -95,11 +98,13 @@ def note_ignored(
     listed = {upload.ref.key for upload in page}
     for upload in page:
         key = upload.ref.key
-        if key.lower().endswith(naming.INPUT_SUFFIX) or upload.last_modified > settled_before:
+        if key.lower().endswith(naming.INPUT_SUFFIXES) or upload.last_modified > settled_before:
+            continue
+        if posixpath.basename(key) == FOLDER_TEMPLATE:  # a folder's prompt template: read, never run
             continue
         note = naming.ignored_note_key(key)
         if note is None or note in listed:
             continue
         objects.put_json(bucket, note, {"key": key, "status": "Ignored", "message": IGNORED})
         report.ignored += 1
-        log.warning("upload ignored: not a .jsonl", extra={"key": ascii(key)[:300]})
+        log.warning("upload ignored: not a .jsonl or a table", extra={"key": ascii(key)[:300]})

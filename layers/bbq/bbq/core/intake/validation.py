@@ -24,6 +24,8 @@ RECORD_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 # orjson reads arrays and objects nested up to 1,024 levels but writes only 254; the staged record puts the
 # modelInput one level down, so a line may nest 254 levels in all (its own object included).
 MAX_DEPTH = 254
+# A row of a table that its template could not render (templates.py): refused with the reason it carries.
+RENDER_ERROR = "renderError"
 _NOT_JSON_NUMBERS = re.compile(rb"\b(?:NaN|-?Infinity)\b")
 
 
@@ -101,6 +103,8 @@ class LineChecker:
         if record_id is not None and (type(record_id) is not str or not RECORD_ID.fullmatch(record_id)):
             return Rejection(number, '"recordId" must be a string of 1-64 letters, digits, "-" or "_"')
         model_input = record.get("modelInput")
+        if model_input is None and type(reason := record.get(RENDER_ERROR)) is str:
+            return Rejection(number, reason[:500], record_id)
         if type(model_input) is not dict:
             return Rejection(number, 'the line has no "modelInput" object', record_id)
         if record_id is not None and not self._seen.add(hash(record_id)):

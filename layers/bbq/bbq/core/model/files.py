@@ -115,6 +115,11 @@ class InputFile:
     revision: int = 0
     # S3's event sequencer of the upload ("" when the sweeper found it by listing): orders a key's uploads.
     sequencer: str = ""
+    # A table upload (CSV, Parquet) as its template rendered it: line n is row n, with the record's id and the
+    # row's other columns, which the results carry beside each output. None for a JSONL upload (the upload is).
+    rows_uri: str | None = None
+    # The template's JSON schema (JSON text), when it asked for structured output: results parse each text by it.
+    output_schema: str | None = None
 
     def with_changes(self, **changes: object) -> Self:
         return replace(self, **changes)  # type: ignore[arg-type]

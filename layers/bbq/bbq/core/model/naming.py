@@ -11,6 +11,8 @@ from datetime import datetime
 
 INPUT_PREFIX = "to-process/"
 INPUT_SUFFIX = ".jsonl"  # matched without regard to case: .JSONL uploads are picked up too
+TABLE_SUFFIXES = (".csv", ".parquet")  # tables, rendered with a prompt template at ingest
+INPUT_SUFFIXES = (INPUT_SUFFIX, *TABLE_SUFFIXES)
 OUTPUT_PREFIX = "processed/"
 STAGED_PREFIX = "staged/"
 ERROR_REPORT_SUFFIX = ".error.json"
@@ -38,10 +40,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def key_problem(key: str) -> str | None:
-    """Why bbq never processes this key, or None for an upload it takes: a .jsonl (any case of the suffix) under
-    to-process/, with no "." or ".." folder, no control character and within S3's 1,024 bytes."""
-    if not key.startswith(INPUT_PREFIX) or not key.lower().endswith(INPUT_SUFFIX):
-        return "not a .jsonl file under to-process/"
+    """Why bbq never processes this key, or None for an upload it takes: a .jsonl, .csv or .parquet (any case of
+    the suffix) under to-process/, with no "." or ".." folder, no control character and within S3's 1,024 bytes."""
+    if not key.startswith(INPUT_PREFIX) or not key.lower().endswith(INPUT_SUFFIXES):
+        return "not a .jsonl, .csv or .parquet file under to-process/"
     if any(folder in {".", ".."} for folder in key.split("/")[1:-1]):
         return "a '.' or '..' folder in the key"
     if _CONTROL.search(key):
@@ -167,6 +169,12 @@ def attempt_key(file_id: str, staged_key: str, attempt: int) -> str:
     under the file's staged folder, which a job carrying all of the file's first parts reads whole."""
     name = re.sub(r"-a\d+$", "", posixpath.basename(staged_key).removesuffix(INPUT_SUFFIX))
     return f"{STAGED_PREFIX}retries/{file_id}/{name}-a{attempt}{INPUT_SUFFIX}"
+
+
+def rows_key(file_id: str) -> str:
+    """A table upload as rendered at ingest (line n is row n): its records' ids and columns, for the results. Not
+    under the file's staged folder, which a job carrying all of the file's first parts reads whole."""
+    return f"{STAGED_PREFIX}rows/{file_id}.jsonl"
 
 
 def failures_key(file_id: str, part_id: str) -> str:

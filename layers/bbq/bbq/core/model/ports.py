@@ -1,11 +1,11 @@
 """The ports the core talks through. Adapters implement them against AWS; tests use in-memory fakes."""
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Protocol
+from typing import Any, Protocol
 
 from bbq.core.model.files import FileStatus, InputFile, InvocationType, Part, PartStatus
 from bbq.core.model.jobs import Job, JobSnapshot
@@ -235,6 +235,13 @@ class ResumableWriter(Protocol):
         """Stores every byte written so far (the object is not complete yet); the state to resume from."""
 
     def complete(self) -> None: ...
+
+
+class TableWriter(Protocol):
+    """Tables (Parquet) into S3."""
+
+    def write_rows(self, bucket: str, key: str, rows: Iterable[dict[str, Any]]) -> None:
+        """Writes the rows as one table, in constant memory; nothing is stored if the rows raise."""
 
 
 class ObjectStore(Protocol):

@@ -10,19 +10,22 @@ one file cannot both go on: each save must follow the stored step, and a live le
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any
 
 from bbq.core.model import naming
 from bbq.core.model.clock import Clock
 from bbq.core.model.file_updates import update_file
 from bbq.core.model.files import FILE_DONE, InputFile, file_status
 from bbq.core.model.join_state import JoinCheckpoint
-from bbq.core.model.ports import ObjectStore, ResumableWriter, Store
+from bbq.core.model.ports import ObjectStore, ResumableWriter, Store, TableWriter
 from bbq.core.settling import latest, staged_data
 from bbq.core.settling.progress import Ending, end_file
-from bbq.core.settling.results import ERRORS, RESULTS, Merge, Totals
+from bbq.core.settling.refused import refused_rows
+from bbq.core.settling.results import ERRORS, RESULTS, Merge, Totals, json_lines
+from bbq.core.settling.results_table import RESULTS_TABLE, table_rows
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +102,15 @@ def join_file(
                 return JoinOutcome.BUSY, None
             checkpoint = written
 
+        if ending.tables is not None:  # written again on a redelivered request: the same rows, the same table
+            _write_table(file, objects, ending.tables, ending.max_line_bytes)
+
         def finish(current: InputFile) -> InputFile | None:
             """Ended from the file as it is now (a stop may have landed during the join); None if it has ended."""
             if current.status in FILE_DONE:
                 return None
             ended = end_file(current, parts, merge.totals, objects, clock)
-            merge.write_summary(ended, parts, clock.now())
+            merge.write_summary(ended, parts, clock.now(), RESULTS_TABLE if ending.tables else None)
             latest.point_to(ended, objects)
             if ending.notify:  # before the item says it ended: a crash between repeats the event, at least once
                 ending.notify(ended)
@@ -141,3 +147,15 @@ def _save(
         lease_until=clock.now() + lease,
     )
     return saved if store.save_join(saved) else None
+
+
+def _write_table(file: InputFile, objects: ObjectStore, tables: TableWriter, max_line_bytes: int) -> None:
+    bucket, prefix = naming.split_uri(file.output_uri)
+
+    def rows(name: str) -> Callable[[], Iterable[dict[str, Any]]]:
+        return lambda: json_lines(objects, naming.s3_uri(bucket, prefix + name), 4 * max_line_bytes)
+
+    def refused() -> Iterable[dict[str, Any]]:
+        return refused_rows(objects, file)
+
+    tables.write_rows(bucket, prefix + RESULTS_TABLE, table_rows(rows(RESULTS), rows(ERRORS), refused))

@@ -19,8 +19,13 @@ class Reading:
 def read(output: Any) -> Reading:
     if not isinstance(output, Mapping):
         return Reading()
-    if "embedding" in output:  # Titan and Cohere-style embeddings
+    if "embedding" in output:  # Titan embeddings
         return Reading(embedding=output["embedding"], input_tokens=_int(output.get("inputTextTokenCount")))
+    embeddings = output.get("embeddings")  # Cohere Embed: one vector per text (bbq sends one text a record)
+    if isinstance(embeddings, Mapping):  # asked for by type: {"float": [[...]], ...}
+        embeddings = embeddings.get("float")
+    if isinstance(embeddings, list) and embeddings and isinstance(embeddings[0], list):
+        return Reading(embedding=embeddings[0])
     usage: Mapping[str, Any] = output["usage"] if isinstance(output.get("usage"), Mapping) else {}
     if isinstance(output.get("output"), Mapping):  # Converse, and Nova's native body
         message = output["output"].get("message") or {}

@@ -23,7 +23,7 @@ from bbq.core.model.files import (
 from bbq.core.model.jobs import Job
 from bbq.core.model.limits import SplitPolicy
 from bbq.core.model.messages import PACKING_NOTE
-from bbq.core.model.ports import Files, JoinRequests, ObjectStore
+from bbq.core.model.ports import Files, JoinRequests, ObjectStore, TableWriter
 from bbq.core.model.prices import DEFAULT as DEFAULT_PRICES
 from bbq.core.model.prices import PriceTable
 from bbq.core.settling.reports import write_file_report
@@ -43,6 +43,7 @@ class Ending:
     prices: PriceTable = DEFAULT_PRICES
     max_line_bytes: int = SplitPolicy().max_line_bytes
     notify: Callable[[InputFile], None] | None = None
+    tables: TableWriter | None = None  # results.parquet beside results.jsonl, where a writer is given
 
 
 def update_files(store: Files, clock: Clock, parts: Iterable[Part], joins: JoinRequests) -> list[str]:

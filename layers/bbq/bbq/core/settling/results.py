@@ -13,7 +13,7 @@ reads the staged input (the valid records in line order) and the upload (the use
 memory stays flat whatever the file's size.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Self
@@ -27,7 +27,7 @@ from bbq.core.model.lines import split_lines
 from bbq.core.model.ports import ObjectRef, ObjectStore, ObjectWriter, Store
 from bbq.core.model.prices import PriceTable
 from bbq.core.model.record_ids import line_of, record_id_of_staged
-from bbq.core.settling import model_output
+from bbq.core.settling import model_output, refused, structured
 
 RESULTS, ERRORS, SUMMARY = "results.jsonl", "errors.jsonl", "summary.json"
 NOT_RUN = "not run: the file was stopped"
@@ -85,6 +85,7 @@ class Merge:
         self._store, self._objects, self._prices, self._max_line = store, objects, prices, max_line_bytes
         self.totals = totals or Totals(priced=prices.price(file.model_id) is not None)
         self._user_ids: _UserIds | None = None  # opened at the first chain joined, read in step from there
+        self._schema = orjson.loads(file.output_schema) if file.output_schema else None
 
     def join(self, index: int, results: ObjectWriter, errors: ObjectWriter) -> None:
         """Writes chain ``index``'s rows: each record's result, or its error, in line order."""
@@ -106,22 +107,26 @@ class Merge:
         assert self._user_ids is not None
         for record_id in _staged_ids(self._objects, chain[0], self._max_line):
             line = line_of(record_id) or 0
-            user_id = self._user_ids.at(line) or record_id
+            user_id, columns = self._user_ids.at(line)
+            user_id = user_id or record_id
             if record_id in joined.outputs:
                 output, on_demand = joined.outputs[record_id]
-                _write_result(results, line, user_id, record_id, output, on_demand, self.file, self._prices, totals)
-            elif record_id in joined.failures:
+                _write_result(
+                    results, line, user_id, record_id, output, on_demand, self.file, self._prices, totals,
+                    columns=columns, schema=self._schema,
+                )  # fmt: skip
+                continue
+            if record_id in joined.failures:
                 entry = joined.failures[record_id]
                 totals.failed += 1
-                errors.write(orjson.dumps({"line": line, "recordId": user_id, **entry}) + b"\n")
             elif stopped:
                 totals.not_run += 1
                 entry = {"bbqRecordId": record_id, "errorCode": None, "errorMessage": NOT_RUN}
-                errors.write(orjson.dumps({"line": line, "recordId": user_id, **entry}) + b"\n")
             else:  # never silently dropped: the file's counts and summary say so too (progress.end_file)
                 totals.lost += 1
                 entry = {"bbqRecordId": record_id, "errorCode": None, "errorMessage": OUTPUT_LOST}
-                errors.write(orjson.dumps({"line": line, "recordId": user_id, **entry}) + b"\n")
+            row = {"line": line, "recordId": user_id, **entry} | ({"columns": columns} if columns else {})
+            errors.write(orjson.dumps(row) + b"\n")
 
     def _join_without_input(
         self, chain: list[Part], joined: "_Joined", results: ObjectWriter, errors: ObjectWriter
@@ -148,10 +153,14 @@ class Merge:
             }
             errors.write(orjson.dumps(row) + b"\n")
 
-    def write_summary(self, ended: InputFile, parts: list[Part], now: datetime) -> None:
-        """summary.json of the file as it ends (its final status)."""
+    def write_summary(self, ended: InputFile, parts: list[Part], now: datetime, table: str | None = None) -> None:
+        """summary.json of the file as it ends (its final status), naming every file beside it: the refused
+        lines' report is copied there too."""
         bucket, prefix = naming.split_uri(ended.output_uri)
-        self._objects.put_json(bucket, prefix + SUMMARY, _summary(ended, parts, self.totals, now))
+        summary = _summary(ended, parts, self.totals, now)
+        summary["resultsTable"] = table
+        summary["refusedLines"] = refused.copy_report(self._objects, ended)
+        self._objects.put_json(bucket, prefix + SUMMARY, summary)
 
 
 def _write_result(
@@ -164,6 +173,9 @@ def _write_result(
     file: InputFile,
     prices: PriceTable,
     totals: Totals,
+    *,
+    columns: dict[str, Any] | None = None,
+    schema: dict[str, Any] | None = None,
 ) -> None:
     reading = model_output.read(output)
     totals.succeeded += 1
@@ -175,10 +187,15 @@ def _write_result(
     else:
         totals.batch_cost += cost
     row: dict[str, object] = {"line": line, "recordId": user_id, "bbqRecordId": record_id}
+    if columns:
+        row["columns"] = columns
     if reading.embedding is not None:
         row["embedding"] = reading.embedding
     else:
         row["text"] = reading.text
+    if schema is not None:
+        parsed, problem = structured.parse(reading.text, schema)
+        row["parsed" if problem is None else "parseError"] = parsed if problem is None else problem
     row |= {
         "stopReason": reading.stop_reason,
         "inputTokens": reading.input_tokens,
@@ -215,19 +232,19 @@ class _Joined:
             if job is not None:
                 joined.jobs += [arn for arn in (*job.previous_arns, job.job_arn) if arn and arn not in joined.jobs]
             if part.results_uri:
-                for result in _lines(objects, part.results_uri, 4 * max_line_bytes):
+                for result in json_lines(objects, part.results_uri, 4 * max_line_bytes):
                     if "modelOutput" in result and not result.get("error"):
                         joined.outputs.setdefault(result["recordId"], (result["modelOutput"], on_demand))
             if part.failures_key:
                 bucket = naming.split_uri(part.staged_uri)[0]
-                for entry in _lines(objects, naming.s3_uri(bucket, part.failures_key), max_line_bytes):
+                for entry in json_lines(objects, naming.s3_uri(bucket, part.failures_key), max_line_bytes):
                     record_id = entry.pop("recordId")
                     entry.pop("line", None)
                     joined.failures[record_id] = {"bbqRecordId": record_id, **entry}
         return joined
 
 
-def _lines(objects: ObjectStore, uri: str, max_line_bytes: int) -> Iterator[dict[str, Any]]:
+def json_lines(objects: ObjectStore, uri: str, max_line_bytes: int) -> Iterator[dict[str, Any]]:
     bucket, key = naming.split_uri(uri)
     try:
         for line in split_lines(objects.read_key(bucket, key), max_line_bytes):
@@ -251,41 +268,47 @@ def _staged_ids(objects: ObjectStore, part: Part, max_line_bytes: int) -> Iterat
 
 
 class _UserIds:
-    """The user's own recordId of each line, read from the upload in step with the merge (line numbers only
-    go up); None for a line without one, or when the upload is no longer there."""
+    """The user's own recordId of each line and the columns it carried (a rendered table's other columns), read
+    in step with the merge (line numbers only go up) from the upload, or for a table from its rendered rows;
+    (None, None) for a line without them, or when that object is no longer there."""
 
     def __init__(self, objects: ObjectStore, file: InputFile, max_line_bytes: int) -> None:
-        version_id = None if naming.is_etag(file.version) else file.version
-        ref = ObjectRef(file.bucket, file.key, file.version, file.size_bytes, version_id)
-        self._lines = self._open(objects, ref, max_line_bytes)
+        def chunks() -> Iterable[bytes]:
+            if file.rows_uri:
+                return objects.read_key(*naming.split_uri(file.rows_uri))
+            version_id = None if naming.is_etag(file.version) else file.version
+            return objects.read(ObjectRef(file.bucket, file.key, file.version, file.size_bytes, version_id)).chunks
+
+        self._lines = self._open(chunks, max_line_bytes)
 
     @staticmethod
-    def _open(objects: ObjectStore, ref: ObjectRef, max_line_bytes: int) -> Iterator[tuple[int, bytes | None]]:
+    def _open(chunks: Callable[[], Iterable[bytes]], max_line_bytes: int) -> Iterator[tuple[int, bytes | None]]:
         try:
-            upload = objects.read(ref)
-            for line in split_lines(upload.chunks, max_line_bytes):
+            for line in split_lines(chunks(), max_line_bytes):
                 yield line.number, line.data
         except ObjectMissing:
             return
 
-    def at(self, number: int) -> str | None:
+    def at(self, number: int) -> tuple[str | None, dict[str, Any] | None]:
         for line, data in self._lines:
             if line == number:
                 return _user_id(data)
             if line > number:
-                return None
-        return None
+                return None, None
+        return None, None
 
 
-def _user_id(data: bytes | None) -> str | None:
+def _user_id(data: bytes | None) -> tuple[str | None, dict[str, Any] | None]:
     if not data:
-        return None
+        return None, None
     try:
         record = orjson.loads(data.lstrip(b"\xef\xbb\xbf"))
     except orjson.JSONDecodeError:
-        return None
-    value = record.get("recordId") if isinstance(record, dict) else None
-    return value if isinstance(value, str) else None
+        return None, None
+    if not isinstance(record, dict):
+        return None, None
+    value, columns = record.get("recordId"), record.get("columns")
+    return (value if isinstance(value, str) else None), (columns if isinstance(columns, dict) else None)
 
 
 def _summary(file: InputFile, parts: list[Part], totals: Totals, now: datetime) -> dict[str, object]:
