@@ -38,7 +38,7 @@ check: $(STAMP)  ## the fast loop (about 20 s): ruff, the core's import contract
 lint: $(STAMP)  ## ruff, the core's import contract (pyproject.toml), and mypy (each handler on its own: all are app.py)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/mypy layers/bbq/bbq local/bbq_local emulator/bedrock_emulator tests bench
+	$(BIN)/mypy layers/bbq/bbq local/bbq_local local/bbq_sdk emulator/bedrock_emulator tests bench
 	$(BIN)/mypy functions/ingest/app.py
 	$(BIN)/mypy functions/scheduler/app.py
 	$(BIN)/mypy functions/sweeper/app.py

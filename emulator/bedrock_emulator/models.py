@@ -287,7 +287,8 @@ def _openai(model_id: str, model_input: dict[str, Any]) -> Invocation:
     messages = _require(model_input, "messages", list)
     if not messages:
         raise RecordError("Malformed input request: #/messages: expected minimum item count: 1")
-    prompt_parts, system_parts = [], []
+    prompt_parts: list[str] = []
+    system_parts: list[str] = []
     for message in messages:
         role = message.get("role") if isinstance(message, dict) else None
         if role not in {"system", "developer", "user", "assistant"}:

@@ -109,6 +109,7 @@ def test_every_other_wildcard_is_bounded(parameters: dict[str, str]) -> None:
                         "to-process",
                         "staged",
                         "processed",
+                        "templates",
                     } or resource.endswith(".error.json"), resource
                 elif ":model-invocation-job/" in resource:
                     assert resource.endswith(":model-invocation-job/*") and ":*:" not in resource, resource
@@ -225,7 +226,7 @@ UNUSED_BY_DESIGN = {
         ("scheduler", "s3:AbortMultipartUpload", f"bucket/{place}/*"): "only when a multipart write fails midway"
         for place in ("processed", "staged/failures", "staged/jobs", "staged/retries")
     },
-    ("results", "s3:GetObject", "bucket/to-process/*"): "an unversioned bucket's upload is read by ETag",
+    ("sweeper", "s3:GetObject", "bucket/templates/*"): "only for a table whose upload event never came",
     ("results", "s3:ListBucket", "bucket"): "never lists: S3's 404-or-403 answer for a missing output",
     ("results", "s3:AbortMultipartUpload", "bucket/processed/*"): "only when a report's write fails midway",
     **{
@@ -297,7 +298,10 @@ def test_every_call_each_function_makes_is_allowed_and_every_grant_is_used(make_
     drop(pipeline, {"to-process/big.jsonl": 450, "to-process/small.jsonl": 40})
     drop(pipeline, {f"to-process/{NOVA}/more.jsonl": 120})  # a second model
     pipeline.upload("to-process/bad.jsonl", b"not json\n" + jsonl([claude_record(1)]))  # a refused line
-    assert pipeline.deliver_uploads() == 4
+    pipeline.upload("templates/summary.txt", b"Summarize: {{ text }}")  # a table and the template it names
+    rows = b"text\n" + b"".join(b"call number %d went well\n" % i for i in range(120))
+    pipeline.upload("to-process/calls.csv", rows, {"bbq-template": "summary.txt"})
+    assert pipeline.deliver_uploads() == 5
     drop(pipeline, {"to-process/lost.jsonl": 120})
     assert pipeline.lose_upload_events() == 1  # found by the sweeper
     pipeline.upload("to-process/notes.txt", b"not an input")  # no event (suffix filter); the sweeper notes it
@@ -305,11 +309,11 @@ def test_every_call_each_function_makes_is_allowed_and_every_grant_is_used(make_
     assert pipeline.deliver_uploads() == 1
     pipeline.s3.delete_object(Bucket=pipeline.bucket, Key="to-process/deleted.jsonl")  # before it ran: cancelled
     for _ in range(30):  # the hourly sweep finds the upload whose event was lost
-        if len(pipeline.items()) == 6:
+        if len(pipeline.items()) == 7:
             break
         pipeline.step(300)
     items = pipeline.run_until_done(step_seconds=120)
-    assert len(items) == 6 and pipeline.sweeps and pipeline.emulator.on_demand_calls
+    assert len(items) == 7 and pipeline.sweeps and pipeline.emulator.on_demand_calls
     assert [i["Status"] for i in items if i["SourceKey"] == "to-process/deleted.jsonl"] == ["Stopped"]
     assert any(sweep.get("ignored") for sweep in pipeline.sweeps), "the .txt got its note"
 

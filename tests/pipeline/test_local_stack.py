@@ -63,6 +63,11 @@ def test_local_up_runs_a_users_file_and_down_stops_it(env: dict[str, str], tmp_p
         saved = bbq_json(["results", "calls.jsonl", "--out", str(tmp_path / "out")], env)
         results = Path(saved["saved"][0]).read_text().splitlines()
         assert [json.loads(r)["recordId"] for r in results] == [claude_record(i)["recordId"] for i in range(150)]
+        # The SDK as a notebook uses it: a DataFrame and a template in, a DataFrame out (its own process).
+        script = Path(__file__).parents[1] / "sdk_scripts" / "dataframe_round_trip.py"
+        sdk = run([sys.executable, str(script)], env, timeout=200)
+        assert sdk.returncode == 0, sdk.stderr
+        assert "sdk round trip: 120 rows, status Completed" in sdk.stdout
     finally:
         down = run([str(BIN / "bbq"), "local", "down"], env)
     assert down.returncode == 0 and not Path(env["BBQ_LOCAL_STATE"]).exists()

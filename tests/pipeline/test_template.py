@@ -31,7 +31,8 @@ def test_uploads_under_to_process_trigger_the_ingest_function(resources: dict[st
         assert rules["prefix"] == "to-process/"
         watched.add((config["Event"], rules["suffix"]))
     events = {"s3:ObjectCreated:*", "s3:ObjectRemoved:DeleteMarkerCreated"}  # uploads, and deletes before they ran
-    assert watched == {(e, s) for e in events for s in (".jsonl", ".JSONL")}, "S3's suffix filter is case-sensitive"
+    suffixes = (".jsonl", ".JSONL", ".csv", ".CSV", ".parquet", ".PARQUET")  # tables too, with their template
+    assert watched == {(e, s) for e in events for s in suffixes}, "S3's suffix filter is case-sensitive"
     permission = resources["IngestFunctionFileUploadedPermission"]["Properties"]
     assert permission["Principal"] == "s3.amazonaws.com"
 

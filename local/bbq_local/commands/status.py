@@ -7,11 +7,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Group
 
-    from bbq.core.model.files import InputFile
-
 from bbq_local.commands.stack import EXIT_OK, Stack, add_stack_arguments, find, newest_upload, print_json, status_query
-
-FINAL = {"Completed", "PartiallyCompleted", "Failed", "Stopped", "Rejected"}
 
 
 def positive_seconds(text: str) -> float:
@@ -73,51 +69,10 @@ def snapshot(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     limit = int(stack.parameters.get("MaxConcurrentJobs", "0") or 0)  # the fallback; `bbq quota` reads the quota
     models = [{"model": m, "slotsInUse": held, "fallbackLimit": limit} for m, held in query.slots_in_use().items()]
     now = wiring.clock().now()  # wall time; the local stack's own clock when it runs in this process
-    rows = [_file_row(f, query, now, with_jobs=bool(getattr(args, "file", None))) for f in files]
+    from bbq_sdk.views import file_view
+
+    rows = [file_view(f, query, now, with_jobs=bool(getattr(args, "file", None))) for f in files]
     return {"stack": stack.name, "files": rows, "models": models}
-
-
-def _file_row(file: "InputFile", query: Any, now: Any, with_jobs: bool = False) -> dict[str, Any]:
-    from bbq.core.model.file_progress import file_progress
-
-    counts = file.counts
-    running = file.status.value not in FINAL
-    parts = query.parts_of(file) if running or with_jobs else []
-    jobs = query.jobs_of(file) if running or with_jobs else []
-    progress = file_progress(file, parts, jobs, now)
-    row: dict[str, Any] = {
-        "key": file.key,
-        "fileId": file.file_id,
-        "model": file.model_id,
-        "status": file.status.value,
-        "records": file.record_count,
-        "done": progress.records_done,
-        "percent": round(progress.percent, 1),
-        "recordsPerMinute": progress.records_per_minute,
-        "eta": progress.eta.isoformat() if progress.eta else None,
-        "succeeded": counts.succeeded,
-        "failed": counts.failed,
-        "rejectedLines": file.rejected_lines,
-        "estimatedInputCostUsd": file.estimated_input_cost_usd,
-        "costUsd": file.cost_usd,
-        "message": file.message,
-        "results": file.results_uri,
-    }
-    if with_jobs:
-        row["jobs"] = [
-            {
-                "jobId": job.job_id,
-                "status": job.status.value,
-                "attempt": job.attempt,
-                "records": job.record_count,
-                "processed": job.counts.processed,
-                "onDemand": job.on_demand,
-                "jobArn": job.job_arn,
-                "message": job.message,
-            }
-            for job in jobs
-        ]
-    return row
 
 
 def render(view: dict[str, Any]) -> "Group":

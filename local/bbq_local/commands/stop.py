@@ -11,9 +11,11 @@ import argparse
 import json
 from typing import Any
 
+from bbq_sdk.views import stop_view as describe
+
 from bbq.core.model import naming
 from bbq.core.model.clock import SystemClock
-from bbq.core.scheduling.stopping import StopOutcome, stop_file, stop_job
+from bbq.core.scheduling.stopping import stop_file, stop_job
 from bbq_local.commands.stack import (
     EXIT_OK,
     CommandError,
@@ -75,20 +77,6 @@ def file_id_of(uri: str, version: str | None) -> str:
         head = boto3.client("s3").head_object(Bucket=bucket, Key=key)
         version = head.get("VersionId") or head["ETag"].strip('"')
     return naming.file_id_for(bucket, key, version)
-
-
-def describe(outcome: StopOutcome) -> dict[str, object]:
-    return {
-        "partsStoppedBeforeTheyRan": outcome.parts_stopped,
-        "jobsStopped": outcome.jobs_stopped,
-        "jobsLeftRunning": outcome.jobs_left_running,
-        "note": outcome.note
-        or (
-            "Stopped jobs end in Bedrock within minutes; the scheduler then counts their partial output and the "
-            "file ends Stopped. Jobs left running carry other files' records too: this file's results from them "
-            "are kept, and none of its records is retried."
-        ),
-    }
 
 
 def add_parser(commands: Any) -> None:

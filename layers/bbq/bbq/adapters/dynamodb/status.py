@@ -39,6 +39,9 @@ class DynamoStatus:
         for page in pages:
             yield from (file_from(item) for item in page["Items"])
 
+    def file(self, file_id: str) -> InputFile | None:
+        return self._store.get_file(file_id)
+
     def uploads(self, key: str) -> list[InputFile]:
         pages = self._ddb.get_paginator("query").paginate(
             TableName=self._table,

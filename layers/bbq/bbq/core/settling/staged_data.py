@@ -18,6 +18,8 @@ def release(file: InputFile, parts: list[Part], objects: ObjectStore) -> int:
             keys[part.failures_key] = None
         if part.job_id and part.input_name:  # its copy in a packed job's input folder, if it was copied
             keys[naming.packed_input_prefix(part.job_id) + part.input_name] = None
+    if file.rows_uri:  # a table's rendered rows: the results have read them
+        keys[naming.split_uri(file.rows_uri)[1]] = None
     for key in keys:
         objects.tag(file.bucket, key, ENDED_TAG)
     return len(keys)

@@ -29,15 +29,16 @@ def parse(text: str | None, schema: dict[str, Any]) -> tuple[dict[str, Any], str
         return {}, f"the text is not JSON ({exc})"
     if not isinstance(value, dict):
         return {}, f"the text is a JSON {type(value).__name__}, not an object"
-    properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    declared = schema.get("properties")
+    properties: dict[str, Any] = declared if isinstance(declared, dict) else {}
     missing = [name for name in schema.get("required", []) if name not in value]
     if missing:
         return {}, f"required {', '.join(map(repr, missing))} missing"
     for name, rule in properties.items():
-        expected = _TYPES.get(rule.get("type")) if isinstance(rule, dict) else None
+        expected = _TYPES.get(str(rule.get("type"))) if isinstance(rule, dict) else None
         held = value.get(name)
         if expected and held is not None and (not isinstance(held, expected) or _bool_for_number(held, rule)):
-            return {}, f"{name!r} is a {type(held).__name__}, the schema says {rule['type']}"
+            return {}, f"{name!r} is a {type(held).__name__}, the schema says {rule.get('type')}"
     names = list(properties) or list(value)
     return {name: value.get(name) for name in names}, None
 

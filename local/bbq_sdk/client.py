@@ -1,0 +1,199 @@
+"""``Client``: one bbq stack (deployed, or `bbq local up`'s), found from its CloudFormation outputs."""
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bbq.core.intake.tables import TEMPLATE_METADATA, TEMPLATES_PREFIX
+from bbq.core.intake.templates import PromptTemplate
+from bbq.core.model import naming
+from bbq_sdk import inputs
+from bbq_sdk.runs import Run
+
+_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class StackNotFound(LookupError):
+    """No bbq stack under that name, where these credentials look."""
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    name: str
+    outputs: dict[str, str]
+    parameters: dict[str, str]
+
+    @property
+    def bucket(self) -> str:
+        return self.outputs["BucketName"]
+
+    @property
+    def table(self) -> str:
+        return self.outputs["JobsTableName"]
+
+    def models(self) -> list[str]:
+        """The models the stack runs: ModelId, then each of AllowedModels."""
+        allowed = [m.strip() for m in self.parameters.get("AllowedModels", "").split(",") if m.strip()]
+        return [m for m in dict.fromkeys([self.parameters.get("ModelId", ""), *allowed]) if m]
+
+
+@dataclass
+class Client:
+    """A bbq stack: ``Client(stack="bbq")`` with the default AWS credentials and Region (or a boto3
+    ``session``), ``Client.local()`` for the stack `bbq local up` runs on this machine."""
+
+    stack: str = "bbq"
+    session: Any = None  # a boto3.Session
+    endpoints: dict[str, str] = field(default_factory=dict)  # service -> endpoint URL (the local stack)
+    _info: StackInfo | None = field(default=None, init=False, repr=False)
+    _made: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    @classmethod
+    def local(cls, stack: str = "bbq") -> "Client":
+        import boto3
+
+        from bbq_local.commands import local_endpoint
+
+        state = local_endpoint.load()
+        if state is None:
+            raise StackNotFound("no local stack: start one with `bbq local up`")
+        env = local_endpoint.variables(state)
+        session = boto3.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name=env["AWS_DEFAULT_REGION"],
+        )
+        bedrock = env["AWS_ENDPOINT_URL_BEDROCK"]  # the emulator: Bedrock, its runtime and Service Quotas
+        endpoints = {"default": env["AWS_ENDPOINT_URL"], "bedrock": bedrock, "bedrock-runtime": bedrock}
+        endpoints["service-quotas"] = bedrock
+        return cls(stack=stack, session=session, endpoints=endpoints)
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for the stack's account and Region (standard retries), made once."""
+        if service not in self._made:
+            import boto3
+            from botocore.config import Config
+
+            session = self.session or boto3.Session()
+            endpoint = self.endpoints.get(service, self.endpoints.get("default"))
+            config = Config(retries={"mode": "standard"})
+            self._made[service] = session.client(service, endpoint_url=endpoint, config=config)  # type: ignore[call-overload]
+        return self._made[service]
+
+    @property
+    def info(self) -> StackInfo:
+        if self._info is None:
+            self._info = find_stack(self.client("cloudformation"), self.stack)
+        return self._info
+
+    # -- submitting ---------------------------------------------------------------------------------------------
+    def submit(
+        self,
+        data: Any,
+        *,
+        model: str | None = None,
+        template: "str | Path | PromptTemplate | None" = None,
+        id_column: str | None = None,
+        converse: bool = False,
+        name: str | None = None,
+        prefix: str = "",
+        **options: Any,
+    ) -> Run:
+        """Uploads ``data`` (a DataFrame, a path, or rows) for bbq to run; the Run that watches it.
+
+        With a template, each row is rendered into the model's request body here, before anything is uploaded
+        (``options``: system, max_tokens, temperature, dimensions, normalize, input_type override the
+        template's); without one, ``data`` must be a ``.jsonl`` path already in Bedrock's input format."""
+        model_id = self._model(model)
+        key = self.key_for(name or _default_name(data), model, converse, prefix)
+        metadata: dict[str, str] = {}
+        if template is None:
+            if not isinstance(data, str | Path) or Path(data).suffix.lower() != ".jsonl":
+                raise ValueError("without a template, submit takes a .jsonl path in Bedrock's input format")
+            return self._upload(Path(data), key, metadata)
+        parsed = inputs.load_template(template)
+        rows, index_column = inputs.rows_of(data)
+        parsed = parsed.with_overrides(id_column=id_column or index_column, converse=converse or None, **options)
+        if parsed.schema is not None:  # ingest takes the schema from the template object the upload names
+            metadata[TEMPLATE_METADATA] = self._put_template(parsed)
+        rendered, _ = inputs.render_to_file(rows, parsed, model_id)
+        try:
+            return self._upload(rendered, key, metadata)
+        finally:
+            rendered.unlink(missing_ok=True)
+
+    def key_for(self, name: str, model: str | None, converse: bool, prefix: str = "") -> str:
+        stem = _NAME.sub("-", Path(name).name)
+        stem = stem if stem.lower().endswith(naming.INPUT_SUFFIX) else f"{Path(stem).stem or stem}.jsonl"
+        folder = model.rsplit("/", 1)[-1] if model else None
+        folders = [f for f in (folder, "converse" if converse else None, prefix.strip("/") or None) if f]
+        key = "/".join(["to-process", *folders, stem])
+        if problem := naming.key_problem(key):
+            raise ValueError(f"{key!r} is a key bbq never runs: {problem}")
+        return key
+
+    def _model(self, model: str | None) -> str:
+        models = self.info.models()
+        if model is None:
+            return models[0] if models else ""
+        folders = {m.rsplit("/", 1)[-1]: m for m in models}
+        if models and model not in models and model not in folders:
+            raise ValueError(f"{model!r} is not a model this stack runs; use one of: {', '.join(models)}")
+        return folders.get(model, model)
+
+    def _put_template(self, template: PromptTemplate) -> str:
+        import orjson
+
+        source = f"---\nschema: {orjson.dumps(template.schema).decode()}\n---\n{template.text}\n"
+        name = hashlib.sha256(source.encode()).hexdigest()[:16] + ".txt"
+        self.client("s3").put_object(Bucket=self.info.bucket, Key=TEMPLATES_PREFIX + name, Body=source.encode())
+        return name
+
+    def _upload(self, path: Path, key: str, metadata: dict[str, str]) -> Run:
+        s3 = self.client("s3")
+        s3.upload_file(str(path), self.info.bucket, key, ExtraArgs={"Metadata": metadata} if metadata else None)
+        head = s3.head_object(Bucket=self.info.bucket, Key=key)
+        version = head.get("VersionId") or head["ETag"].strip('"')
+        return Run(self, key, version)
+
+    # -- watching -----------------------------------------------------------------------------------------------
+    def status_query(self) -> Any:
+        from bbq.adapters.dynamodb.status import DynamoStatus
+
+        return DynamoStatus(self.client("dynamodb"), self.info.table)
+
+    def runs(self) -> list[Run]:
+        """Every upload the stack knows, oldest first."""
+        files = sorted(self.status_query().files(), key=lambda f: (f.created_at, f.key))
+        return [Run(self, f.key, f.version) for f in files]
+
+    def run(self, key: str) -> Run:
+        """The newest upload of a key (the prefix to-process/ may be left out)."""
+        key = key if key.startswith(naming.INPUT_PREFIX) else naming.INPUT_PREFIX + key
+        file = self.status_query().newest_upload(key)
+        if file is None:
+            raise LookupError(f"no upload {key!r} in stack {self.stack}")
+        return Run(self, file.key, file.version)
+
+
+def find_stack(cloudformation: Any, name: str) -> StackInfo:
+    from botocore.exceptions import ClientError
+
+    try:
+        stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    except ClientError as exc:
+        raise StackNotFound(f"no stack {name!r} here ({exc.response['Error']['Message']})") from exc
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    if "JobsTableName" not in outputs:
+        raise StackNotFound(f"stack {name!r} has no JobsTableName output: is it a bbq stack?")
+    return StackInfo(name, outputs, parameters)
+
+
+def _default_name(data: Any) -> str:
+    if isinstance(data, str | Path):
+        return Path(data).name
+    return f"sdk-{datetime.now(UTC):%Y%m%dT%H%M%S}.jsonl"

@@ -1,0 +1,28 @@
+"""A notebook's session against `bbq local up`, run as its own process (by tests/pipeline/test_local_stack.py and
+by `make package-check` from a clean virtual environment): a DataFrame and a template in, a DataFrame out whose
+rows match the input's, with progress shown while it runs."""
+
+import sys
+
+import pandas as pd
+from bbq_sdk import Client
+
+ROWS = 120
+client = Client.local()
+tickets = pd.DataFrame(
+    {
+        "ticket": [f"T{i:04d}" for i in range(ROWS)],
+        "customer": [f"customer {i}" for i in range(ROWS)],
+        "text": [f"The router of customer {i} blinked red. We replaced it and it works again." for i in range(ROWS)],
+    }
+).set_index("ticket")
+run = client.submit(tickets, template="Summarize the ticket of {{ customer }}: {{ text }}", max_tokens=60)
+final = run.wait(progress=True, poll_seconds=1, timeout_seconds=150)
+results = run.results()
+assert final.status == "Completed", final
+assert list(results["recordId"]) == list(tickets.index), results["recordId"]
+assert list(results["customer"]) == list(tickets["customer"]), "the input's columns come back beside each output"
+assert results["text"].notna().all() and (results["outputTokens"] > 0).all()
+assert run.errors().empty
+print(results[["recordId", "customer", "text"]].head(3).to_string(), file=sys.stderr)
+print(f"sdk round trip: {len(results)} rows, status {final.status}, cost ${final.cost_usd}")
