@@ -125,6 +125,35 @@ class Client:
         finally:
             rendered.unlink(missing_ok=True)
 
+    def estimate(
+        self,
+        data: Any,
+        *,
+        model: str | None = None,
+        template: "str | Path | PromptTemplate | None" = None,
+        id_column: str | None = None,
+        converse: bool = False,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """What submitting ``data`` would cost, before anything is uploaded: records, estimated input tokens,
+        the bound on output tokens, at the batch price beside the on-demand one (bbq.core.intake.estimate)."""
+        from bbq.core.intake.estimate import estimate
+        from bbq.core.model.prices import PriceTable
+
+        model_id = self._model(model)
+        prices = PriceTable.with_overrides(self.info.parameters.get("ModelPrices", ""))
+        if template is None:
+            if not isinstance(data, str | Path):
+                raise ValueError("without a template, estimate takes a .jsonl path in Bedrock's input format")
+            from bbq.core.intake.tables import jsonl_rows
+
+            bodies = (row.get("modelInput") or {} for row in jsonl_rows(inputs.file_chunks(Path(data))))
+            return estimate(model_id, bodies, prices).as_dict()
+        parsed = inputs.load_template(template)
+        rows, index_column = inputs.rows_of(data)
+        parsed = parsed.with_overrides(id_column=id_column or index_column, converse=converse or None, **options)
+        return estimate(model_id, inputs.model_inputs(rows, parsed, model_id), prices).as_dict()
+
     def key_for(self, name: str, model: str | None, converse: bool, prefix: str = "") -> str:
         stem = _NAME.sub("-", Path(name).name)
         stem = stem if stem.lower().endswith(naming.INPUT_SUFFIX) else f"{Path(stem).stem or stem}.jsonl"

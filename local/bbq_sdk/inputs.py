@@ -23,7 +23,7 @@ def load_template(template: "str | Path | PromptTemplate") -> PromptTemplate:
     return parse_template(template)
 
 
-def _chunks(path: Path) -> Iterator[bytes]:
+def file_chunks(path: Path) -> Iterator[bytes]:
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK):
             yield chunk
@@ -38,13 +38,13 @@ def rows_of(data: Any) -> tuple[Iterable[Mapping[str, Any]], str | None]:
         path = Path(data)
         suffix = path.suffix.lower()
         if suffix == ".csv":
-            return csv_rows(_chunks(path)), None
+            return csv_rows(file_chunks(path)), None
         if suffix == ".parquet":
             from bbq.adapters.parquet_tables import rows
 
-            return rows(_chunks(path)), None
+            return rows(file_chunks(path)), None
         if suffix in (".jsonl", ".json"):
-            return jsonl_rows(_chunks(path)), None
+            return jsonl_rows(file_chunks(path)), None
         raise ValueError(f"{path}: bbq reads .csv, .parquet and .jsonl tables")
     return ({str(k): v for k, v in row.items()} for row in data), None
 
@@ -71,3 +71,17 @@ def render_to_file(rows: Iterable[Mapping[str, Any]], template: PromptTemplate, 
             out.write(line)
             count += 1
     return Path(out.name), count
+
+
+def model_inputs(
+    rows: Iterable[Mapping[str, Any]], template: PromptTemplate, model_id: str
+) -> Iterator[dict[str, Any]]:
+    """Each row's modelInput (rows that do not render are left out of an estimate)."""
+    from bbq.core.intake.templates import RowError
+
+    renderer = Renderer(template, model_id)
+    for number, row in enumerate(rows, 1):
+        try:
+            yield renderer.record(row, number)["modelInput"]
+        except RowError:
+            continue

@@ -226,3 +226,29 @@ def test_status_shows_progress_while_bedrock_works_and_a_files_jobs(
     assert all(job["records"] > 0 for job in row["jobs"])
     capsys.readouterr()
     assert cli.main(["status", *stack, "big.jsonl"]) == 0 and "jobs of big.jsonl" in capsys.readouterr().out
+
+
+def test_a_table_and_a_template_cost_first_then_run_and_come_back_as_a_dataframe(
+    pipeline: LocalPipeline, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from bbq_sdk import Client
+
+    stack = ["--stack", pipeline.stack.name]
+    table, template = tmp_path / "tickets.csv", tmp_path / "summary.txt"
+    table.write_text("ticket,text\n" + "".join(f"T{i},router {i} blinks red again today\n" for i in range(130)))
+    template.write_text("---\nmax_tokens: 40\n---\nSummarize: {{ text }}\n")
+    code, [estimate] = bbq(capsys, "submit", *stack, str(table), "--template", str(template), "--id-column",
+                           "ticket", "--dry-run")  # fmt: skip
+    assert code == 0 and estimate["records"] == 130 and estimate["maxOutputTokens"] == 130 * 40
+    assert estimate["batchUsd"]["input"] > 0 and pipeline.items() == [], "a dry run uploads nothing"
+    code, again = bbq(capsys, "estimate", *stack, str(table), "--template", str(template))
+    assert code == 0 and again[0]["estimatedInputTokens"] == estimate["estimatedInputTokens"]
+    code, [uploaded] = bbq(capsys, "submit", *stack, str(table), "--template", str(template), "--id-column", "ticket")
+    assert code == 0 and uploaded["uri"].endswith("/to-process/tickets.jsonl")
+    pipeline.run_until_done()
+    frame = Client(stack=pipeline.stack.name).run("tickets.jsonl").results()
+    assert list(frame["recordId"]) == [f"T{i}" for i in range(130)]
+    assert list(frame.columns[:4]) == ["line", "recordId", "text_input", "text"], "the input's text is kept"
+    assert frame["text_input"][0] == "router 0 blinks red again today" and frame["outputTokens"].gt(0).all()
+    code, _ = bbq(capsys, "submit", *stack, str(table), "--template", str(tmp_path / "missing.txt"))
+    assert code == 1

@@ -1,21 +1,40 @@
-"""`bbq submit FILE...`: uploads files under to-process/ (a model's folder with --model), with progress."""
+"""`bbq submit FILE...`: uploads files under to-process/ (a model's folder with --model), with progress; with
+--template, a table (CSV, Parquet, JSON lines) is rendered here into the model's request bodies first, through
+the SDK (bbq_sdk.Client.submit). `--dry-run` (and `bbq estimate`) say what it would cost and upload nothing."""
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bbq.core.model import naming
 from bbq_local.commands.stack import EXIT_OK, CommandError, Stack, add_stack_arguments, find, print_json
 
+if TYPE_CHECKING:
+    from bbq_sdk import Client
+
 
 def add_parser(commands: Any) -> None:
-    parser = commands.add_parser("submit", help="upload .jsonl files for bbq to run")
+    parser = commands.add_parser("submit", help="upload .jsonl files, or tables with a template, for bbq to run")
     add_stack_arguments(parser)
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
     parser.add_argument("--model", help="a model or inference profile in the stack's AllowedModels")
     parser.add_argument("--converse", action="store_true", help="each line's modelInput is a Converse request")
     parser.add_argument("--prefix", default="", help="a folder under to-process/ to upload into")
+    add_template_arguments(parser)
+    parser.add_argument("--dry-run", action="store_true", help="print what it would cost; upload nothing")
     parser.set_defaults(func=run)
+    estimate = commands.add_parser("estimate", help="what running a file would cost, before it runs")
+    add_stack_arguments(estimate)
+    estimate.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    estimate.add_argument("--model", help="a model or inference profile in the stack's AllowedModels")
+    estimate.add_argument("--converse", action="store_true", help="render Converse request bodies")
+    add_template_arguments(estimate)
+    estimate.set_defaults(func=run, dry_run=True, prefix="")
+
+
+def add_template_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--template", type=Path, help="a prompt template file: each row of a table becomes a record")
+    parser.add_argument("--id-column", help="the column whose value is each record's id (default: the row number)")
 
 
 def key_for(path: Path, model: str | None, converse: bool, prefix: str) -> str:
@@ -39,25 +58,89 @@ def checked(args: argparse.Namespace, stack: Stack) -> list[str]:
                 f"--model {args.model!r} is not a model this stack runs; use one of: {', '.join(models)} "
                 "(or add it to the stack's AllowedModels parameter)"
             )
-    missing = [str(p) for p in args.files if not p.is_file()]
+    missing = [str(p) for p in [*args.files, *([args.template] if args.template else [])] if not p.is_file()]
     if missing:
         raise CommandError(f"no such file: {', '.join(missing)}")
     keys = []
     for path in args.files:
         model = args.model.rsplit("/", 1)[-1] if args.model else None
-        key = key_for(path, model, args.converse, args.prefix)
+        name = f"{path.stem}.jsonl" if args.template else path.name  # a table rendered here goes up as JSONL
+        key = key_for(Path(name), model, args.converse, args.prefix)
         if problem := naming.key_problem(key):
             raise CommandError(f"{path} would be uploaded as {key!r}, which bbq never runs: {problem}")
         keys.append(key)
     return keys
 
 
+def sdk_client(args: argparse.Namespace) -> "Client":
+    from bbq_sdk import Client
+
+    return Client.local(args.stack) if args.local else Client(stack=args.stack)
+
+
 def run(args: argparse.Namespace) -> int:
+    stack = find(args)
+    keys = checked(args, stack)
+    if args.dry_run:
+        return _estimate(args)
+    if args.template:
+        return _rendered(args, stack, keys)
+    return _raw(args, stack, keys)
+
+
+def _estimate(args: argparse.Namespace) -> int:
+    from bbq.core.intake.templates import TemplateProblem
+
+    client = sdk_client(args)
+    found = []
+    for path in args.files:
+        try:
+            figures = client.estimate(
+                path, model=args.model, template=args.template, id_column=args.id_column, converse=args.converse
+            )
+        except (TemplateProblem, ValueError) as exc:
+            raise CommandError(f"{path}: {exc}") from None
+        found.append({"file": str(path), **figures})
+    if args.json:
+        print_json(found)
+        return EXIT_OK
+    for item in found:
+        batch, on_demand = item["batchUsd"], item["onDemandUsd"]
+        print(f"{item['file']}: {item['records']:,} records on {item['model']}")
+        print(f"  input: ~{item['estimatedInputTokens']:,} tokens; output: at most {item['maxOutputTokens']:,} tokens")
+        if batch["input"] is None:
+            print("  cost: no price for this model (set it in the stack's ModelPrices parameter)")
+        else:
+            print(
+                f"  batch: ~${batch['input']:.4f} input + at most ${batch['outputAtMost']:.4f} output "
+                f"(on demand: ~${on_demand['input']:.4f} + at most ${on_demand['outputAtMost']:.4f})"
+            )
+        print(f"  ({item['method']})")
+    return EXIT_OK
+
+
+def _rendered(args: argparse.Namespace, stack: Stack, keys: list[str]) -> int:
+    from bbq.core.intake.tables import TableRefused
+    from bbq.core.intake.templates import TemplateProblem
+
+    client = sdk_client(args)
+    uploaded = []
+    for path, key in zip(args.files, keys, strict=True):
+        try:
+            submitted = client.submit(
+                path, model=args.model, template=args.template, id_column=args.id_column, converse=args.converse,
+                name=Path(key).name, prefix=args.prefix,
+            )  # fmt: skip
+        except (TemplateProblem, TableRefused, ValueError) as exc:
+            raise CommandError(f"{path}: {exc}") from None
+        uploaded.append({"file": str(path), "uri": f"s3://{stack.bucket}/{key}", "version": submitted.version})
+    return _said(args, stack, uploaded)
+
+
+def _raw(args: argparse.Namespace, stack: Stack, keys: list[str]) -> int:
     import boto3
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-    stack = find(args)
-    keys = checked(args, stack)
     s3 = boto3.client("s3")
     uploaded = []
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
@@ -67,6 +150,10 @@ def run(args: argparse.Namespace) -> int:
             s3.upload_file(str(path), stack.bucket, key, Callback=lambda sent, t=task: progress.advance(t, sent))
             version = s3.head_object(Bucket=stack.bucket, Key=key).get("VersionId")
             uploaded.append({"file": str(path), "uri": f"s3://{stack.bucket}/{key}", "version": version})
+    return _said(args, stack, uploaded)
+
+
+def _said(args: argparse.Namespace, stack: Stack, uploaded: list[dict[str, Any]]) -> int:
     if args.json:
         print_json(uploaded)
     else:

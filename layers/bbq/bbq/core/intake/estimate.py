@@ -1,0 +1,81 @@
+"""What a run will cost before it runs (``bbq estimate``, ``bbq submit --dry-run``, ``Client.estimate``): records,
+input tokens and the batch and on-demand prices of them, from the records' model inputs.
+
+Input tokens: the characters of the text a model reads (prompts, system prompts, message and embedding texts;
+not the JSON around them) over CHARS_PER_TOKEN, the common rule of thumb for English with BPE tokenizers (about
+4 characters a token; AWS's pricing pages and Anthropic's docs use it). Output tokens cannot be known before
+the model answers: the estimate gives the bound each record's max tokens sets, never a guess."""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bbq.core.model.prices import PriceTable
+
+CHARS_PER_TOKEN = 4
+# Keys whose values are settings, not text the model reads.
+_NOT_TEXT = frozenset({"anthropic_version", "schemaVersion", "role", "type", "input_type", "truncate", "model"})
+_MAX_TOKEN_KEYS = ("max_tokens", "maxTokens", "max_gen_len", "max_completion_tokens")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    model_id: str
+    records: int
+    input_tokens: int
+    max_output_tokens: int  # the bound: every record answering with its max tokens
+    batch_input_usd: float | None
+    batch_max_output_usd: float | None
+    on_demand_input_usd: float | None
+    on_demand_max_output_usd: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model_id,
+            "records": self.records,
+            "estimatedInputTokens": self.input_tokens,
+            "maxOutputTokens": self.max_output_tokens,
+            "batchUsd": {"input": self.batch_input_usd, "outputAtMost": self.batch_max_output_usd},
+            "onDemandUsd": {"input": self.on_demand_input_usd, "outputAtMost": self.on_demand_max_output_usd},
+            "method": f"input: characters of the text the model reads / {CHARS_PER_TOKEN}; output: each record's "
+            "max tokens (a bound, not a guess)",
+        }
+
+
+def estimate(model_id: str, model_inputs: Iterable[Mapping[str, Any]], prices: PriceTable) -> Estimate:
+    records = input_chars = max_output = 0
+    for model_input in model_inputs:
+        records += 1
+        input_chars += _text_chars(model_input)
+        max_output += _max_tokens(model_input)
+    tokens = -(-input_chars // CHARS_PER_TOKEN)
+
+    def cost(input_tokens: int, output_tokens: int, on_demand: bool) -> float | None:
+        value = prices.cost(model_id, input_tokens, output_tokens, on_demand=on_demand)
+        return None if value is None else round(value, 6)
+
+    return Estimate(
+        model_id, records, tokens, max_output,
+        cost(tokens, 0, False), cost(0, max_output, False), cost(tokens, 0, True), cost(0, max_output, True),
+    )  # fmt: skip
+
+
+def _text_chars(value: Any, key: str = "") -> int:
+    if isinstance(value, str):
+        return 0 if key in _NOT_TEXT else len(value)
+    if isinstance(value, Mapping):
+        return sum(_text_chars(v, k) for k, v in value.items() if k not in _MAX_TOKEN_KEYS)
+    if isinstance(value, list):
+        return sum(_text_chars(v, key) for v in value)
+    return 0
+
+
+def _max_tokens(model_input: Mapping[str, Any]) -> int:
+    config = model_input.get("inferenceConfig")
+    holders = [model_input, config] if isinstance(config, Mapping) else [model_input]
+    for holder in holders:
+        for key in _MAX_TOKEN_KEYS:
+            value = holder.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+    return 0
