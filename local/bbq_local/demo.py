@@ -161,6 +161,7 @@ def run_demo(*, files: int, records: int, quota: int, output_dir: str) -> int:
                 f"{pipeline.schedule_every // 60} simulated minutes and on every Bedrock state change\n"
             )
             _upload_tour(pipeline, files, records)
+            sdk_run = _sdk_submit(pipeline)
             last = ""
 
             def show(p: Any, _runs: Any) -> None:
@@ -190,10 +191,50 @@ def run_demo(*, files: int, records: int, quota: int, output_dir: str) -> int:
             _show_sample(saved)
             print(f"\nMax Bedrock jobs at once per model: {pipeline.max_active_seen} (quota {quota}).")
             print(f"The functions' logs and metrics (CloudWatch EMF documents) are in {out / 'logs'}/.")
+            _sdk_results(sdk_run)
             print(f"Done in {time.monotonic() - wall_start:.1f} s of wall time.")
         finally:
             pipeline.close()
     return 0
+
+
+SDK_TEMPLATE = """---
+system: You summarize support tickets in one sentence.
+max_tokens: 80
+---
+Ticket from {{ customer }} ({{ plan }} plan): {{ text }}"""
+
+
+def _sdk_submit(pipeline: Any) -> Any:
+    """A data engineer's way in: a DataFrame and a prompt template, through the Python SDK."""
+    import pandas as pd
+    from bbq_sdk import Client
+
+    tickets = pd.DataFrame(
+        {
+            "ticket": [f"TK-{i:04d}" for i in range(150)],
+            "customer": [f"customer {i}" for i in range(150)],
+            "plan": ["pro" if i % 3 else "free" for i in range(150)],
+            "text": [transcripts.ticket_text(i) for i in range(150)],
+        }
+    ).set_index("ticket")
+    run = Client(stack=pipeline.stack.name).submit(tickets, template=SDK_TEMPLATE, name="tickets")
+    print(
+        "  and from Python: Client(stack=...).submit(tickets_df, template=...) -> "
+        f"{run.key} (150 rows rendered into {run.client.info.models()[0]} request bodies)\n"
+    )
+    return run
+
+
+def _sdk_results(run: Any) -> None:
+    import pandas as pd
+
+    frame = run.results()
+    with pd.option_context("display.width", 160, "display.max_colwidth", 60):
+        print(
+            f"\nrun.results() for {run.key}: a DataFrame of {len(frame)} rows, the input's columns beside each output:"
+        )
+        print(frame[["recordId", "customer", "plan", "text", "outputTokens"]].head(5).to_string(index=False))
 
 
 def _show_sample(saved: list[Path]) -> None:

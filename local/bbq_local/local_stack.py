@@ -10,6 +10,7 @@ or boto3 at it (`--endpoint-url`, or the variables `up` prints), drop files, and
 """
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -30,6 +31,14 @@ def add_parsers(local: Any) -> None:
     up_parser.add_argument("--port", type=int, default=0, help="moto's port (default: a free one)")
     up_parser.add_argument("--quota", type=int, default=2, help="concurrent jobs per model (default 2)")
     up_parser.add_argument("--time-scale", type=float, default=60.0, help="simulated seconds per second (60)")
+    up_parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        type=_parameter,
+        metavar="KEY=VALUE",
+        help="a template parameter (AllowedModels=..., SmallWork=on-demand, ...); repeat for more",
+    )
     up_parser.add_argument("--json", action="store_true", help="print where it listens as JSON")
     up_parser.set_defaults(func=up)
     down_parser = local.add_parser("down", help="stop the stack `bbq local up` started")
@@ -47,7 +56,10 @@ def up(args: argparse.Namespace) -> int:
     port = args.port or free_port()
     log = local_endpoint.STATE.with_suffix(".log")
     log.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "bbq_local.local_stack", str(port), str(args.quota), str(args.time_scale)]
+    parameters = json.dumps(dict(args.param))
+    command = [
+        sys.executable, "-m", "bbq_local.local_stack", str(port), str(args.quota), str(args.time_scale), parameters
+    ]  # fmt: skip
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + READY_SECONDS
@@ -122,7 +134,19 @@ def _live_clock(time_scale: float) -> Any:
     return LiveClock(time_scale)
 
 
-def serve(port: int, quota: int, time_scale: float) -> None:
+def _parameter(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a template parameter as Key=Value")
+    from bbq_local.stack import load_template
+
+    known = load_template()["Parameters"]
+    if key not in known:
+        raise argparse.ArgumentTypeError(f"{key!r} is not a template parameter; parameters: {', '.join(known)}")
+    return key, value
+
+
+def serve(port: int, quota: int, time_scale: float, parameters: dict[str, str] | None = None) -> None:
     """The background process: moto's server, the stack deployed in it, the emulator, the handlers on a loop."""
     from moto.server import ThreadedMotoServer
 
@@ -135,7 +159,10 @@ def serve(port: int, quota: int, time_scale: float) -> None:
     from bbq_local.pipeline import LocalPipeline  # after the variables: Powertools reads them at import
 
     pipeline = LocalPipeline(
-        quota=quota, stack_name=STACK, clock=_live_clock(time_scale), parameters={"LogLevel": "WARNING"}
+        quota=quota,
+        stack_name=STACK,
+        clock=_live_clock(time_scale),
+        parameters={"LogLevel": "WARNING", **(parameters or {})},
     )
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
@@ -160,4 +187,4 @@ def serve(port: int, quota: int, time_scale: float) -> None:
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]))
+    serve(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), json.loads(sys.argv[4]) if sys.argv[4:] else None)

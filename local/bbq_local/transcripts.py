@@ -82,3 +82,10 @@ def records(file_number: int, count: int, seed: int = 2026) -> Iterator[dict[str
 
 def jsonl_file(file_number: int, count: int) -> bytes:
     return "".join(json.dumps(r) + "\n" for r in records(file_number, count)).encode()
+
+
+def ticket_text(number: int, seed: int = 2026) -> str:
+    """A support ticket's text: the customer's lines of a generated call, in the first person."""
+    _, text = transcript(random.Random(seed * 7 + number))
+    said = [line.split("): ", 1)[1] for line in text.splitlines() if line.startswith("Customer")]
+    return said[0].removeprefix("Hi. ")

@@ -35,7 +35,12 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_local_up_runs_a_users_file_and_down_stops_it(env: dict[str, str], tmp_path: Path) -> None:
-    up = run([str(BIN / "bbq"), "local", "up", "--time-scale", "300", "--json"], env, timeout=150)
+    embeddings = "amazon.titan-embed-text-v2:0"  # any template parameter can be set: here a second model
+    up = run(
+        [str(BIN / "bbq"), "local", "up", "--time-scale", "300", "--param", f"AllowedModels={embeddings}", "--json"],
+        env,
+        timeout=150,
+    )
     assert up.returncode == 0, up.stderr
     state = json.loads(up.stdout)
     try:
@@ -68,6 +73,7 @@ def test_local_up_runs_a_users_file_and_down_stops_it(env: dict[str, str], tmp_p
         sdk = run([sys.executable, str(script)], env, timeout=200)
         assert sdk.returncode == 0, sdk.stderr
         assert "sdk round trip: 120 rows, status Completed" in sdk.stdout
+        assert embeddings in sdk.stdout.split("models: ", 1)[1], "the --param reached the stack"
     finally:
         down = run([str(BIN / "bbq"), "local", "down"], env)
     assert down.returncode == 0 and not Path(env["BBQ_LOCAL_STATE"]).exists()

@@ -25,4 +25,5 @@ assert list(results["customer"]) == list(tickets["customer"]), "the input's colu
 assert results["text"].notna().all() and (results["outputTokens"] > 0).all()
 assert run.errors().empty
 print(results[["recordId", "customer", "text"]].head(3).to_string(), file=sys.stderr)
+print(f"models: {', '.join(client.info.models())}")
 print(f"sdk round trip: {len(results)} rows, status {final.status}, cost ${final.cost_usd}")
