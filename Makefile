@@ -62,7 +62,7 @@ build: $(STAMP)  ## sam build as on a plain machine (Python 3.11+, no python3.13
 # What a user gets from `pip install <repo>` in an empty virtual environment: a bbq that answers, quickly.
 PACKAGE_VENV := .tools/package-check
 EMULATOR_VENV := .tools/emulator-check
-package-check:  ## pip install . into a new venv (bbq --version, --help timed, status --help); the emulator alone, on botocore
+package-check:  ## pip install . into a new venv (bbq --version, --help timed, status --help, the SDK against bbq local up); the emulator alone, on botocore
 	rm -rf $(PACKAGE_VENV) && $(PYTHON) -m venv $(PACKAGE_VENV)
 	$(PACKAGE_VENV)/bin/pip install --quiet --disable-pip-version-check .
 	cd /tmp && $(CURDIR)/$(PACKAGE_VENV)/bin/bbq --version
@@ -72,6 +72,11 @@ package-check:  ## pip install . into a new venv (bbq --version, --help timed, s
 	cd /tmp && $(CURDIR)/$(PACKAGE_VENV)/bin/python -c "import subprocess, sys, time; \
 	  t = time.perf_counter(); subprocess.run([sys.prefix + '/bin/bbq', '--help'], check=True, capture_output=True); \
 	  print(f'bbq --help: {time.perf_counter() - t:.3f} s (a figure, not a gate)')"
+	# The SDK from that clean venv against `bbq local up` (the dev venv runs the stack): a DataFrame round trip.
+	BBQ_LOCAL_STATE=$(CURDIR)/.tools/sdk-check/local.json $(BIN)/bbq local up --time-scale 300 > /dev/null
+	cd /tmp && BBQ_LOCAL_STATE=$(CURDIR)/.tools/sdk-check/local.json $(CURDIR)/$(PACKAGE_VENV)/bin/python \
+	  $(CURDIR)/tests/sdk_scripts/dataframe_round_trip.py 2>/dev/null; status=$$?; \
+	  BBQ_LOCAL_STATE=$(CURDIR)/.tools/sdk-check/local.json $(CURDIR)/$(BIN)/bbq local down > /dev/null; exit $$status
 	rm -rf $(EMULATOR_VENV) && $(PYTHON) -m venv $(EMULATOR_VENV)
 	$(EMULATOR_VENV)/bin/pip install --quiet --disable-pip-version-check ./emulator
 	cd /tmp && $(CURDIR)/$(EMULATOR_VENV)/bin/python $(CURDIR)/emulator/alone_check.py
@@ -89,9 +94,11 @@ bench: $(STAMP)  ## benchmarks that print figures
 	$(BIN)/python bench/planning_sim.py
 	$(BIN)/python bench/settle_bench.py
 	$(BIN)/python bench/join_bench.py
+	$(BIN)/python bench/render_bench.py --rows 1000000
 
-bench-smoke: $(STAMP)  ## the results-join bench, small: CI runs it so it cannot rot
+bench-smoke: $(STAMP)  ## the results-join and table benches, small: CI runs them so they cannot rot
 	$(BIN)/python bench/join_bench.py --records 20000 --part-records 1000 --budget 0.01
+	$(BIN)/python bench/render_bench.py --rows 20000
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam .pytest_cache .ruff_cache demo-output
