@@ -66,6 +66,7 @@ class World:
     auto_join: bool = True  # run() carries out the joins it asked for, as the results function would
     uploads: int = 0
     ended: list[InputFile] = field(default_factory=list)  # what the joins ended, as they were told
+    tables: bool = False  # results.parquet too (tests/core/test_tables.py); the crash matrices need only the JSONL
 
     def __post_init__(self) -> None:
         self.batch.objects = self.objects  # Bedrock reads inputs and writes outputs in the same S3
@@ -108,7 +109,7 @@ class World:
             self.config.prices,
             self.config.split.max_line_bytes,
             self.ended.append,
-            parquet_tables.ParquetObjects(self.objects),
+            parquet_tables.ParquetObjects(self.objects) if self.tables else None,
         )
         return join_file(
             file_id,

@@ -31,7 +31,9 @@ def reviews_csv(rows: int = ROWS, bad_row: int | None = None) -> bytes:
 
 
 def world() -> World:
-    return World(config=replace(CONFIG, small_work=SmallWork.ON_DEMAND), objects=FakeObjects(chunk=4096))
+    return World(
+        config=replace(CONFIG, small_work=SmallWork.ON_DEMAND), objects=FakeObjects(chunk=4096), tables=True
+    )
 
 
 def table_of(w: World, file_id: str) -> pa.Table:
