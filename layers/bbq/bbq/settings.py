@@ -38,7 +38,7 @@ class Settings(BaseModel):
     max_line_bytes: int = Field(alias="MAX_LINE_BYTES", default=32 * 1024**2, ge=1024)
     max_upload_bytes: int = Field(alias="MAX_UPLOAD_BYTES", default=20 * 1024**3, ge=1)
     rejected_lines: RejectedLines = Field(alias="REJECTED_LINES", default=RejectedLines.RUN_VALID)
-    small_work: SmallWork = Field(alias="SMALL_WORK", default=SmallWork.WAIT)
+    small_work: SmallWork = Field(alias="SMALL_WORK", default=SmallWork.ON_DEMAND)
     companion_wait_minutes: int = Field(alias="COMPANION_WAIT_MINUTES", default=60, ge=0)
     stuck_after_hours: int = Field(alias="STUCK_AFTER_HOURS", default=24, ge=1)
     # On-demand US dollars per million tokens, merged over bbq's table: {"<model id>": {"input": .., "output": ..}}
