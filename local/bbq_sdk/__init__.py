@@ -10,7 +10,22 @@
 The `bbq` command is built on it.
 """
 
-from bbq_sdk.client import Client
-from bbq_sdk.runs import Run, RunStatus
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bbq_sdk.client import Client
+    from bbq_sdk.runs import Run, RunStatus
 
 __all__ = ["Client", "Run", "RunStatus"]
+
+
+def __getattr__(name: str) -> Any:  # imported on first use: `bbq --help` loads none of it
+    if name == "Client":
+        from bbq_sdk.client import Client
+
+        return Client
+    if name in ("Run", "RunStatus"):
+        from bbq_sdk import runs
+
+        return getattr(runs, name)
+    raise AttributeError(name)

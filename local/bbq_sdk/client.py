@@ -12,32 +12,9 @@ from bbq.core.intake.templates import PromptTemplate
 from bbq.core.model import naming
 from bbq_sdk import inputs
 from bbq_sdk.runs import Run
+from bbq_sdk.stacks import StackInfo, StackNotFound, find_stack
 
 _NAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class StackNotFound(LookupError):
-    """No bbq stack under that name, where these credentials look."""
-
-
-@dataclass(frozen=True)
-class StackInfo:
-    name: str
-    outputs: dict[str, str]
-    parameters: dict[str, str]
-
-    @property
-    def bucket(self) -> str:
-        return self.outputs["BucketName"]
-
-    @property
-    def table(self) -> str:
-        return self.outputs["JobsTableName"]
-
-    def models(self) -> list[str]:
-        """The models the stack runs: ModelId, then each of AllowedModels."""
-        allowed = [m.strip() for m in self.parameters.get("AllowedModels", "").split(",") if m.strip()]
-        return [m for m in dict.fromkeys([self.parameters.get("ModelId", ""), *allowed]) if m]
 
 
 @dataclass
@@ -114,9 +91,7 @@ class Client:
             if not isinstance(data, str | Path) or Path(data).suffix.lower() != ".jsonl":
                 raise ValueError("without a template, submit takes a .jsonl path in Bedrock's input format")
             return self._upload(Path(data), key, metadata)
-        parsed = inputs.load_template(template)
-        rows, index_column = inputs.rows_of(data)
-        parsed = parsed.with_overrides(id_column=id_column or index_column, converse=converse or None, **options)
+        rows, parsed = inputs.prepared(data, template, id_column, converse, options)
         if parsed.schema is not None:  # ingest takes the schema from the template object the upload names
             metadata[TEMPLATE_METADATA] = self._put_template(parsed)
         rendered, _ = inputs.render_to_file(rows, parsed, model_id)
@@ -149,9 +124,7 @@ class Client:
 
             bodies = (row.get("modelInput") or {} for row in jsonl_rows(inputs.file_chunks(Path(data))))
             return estimate(model_id, bodies, prices).as_dict()
-        parsed = inputs.load_template(template)
-        rows, index_column = inputs.rows_of(data)
-        parsed = parsed.with_overrides(id_column=id_column or index_column, converse=converse or None, **options)
+        rows, parsed = inputs.prepared(data, template, id_column, converse, options)
         return estimate(model_id, inputs.model_inputs(rows, parsed, model_id), prices).as_dict()
 
     def key_for(self, name: str, model: str | None, converse: bool, prefix: str = "") -> str:
@@ -206,20 +179,6 @@ class Client:
         if file is None:
             raise LookupError(f"no upload {key!r} in stack {self.stack}")
         return Run(self, file.key, file.version)
-
-
-def find_stack(cloudformation: Any, name: str) -> StackInfo:
-    from botocore.exceptions import ClientError
-
-    try:
-        stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
-    except ClientError as exc:
-        raise StackNotFound(f"no stack {name!r} here ({exc.response['Error']['Message']})") from exc
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
-    if "JobsTableName" not in outputs:
-        raise StackNotFound(f"stack {name!r} has no JobsTableName output: is it a bbq stack?")
-    return StackInfo(name, outputs, parameters)
 
 
 def _default_name(data: Any) -> str:

@@ -23,6 +23,18 @@ def load_template(template: "str | Path | PromptTemplate") -> PromptTemplate:
     return parse_template(template)
 
 
+def prepared(
+    data: Any, template: "str | Path | PromptTemplate", id_column: str | None, converse: bool, options: dict[str, Any]
+) -> tuple[Iterable[Mapping[str, Any]], PromptTemplate]:
+    """The rows of ``data`` and the template with the caller's options over its own (a DataFrame's meaningful
+    index is the id column unless one is named)."""
+    rows, index_column = rows_of(data)
+    parsed = load_template(template).with_overrides(
+        id_column=id_column or index_column, converse=converse or None, **options
+    )
+    return rows, parsed
+
+
 def file_chunks(path: Path) -> Iterator[bytes]:
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK):

@@ -4,8 +4,9 @@
 import argparse
 import json
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from bbq_sdk.stacks import StackInfo
 
 from bbq_local.commands import local_endpoint
 
@@ -21,19 +22,8 @@ class CommandError(Exception):
     """What went wrong, said so that the user knows what to do; exit code 1."""
 
 
-@dataclass(frozen=True)
-class Stack:
-    name: str
-    outputs: dict[str, str]
-    parameters: dict[str, str]
-
-    @property
-    def bucket(self) -> str:
-        return self.outputs["BucketName"]
-
-    @property
-    def table(self) -> str:
-        return self.outputs["JobsTableName"]
+# The stack as the SDK finds it: the CLI is built on the SDK.
+Stack = StackInfo
 
 
 def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,24 +34,17 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
 
 def find(args: argparse.Namespace) -> Stack:
     import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
+    from bbq_sdk.stacks import StackNotFound, find_stack
+    from botocore.exceptions import BotoCoreError
 
     if args.local:
         local_endpoint.use()
     try:
-        stacks = boto3.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"]
-    except ClientError as exc:
-        raise CommandError(
-            f"no stack {args.stack!r} here ({exc.response['Error']['Message']}): pass --stack <name>, or --local"
-        ) from exc
+        return find_stack(boto3.client("cloudformation"), args.stack)
+    except StackNotFound as exc:
+        raise CommandError(f"{exc}: pass --stack <name>, or --local") from exc
     except BotoCoreError as exc:
         raise CommandError(f"cannot reach AWS: {exc}") from exc
-    stack = stacks[0]
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
-    if "JobsTableName" not in outputs:
-        raise CommandError(f"stack {args.stack!r} has no JobsTableName output: is it a bbq stack?")
-    return Stack(args.stack, outputs, parameters)
 
 
 def status_query(stack: Stack) -> "DynamoStatus":

@@ -42,16 +42,10 @@ def key_for(path: Path, model: str | None, converse: bool, prefix: str) -> str:
     return "/".join(["to-process", *folders, path.name])
 
 
-def stack_models(stack: Stack) -> list[str]:
-    """The models the stack runs, as its parameters name them: ModelId, then each of AllowedModels."""
-    allowed = [m.strip() for m in stack.parameters.get("AllowedModels", "").split(",") if m.strip()]
-    return [model for model in dict.fromkeys([stack.parameters.get("ModelId", ""), *allowed]) if model]
-
-
 def checked(args: argparse.Namespace, stack: Stack) -> list[str]:
     """Every upload's key, or a CommandError saying what to change; nothing is uploaded before all pass."""
     if args.model:
-        models = stack_models(stack)
+        models = stack.models()
         folders = {model.rsplit("/", 1)[-1]: model for model in models}
         if models and args.model not in models and args.model not in folders:
             raise CommandError(

@@ -1,0 +1,42 @@
+"""A bbq stack found from its CloudFormation outputs and parameters (light: the CLI's --help imports it)."""
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class StackNotFound(LookupError):
+    """No bbq stack under that name, where these credentials look."""
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    name: str
+    outputs: dict[str, str]
+    parameters: dict[str, str]
+
+    @property
+    def bucket(self) -> str:
+        return self.outputs["BucketName"]
+
+    @property
+    def table(self) -> str:
+        return self.outputs["JobsTableName"]
+
+    def models(self) -> list[str]:
+        """The models the stack runs: ModelId, then each of AllowedModels."""
+        allowed = [m.strip() for m in self.parameters.get("AllowedModels", "").split(",") if m.strip()]
+        return [m for m in dict.fromkeys([self.parameters.get("ModelId", ""), *allowed]) if m]
+
+
+def find_stack(cloudformation: Any, name: str) -> StackInfo:
+    from botocore.exceptions import ClientError
+
+    try:
+        stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    except ClientError as exc:
+        raise StackNotFound(f"no stack {name!r} here ({exc.response['Error']['Message']})") from exc
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    if "JobsTableName" not in outputs:
+        raise StackNotFound(f"stack {name!r} has no JobsTableName output: is it a bbq stack?")
+    return StackInfo(name, outputs, parameters)
