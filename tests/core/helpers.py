@@ -66,7 +66,7 @@ class World:
     auto_join: bool = True  # run() carries out the joins it asked for, as the results function would
     uploads: int = 0
     ended: list[InputFile] = field(default_factory=list)  # what the joins ended, as they were told
-    tables: bool = False  # results.parquet too (tests/core/test_tables.py); the crash matrices need only the JSONL
+    tables: bool = False  # results.parquet too (the tables tests and the crash matrix)
 
     def __post_init__(self) -> None:
         self.batch.objects = self.objects  # Bedrock reads inputs and writes outputs in the same S3

@@ -157,6 +157,7 @@ def drive(crash_at: int) -> tuple[World, Writes, list[ObjectRef]]:
         # arrive in, so small work that finds no companion runs on demand rather than waiting for ever.
         config=replace(CONFIG, small_work=SmallWork.ON_DEMAND),
         limits=FixedLimits(replace(LIMITS, concurrent_jobs=QUOTA)),
+        tables=True,  # results.parquet too: a crash while it is written is a moment like any other
     )
     bad_line = b'{"recordId": "x", "modelInput": 7}\n'
     uploads = [
