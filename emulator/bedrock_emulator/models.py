@@ -255,18 +255,24 @@ def _mistral(model_id: str, model_input: dict[str, Any]) -> Invocation:
     input_tokens = text.count_tokens(prompt) + sum(
         text.count_tokens("".join(_texts(m.get("content"), None))) for m in system
     )
+    header = {"id": _message_id(prompt), "model": base_model(model_id).removeprefix("mistral.")}
+    return _chat_completion(header, prompt, input_tokens, max_tokens)
+
+
+def _chat_completion(header: dict[str, Any], prompt: str, input_tokens: int, max_tokens: int) -> Invocation:
+    """The chat.completion object Mistral's chat body and OpenAI's both answer with: ``header`` (id, model, ...),
+    one choice, and usage."""
     reply, output_tokens, cut = _reply(prompt, max_tokens)
+    choice = {
+        "index": 0,
+        "message": {"role": "assistant", "content": reply},
+        "finish_reason": _stop(cut, "stop", "length"),
+    }
     output = {
-        "id": _message_id(prompt),
+        "id": header.pop("id"),
         "object": "chat.completion",
-        "model": base_model(model_id).removeprefix("mistral."),
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": reply},
-                "finish_reason": _stop(cut, "stop", "length"),
-            }
-        ],
+        **header,
+        "choices": [choice],
         "usage": {
             "prompt_tokens": input_tokens,
             "completion_tokens": output_tokens,
@@ -302,26 +308,8 @@ def _openai(model_id: str, model_input: dict[str, Any]) -> Invocation:
         raise RecordError("Malformed input request: #/max_completion_tokens: expected a positive integer")
     prompt = "\n".join(prompt_parts)
     input_tokens = text.count_tokens("\n".join(system_parts)) + text.count_tokens(prompt)
-    reply, output_tokens, cut = _reply(prompt, max_tokens)
-    output = {
-        "id": f"chatcmpl-{_message_id(prompt)}",
-        "object": "chat.completion",
-        "created": 0,
-        "model": base_model(model_id),
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": reply},
-                "finish_reason": _stop(cut, "stop", "length"),
-            }
-        ],
-        "usage": {
-            "prompt_tokens": input_tokens,
-            "completion_tokens": output_tokens,
-            "total_tokens": input_tokens + output_tokens,
-        },
-    }
-    return Invocation(output, input_tokens, output_tokens)
+    header = {"id": f"chatcmpl-{_message_id(prompt)}", "created": 0, "model": base_model(model_id)}
+    return _chat_completion(header, prompt, input_tokens, max_tokens)
 
 
 _COHERE_INPUT_TYPES = {"search_document", "search_query", "classification", "clustering"}

@@ -26,7 +26,7 @@ from moto.s3.models import FakeDeleteMarker, S3Backend
 from bbq import wiring
 from bbq.adapters.dynamodb.status import DynamoStatus
 from bbq.core.model.clock import ManualClock, SystemClock
-from bbq.core.model.files import FILE_DONE, FileStatus
+from bbq.core.model.files import FILE_FINAL
 from bbq.core.model.states import ACTIVE
 from bbq_local.functions import LocalFunction
 from bbq_local.stack import DeployedStack, deploy
@@ -34,7 +34,6 @@ from bbq_local.stack import DeployedStack, deploy
 # moto says once per resource type it cannot create (bucket policy, invoke config); tests assert those instead.
 warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
 logging.getLogger("moto").setLevel(logging.ERROR)
-FILE_FINAL = FILE_DONE | {FileStatus.REJECTED}
 _RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours)\)")
 
 

@@ -12,7 +12,7 @@ from bbq.core.intake.templates import PromptTemplate
 from bbq.core.model import naming
 from bbq_sdk import inputs
 from bbq_sdk.runs import Run
-from bbq_sdk.stacks import StackInfo, StackNotFound, find_stack
+from bbq_sdk.stacks import StackInfo, StackNotFound, find_stack, upload_key
 
 _NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -47,6 +47,14 @@ class Client:
         endpoints = {"default": env["AWS_ENDPOINT_URL"], "bedrock": bedrock, "bedrock-runtime": bedrock}
         endpoints["service-quotas"] = bedrock
         return cls(stack=stack, session=session, endpoints=endpoints)
+
+    @classmethod
+    def for_stack(cls, info: StackInfo) -> "Client":
+        """A client of a stack already found (the CLI's), with the environment's credentials and endpoints: its
+        outputs are not asked for again."""
+        client = cls(stack=info.name)
+        client._info = info
+        return client
 
     def client(self, service: str) -> Any:
         """A boto3 client for the stack's account and Region (standard retries), made once."""
@@ -130,21 +138,13 @@ class Client:
     def key_for(self, name: str, model: str | None, converse: bool, prefix: str = "") -> str:
         stem = _NAME.sub("-", Path(name).name)
         stem = stem if stem.lower().endswith(naming.INPUT_SUFFIX) else f"{Path(stem).stem or stem}.jsonl"
-        folder = model.rsplit("/", 1)[-1] if model else None
-        folders = [f for f in (folder, "converse" if converse else None, prefix.strip("/") or None) if f]
-        key = "/".join(["to-process", *folders, stem])
+        key = upload_key(stem, model, converse, prefix)
         if problem := naming.key_problem(key):
             raise ValueError(f"{key!r} is a key bbq never runs: {problem}")
         return key
 
     def _model(self, model: str | None) -> str:
-        models = self.info.models()
-        if model is None:
-            return models[0] if models else ""
-        folders = {m.rsplit("/", 1)[-1]: m for m in models}
-        if models and model not in models and model not in folders:
-            raise ValueError(f"{model!r} is not a model this stack runs; use one of: {', '.join(models)}")
-        return folders.get(model, model)
+        return self.info.model_for(model)
 
     def _put_template(self, template: PromptTemplate) -> str:
         import orjson

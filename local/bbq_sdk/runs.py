@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from bbq.core.model.files import FILE_FINAL
+
 if TYPE_CHECKING:
     from bbq.core.model.files import InputFile
     from bbq_sdk.client import Client
 
-FINAL = frozenset({"Completed", "PartiallyCompleted", "Failed", "Stopped", "Rejected"})
+FINAL = frozenset(status.value for status in FILE_FINAL)
 NOT_YET = "Uploaded"  # before ingest has read it (seconds)
 
 
@@ -46,18 +48,19 @@ class Run:
     def __repr__(self) -> str:
         return f"Run({self.key!r}, version={self.version!r})"
 
-    def file(self) -> "InputFile | None":
+    def file(self, query: Any = None) -> "InputFile | None":
         """The upload as bbq knows it; None until ingest has read it."""
         from bbq.core.model import naming
 
         file_id = naming.file_id_for(self.client.info.bucket, self.key, self.version)
-        return self.client.status_query().file(file_id)
+        return (query or self.client.status_query()).file(file_id)
 
     def view(self, with_jobs: bool = False) -> dict[str, Any] | None:
         from bbq_sdk.views import file_view
 
-        file = self.file()
-        return None if file is None else file_view(file, self.client.status_query(), datetime.now(UTC), with_jobs)
+        query = self.client.status_query()
+        file = self.file(query)
+        return None if file is None else file_view(file, query, datetime.now(UTC), with_jobs)
 
     def status(self) -> RunStatus:
         view = self.view()

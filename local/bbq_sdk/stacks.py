@@ -27,6 +27,28 @@ class StackInfo:
         allowed = [m.strip() for m in self.parameters.get("AllowedModels", "").split(",") if m.strip()]
         return [m for m in dict.fromkeys([self.parameters.get("ModelId", ""), *allowed]) if m]
 
+    def model_for(self, model: str | None) -> str:
+        """The model id an upload names (an id, or an ARN's last segment as its folder), the stack's default
+        for None; a ValueError naming the models it runs for any other."""
+        models = self.models()
+        if model is None:
+            return models[0] if models else ""
+        folders = {m.rsplit("/", 1)[-1]: m for m in models}
+        if models and model not in models and model not in folders:
+            raise ValueError(
+                f"{model!r} is not a model this stack runs; use one of: {', '.join(models)} "
+                "(or add it to the stack's AllowedModels parameter)"
+            )
+        return folders.get(model, model)
+
+
+def upload_key(name: str, model: str | None, converse: bool, prefix: str = "") -> str:
+    """Where an upload goes: to-process/[<model's folder>/][converse/][<prefix>/]<name> (README, "Choosing the
+    model")."""
+    folder = model.rsplit("/", 1)[-1] if model else None
+    folders = [f for f in (folder, "converse" if converse else None, prefix.strip("/") or None) if f]
+    return "/".join(["to-process", *folders, name])
+
 
 def find_stack(cloudformation: Any, name: str) -> StackInfo:
     from botocore.exceptions import ClientError

@@ -5,13 +5,13 @@ from datetime import datetime
 from typing import Any
 
 from bbq.core.model.file_progress import file_progress
-from bbq.core.model.files import FILE_DONE, FileStatus, InputFile
+from bbq.core.model.files import FILE_FINAL, InputFile
 from bbq.core.scheduling.stopping import StopOutcome
 
 
 def file_view(file: InputFile, query: Any, now: datetime, with_jobs: bool = False) -> dict[str, Any]:
     counts = file.counts
-    running = file.status not in FILE_DONE and file.status != FileStatus.REJECTED
+    running = file.status not in FILE_FINAL
     parts = query.parts_of(file) if running or with_jobs else []
     jobs = query.jobs_of(file) if running or with_jobs else []
     progress = file_progress(file, parts, jobs, now)

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bbq_sdk.stacks import upload_key
+
 from bbq.core.model import naming
 from bbq_local.commands.stack import EXIT_OK, CommandError, Stack, add_stack_arguments, find, print_json
 
@@ -37,55 +39,47 @@ def add_template_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--id-column", help="the column whose value is each record's id (default: the row number)")
 
 
-def key_for(path: Path, model: str | None, converse: bool, prefix: str) -> str:
-    folders = [f for f in (model, "converse" if converse else None, prefix.strip("/") or None) if f]
-    return "/".join(["to-process", *folders, path.name])
-
-
 def checked(args: argparse.Namespace, stack: Stack) -> list[str]:
     """Every upload's key, or a CommandError saying what to change; nothing is uploaded before all pass."""
     if args.model:
-        models = stack.models()
-        folders = {model.rsplit("/", 1)[-1]: model for model in models}
-        if models and args.model not in models and args.model not in folders:
-            raise CommandError(
-                f"--model {args.model!r} is not a model this stack runs; use one of: {', '.join(models)} "
-                "(or add it to the stack's AllowedModels parameter)"
-            )
+        try:
+            stack.model_for(args.model)
+        except ValueError as exc:
+            raise CommandError(f"--model {exc}") from None
     missing = [str(p) for p in [*args.files, *([args.template] if args.template else [])] if not p.is_file()]
     if missing:
         raise CommandError(f"no such file: {', '.join(missing)}")
     keys = []
     for path in args.files:
-        model = args.model.rsplit("/", 1)[-1] if args.model else None
         name = f"{path.stem}.jsonl" if args.template else path.name  # a table rendered here goes up as JSONL
-        key = key_for(Path(name), model, args.converse, args.prefix)
+        key = upload_key(name, args.model, args.converse, args.prefix)
         if problem := naming.key_problem(key):
             raise CommandError(f"{path} would be uploaded as {key!r}, which bbq never runs: {problem}")
         keys.append(key)
     return keys
 
 
-def sdk_client(args: argparse.Namespace) -> "Client":
+def sdk_client(stack: Stack) -> "Client":
+    """The SDK on the stack ``find`` found (for --local, ``find`` has pointed the environment at it)."""
     from bbq_sdk import Client
 
-    return Client.local(args.stack) if args.local else Client(stack=args.stack)
+    return Client.for_stack(stack)
 
 
 def run(args: argparse.Namespace) -> int:
     stack = find(args)
     keys = checked(args, stack)
     if args.dry_run:
-        return _estimate(args)
+        return _estimate(args, stack)
     if args.template:
         return _rendered(args, stack, keys)
     return _raw(args, stack, keys)
 
 
-def _estimate(args: argparse.Namespace) -> int:
+def _estimate(args: argparse.Namespace, stack: Stack) -> int:
     from bbq.core.intake.templates import TemplateProblem
 
-    client = sdk_client(args)
+    client = sdk_client(stack)
     found = []
     for path in args.files:
         try:
@@ -117,7 +111,7 @@ def _rendered(args: argparse.Namespace, stack: Stack, keys: list[str]) -> int:
     from bbq.core.intake.tables import TableRefused
     from bbq.core.intake.templates import TemplateProblem
 
-    client = sdk_client(args)
+    client = sdk_client(stack)
     uploaded = []
     for path, key in zip(args.files, keys, strict=True):
         try:
@@ -127,7 +121,9 @@ def _rendered(args: argparse.Namespace, stack: Stack, keys: list[str]) -> int:
             )  # fmt: skip
         except (TemplateProblem, TableRefused, ValueError) as exc:
             raise CommandError(f"{path}: {exc}") from None
-        uploaded.append({"file": str(path), "uri": f"s3://{stack.bucket}/{key}", "version": submitted.version})
+        uploaded.append(
+            {"file": str(path), "uri": f"s3://{stack.bucket}/{submitted.key}", "version": submitted.version}
+        )
     return _said(args, stack, uploaded)
 
 

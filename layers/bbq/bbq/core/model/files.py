@@ -39,6 +39,7 @@ class FileStatus(StrEnum):
 
 
 FILE_DONE = frozenset({FileStatus.COMPLETED, FileStatus.PARTIALLY_COMPLETED, FileStatus.FAILED, FileStatus.STOPPED})
+FILE_FINAL = FILE_DONE | {FileStatus.REJECTED}  # nothing more happens to it: ended, or never ran
 
 
 class PartStatus(StrEnum):

@@ -35,11 +35,12 @@ def refused_rows(objects: ObjectStore, file: InputFile) -> Iterator[dict[str, An
 
 
 def copy_report(objects: ObjectStore, file: InputFile) -> str | None:
-    """The report beside the results; its name there, or None when no line was refused."""
-    body = _report(objects, file)
-    if body is None:
+    """The report beside the results (copied inside S3); its name there, or None when no line was refused."""
+    if not file.report_uri or not file.rejected_lines:
         return None
     bucket, prefix = naming.split_uri(file.output_uri)
-    with objects.writer(bucket, prefix + REFUSED_LINES) as out:
-        out.write(body)
+    try:
+        objects.copy(bucket, naming.split_uri(file.report_uri)[1], prefix + REFUSED_LINES)
+    except ObjectMissing:
+        return None
     return REFUSED_LINES
