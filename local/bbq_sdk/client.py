@@ -172,6 +172,14 @@ class Client:
         files = sorted(self.status_query().files(), key=lambda f: (f.created_at, f.key))
         return [Run(self, f.key, f.version) for f in files]
 
+    def models(self) -> list[dict[str, Any]]:
+        """Each model's queue: waiting records, jobs running and pending, slots in use and the limit, the rate
+        Bedrock measures and when the queue drains at it (``bbq status``'s models table)."""
+        from bbq_sdk.views import model_progresses, model_view
+
+        progresses = model_progresses(self.info.models(), self.status_query(), datetime.now(UTC))
+        return [model_view(progress) for progress in progresses.values()]
+
     def run(self, key: str) -> Run:
         """The newest upload of a key (the prefix to-process/ may be left out)."""
         key = key if key.startswith(naming.INPUT_PREFIX) else naming.INPUT_PREFIX + key

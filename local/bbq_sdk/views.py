@@ -1,20 +1,62 @@
-"""An upload as people see it (``bbq status``, ``Run.status()``): its state, progress, rate, ETA and costs, and
-with ``with_jobs`` the Bedrock jobs that carry it. One definition for the CLI and the SDK."""
+"""An upload and a model as people see them (``bbq status``, ``Run.status()``, ``Client.models()``): an upload's
+state, progress, rate, ETA and costs, with ``with_jobs`` the Bedrock jobs that carry it; a model's waiting
+records, jobs, slots and time to drain. One definition for the CLI and the SDK."""
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from bbq.core.model.file_progress import file_progress
 from bbq.core.model.files import FILE_FINAL, InputFile
+from bbq.core.model.model_progress import ModelProgress, model_progress
+from bbq.core.model.ports import ModelSlots
 from bbq.core.scheduling.stopping import StopOutcome
 
 
-def file_view(file: InputFile, query: Any, now: datetime, with_jobs: bool = False) -> dict[str, Any]:
+def model_progresses(models: Iterable[str], query: Any, now: datetime) -> dict[str, ModelProgress]:
+    """Each model named, and each that holds slots in the ledger (a quota holder, for inference profiles)."""
+    slots: dict[str, ModelSlots] = query.slots()  # a Scan of the ledger items: people's views only
+    progresses = {}
+    for model in dict.fromkeys([*models, *slots]):
+        held = slots.get(model, ModelSlots(0, None))
+        waiting, in_flight = query.waiting_parts(model), query.jobs_in_flight(model)
+        progresses[model] = model_progress(model, waiting, in_flight, held.in_use, held.limit, now)
+    return progresses
+
+
+def model_view(progress: ModelProgress) -> dict[str, Any]:
+    return {
+        "model": progress.model_id,
+        "waitingRecords": progress.waiting_records,
+        "waitingParts": progress.waiting_parts,
+        "pendingJobs": progress.pending_jobs,
+        "runningJobs": progress.running_jobs,
+        "recordsInFlight": progress.records_in_flight,
+        "slotsInUse": progress.slots_in_use,
+        "slotLimit": progress.slot_limit,
+        "recordsPerMinute": progress.records_per_minute,
+        "drainEta": progress.drain_eta.isoformat() if progress.drain_eta else None,
+    }
+
+
+def file_view(
+    file: InputFile,
+    query: Any,
+    now: datetime,
+    with_jobs: bool = False,
+    models: Mapping[str, ModelProgress] | None = None,
+) -> dict[str, Any]:
+    """``models``: the models' progress when the caller has it (``bbq status``); else the file's own model's
+    queue is read when it is still running (its rate and queue, not the ledger's slots)."""
     counts = file.counts
     running = file.status not in FILE_FINAL
     parts = query.parts_of(file) if running or with_jobs else []
     jobs = query.jobs_of(file) if running or with_jobs else []
-    progress = file_progress(file, parts, jobs, now)
+    model = (models or {}).get(file.model_id)
+    if running and model is None:
+        model_id = file.model_id
+        model = model_progress(model_id, query.waiting_parts(model_id), query.jobs_in_flight(model_id), 0, None, now)
+    progress = file_progress(file, parts, jobs, now, model)
     row: dict[str, Any] = {
         "key": file.key,
         "fileId": file.file_id,

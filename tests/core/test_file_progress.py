@@ -1,4 +1,5 @@
-"""A file's progress while Bedrock works: final records plus its share of what each running job processed."""
+"""A file's progress while Bedrock works: final records plus its share of what each running job processed; a
+model's queue, measured rate and time to drain, and a waiting file's place in that queue."""
 
 from dataclasses import replace
 from datetime import timedelta
@@ -6,7 +7,9 @@ from datetime import timedelta
 from bbq.core.model.file_progress import file_progress
 from bbq.core.model.files import FileCounts, FileStatus, PartStatus
 from bbq.core.model.jobs import RecordCounts
+from bbq.core.model.model_progress import model_progress
 from bbq.core.model.states import JobStatus
+from tests.conftest import CLAUDE
 from tests.core.helpers import World, job_of, run, upload
 
 
@@ -47,3 +50,45 @@ def test_final_records_count_and_an_ended_file_is_whole() -> None:
     assert file_progress(half, [], [], now).records_done == 500 and file_progress(half, [], [], now).eta is None
     ended = replace(file, status=FileStatus.COMPLETED)
     assert file_progress(ended, [], [], now).percent == 100.0
+
+
+def test_a_model_drains_at_the_rate_its_running_jobs_measure_and_a_waiting_file_queues_behind_what_came_first() -> None:
+    world = World()
+    first, second, third = (upload(world, name, 1_000) for name in ("first", "second", "third"))
+    run(world, quota=1)  # one slot: `first` runs, the others wait for it
+    job = job_of(world, first)
+    assert job.submitted_at is not None
+    now = job.submitted_at + timedelta(minutes=10)
+    running = job.with_changes(status=JobStatus.IN_PROGRESS, counts=RecordCounts(total=1_000, processed=400))
+    waiting = [p for p in world.store.parts.values() if p.status == PartStatus.WAITING]
+    model = model_progress(CLAUDE, waiting, [running], 1, 1, now)
+    assert (model.waiting_records, model.waiting_parts, model.running_jobs, model.pending_jobs) == (2_000, 8, 1, 0)
+    assert model.records_in_flight == 600 and model.records_per_minute == 40.0
+    assert model.drain_eta == now + timedelta(minutes=(600 + 2_000) / 40)
+    etas = {}
+    for file_id in (second, third):
+        file = world.store.files[file_id]
+        progress = file_progress(file, world.store.parts_of(file), [], now, model)
+        assert progress.records_done == 0 and progress.records_per_minute is None, "none of it has run"
+        etas[file_id] = progress.eta
+    assert etas[second] == now + timedelta(minutes=(600 + 1_000) / 40), "behind what is in flight"
+    assert etas[third] == now + timedelta(minutes=(600 + 2_000) / 40), "and behind the file queued before it"
+    mine = world.store.files[first]
+    own = file_progress(mine, world.store.parts_of(mine), [running], now, model)
+    assert own.eta == now + timedelta(minutes=600 / 40), "all of it running: its own jobs' rate"
+
+
+def test_a_model_with_nothing_processed_yet_has_no_rate_and_on_demand_work_does_not_count_as_batch_throughput() -> None:
+    world = World()
+    file = upload(world, "calls", 1_000)
+    run(world, quota=1)
+    job = job_of(world, file)
+    assert job.submitted_at is not None
+    now = job.submitted_at + timedelta(minutes=5)
+    model = model_progress(CLAUDE, [], [job], 1, 1, now)
+    assert model.records_per_minute is None and model.drain_eta is None and model.records_in_flight == 1_000
+    on_demand = job.with_changes(status=JobStatus.IN_PROGRESS, on_demand=True, counts=RecordCounts(processed=900))
+    assert model_progress(CLAUDE, [], [on_demand], 0, None, now).records_per_minute is None
+    pending = job.with_changes(status=JobStatus.PENDING)
+    assert model_progress(CLAUDE, [], [pending], 0, None, now).pending_jobs == 1
+    assert model_progress(CLAUDE, [], [], 0, None, now).drain_eta is None, "nothing left: nothing to drain"

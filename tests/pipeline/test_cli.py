@@ -198,23 +198,29 @@ def test_status_shows_progress_while_bedrock_works_and_a_files_jobs(
     pipeline: LocalPipeline, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Bedrock's counters of running jobs count, not only ended ones: never hours of 0%."""
-    from datetime import datetime
+    from datetime import datetime, timedelta
 
     stack = ["--stack", pipeline.stack.name]
     pipeline.upload("to-process/big.jsonl", jsonl([claude_record(i) for i in range(2_000)]))
     seen: list[dict[str, Any]] = []
+    models: list[dict[str, Any]] = []
     for _ in range(200):
         pipeline.step(30)
         code, view = bbq(capsys, "status", *stack)
         (row,) = view["files"]
         if row["status"] == "Running" and 0 < row["done"] < row["records"]:
             seen.append(row)
+            models.append(next(m for m in view["models"] if m["runningJobs"]))
             break
         if row["status"] in {"Completed", "PartiallyCompleted"}:
             break
     assert seen, "some progress showed before the file ended"
     assert seen[0]["percent"] > 0 and isinstance(seen[0]["recordsPerMinute"], float)
     assert datetime.fromisoformat(seen[0]["eta"])
+    (model,) = models
+    assert model["slotLimit"] == 2 and model["slotsInUse"] == model["runningJobs"], "the limit the scheduler used"
+    assert 0 < model["recordsInFlight"] < 2_000 and model["recordsPerMinute"] > 0
+    assert datetime.fromisoformat(model["drainEta"]) >= datetime.fromisoformat(seen[0]["eta"]) - timedelta(seconds=1)
     code, view = bbq(capsys, "status", *stack, "big.jsonl")
     (row,) = view["files"]
     assert (
@@ -225,7 +231,9 @@ def test_status_shows_progress_while_bedrock_works_and_a_files_jobs(
     )
     assert all(job["records"] > 0 for job in row["jobs"])
     capsys.readouterr()
-    assert cli.main(["status", *stack, "big.jsonl"]) == 0 and "jobs of big.jsonl" in capsys.readouterr().out
+    assert cli.main(["status", *stack, "big.jsonl"]) == 0
+    shown = capsys.readouterr().out
+    assert "jobs of big.jsonl" in shown and "time to drain" in shown
 
 
 def test_a_table_and_a_template_cost_first_then_run_and_come_back_as_a_dataframe(

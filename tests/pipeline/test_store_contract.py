@@ -11,7 +11,7 @@ import pytest
 from bbq.adapters.dynamodb import DynamoStore
 from bbq.core.model.files import FileStatus, InvocationType, PartStatus, WaitReason
 from bbq.core.model.join_state import JoinCheckpoint
-from bbq.core.model.ports import Reservation, Store
+from bbq.core.model.ports import ModelSlots, Reservation, Store
 from bbq.core.model.states import JobStatus
 from bbq_local.fakes import InMemoryStore
 from tests.conftest import CLAUDE
@@ -142,7 +142,8 @@ def test_the_read_side_finds_files_by_status_an_upload_by_its_key_and_a_files_jo
     make_pipeline: Callable[..., Any],
 ) -> None:
     """StatusQuery (people's views) reads the items the store wrote, as the core's types: a Query by status on
-    StatusIndex (files only, not jobs), one Query by key on KeyIndex, a file's jobs, the ledger's holders."""
+    StatusIndex (files only, not jobs), one Query by key on KeyIndex, a file's jobs, the ledger's holders and limit,
+    a model's queue and jobs in flight."""
     from bbq.adapters.dynamodb.status import DynamoStatus
 
     table = make_pipeline(quota=2).table
@@ -159,4 +160,6 @@ def test_the_read_side_finds_files_by_status_an_upload_by_its_key_and_a_files_jo
     assert query.newest_upload(older.key) == newer and query.newest_upload("to-process/none.jsonl") is None
     assert store.slot_holders(CLAUDE) == {}  # the ledger item, as a run first makes it
     store.reserve_slot(CLAUDE, "j1", 2, MOMENT)
-    assert query.slots_in_use() == {CLAUDE: 1}
+    assert query.slots() == {CLAUDE: ModelSlots(in_use=1, limit=2)}, "the limit it reserved under, for people"
+    assert [p.part_id for p in query.waiting_parts(CLAUDE)] == [a_part("k1", 1).part_id]
+    assert [job.job_id for job in query.jobs_in_flight(CLAUDE)] == ["j1"]

@@ -25,5 +25,7 @@ assert list(results["customer"]) == list(tickets["customer"]), "the input's colu
 assert results["text"].notna().all() and (results["outputTokens"] > 0).all()
 assert run.errors().empty
 print(results[["recordId", "customer", "text"]].head(3).to_string(), file=sys.stderr)
-print(f"models: {', '.join(client.info.models())}")
+queues = client.models()
+assert {q["model"] for q in queues} >= set(client.info.models()) and all(q["waitingRecords"] == 0 for q in queues)
+print(f"models: {', '.join(client.info.models())}; slots in use {[q['slotsInUse'] for q in queues]}")
 print(f"sdk round trip: {len(results)} rows, status {final.status}, cost ${final.cost_usd}")

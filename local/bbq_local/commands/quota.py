@@ -67,7 +67,7 @@ def quotas(stack: Stack) -> list[dict[str, Any]]:
     models = [stack.parameters.get("ModelId", "")] + [
         m.strip() for m in stack.parameters.get("AllowedModels", "").split(",") if m.strip()
     ]
-    held = status_query(stack).slots_in_use()
+    held = {model: slots.in_use for model, slots in status_query(stack).slots().items()}
     rows = []
     for model in dict.fromkeys(m for m in models if m):
         limits, sources = described(model) if described else (fallback, {f: "stack parameter" for f in _FIELDS})

@@ -1,4 +1,4 @@
-"""`bbq status`: every upload with a progress bar, and each model's slots."""
+"""`bbq status`: every upload with a progress bar, rate and ETA; each model's queue, slots and time to drain."""
 
 import argparse
 import time
@@ -21,7 +21,9 @@ def positive_seconds(text: str) -> float:
 
 
 def add_parser(commands: Any) -> None:
-    parser = commands.add_parser("status", help="uploads with their progress, and each model's slots")
+    parser = commands.add_parser(
+        "status", help="uploads with their progress; each model's queue, slots and time to drain"
+    )
     add_stack_arguments(parser)
     parser.add_argument("file", nargs="?", metavar="FILE", help="one upload (its key under to-process/): with its jobs")
     parser.add_argument("--status", help="only files in this status (Queued, Running, Completed, ...)")
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
 def snapshot(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     from bbq import wiring
-    from bbq.core.model.files import FileStatus
+    from bbq.core.model.files import FILE_FINAL, FileStatus
 
     query = status_query(stack)
     if getattr(args, "file", None):
@@ -66,12 +68,16 @@ def snapshot(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
             if not args.model or args.model in file.model_id
         ]
     files.sort(key=lambda f: (f.created_at, f.key))
-    limit = int(stack.parameters.get("MaxConcurrentJobs", "0") or 0)  # the fallback; `bbq quota` reads the quota
-    models = [{"model": m, "slotsInUse": held, "fallbackLimit": limit} for m, held in query.slots_in_use().items()]
     now = wiring.clock().now()  # wall time; the local stack's own clock when it runs in this process
-    from bbq_sdk.views import file_view
+    from bbq_sdk.views import file_view, model_progresses, model_view
 
-    rows = [file_view(f, query, now, with_jobs=bool(getattr(args, "file", None))) for f in files]
+    names = [*stack.models(), *(f.model_id for f in files if f.status not in FILE_FINAL)]
+    progresses = model_progresses(names, query, now)
+    if args.model:
+        progresses = {m: p for m, p in progresses.items() if args.model in m}
+    with_jobs = bool(getattr(args, "file", None))
+    rows = [file_view(f, query, now, with_jobs, progresses) for f in files]
+    models = [model_view(p) for p in progresses.values()]
     return {"stack": stack.name, "files": rows, "models": models}
 
 
@@ -113,9 +119,17 @@ def render(view: dict[str, Any]) -> "Group":
                     job["message"],
                 )  # fmt: skip
             tables.append(jobs)
-    models = Table(title="models")
-    for column in ("model", "slots in use", "limit (fallback)"):
-        models.add_column(column)
+    models = Table(title="models: waiting records, jobs, slots and time to drain at the measured rate")
+    for column in ("model", "waiting records", "jobs running (pending)", "slots in use / limit", "rate, drained by"):
+        models.add_column(column, overflow="fold")
     for model in view["models"]:
-        models.add_row(model["model"], str(model["slotsInUse"]), str(model["fallbackLimit"]))
+        limit = "-" if model["slotLimit"] is None else str(model["slotLimit"])
+        drain = f"{model['recordsPerMinute']:,.0f}/min, {model['drainEta'][:16]} UTC" if model["drainEta"] else "-"
+        models.add_row(
+            model["model"],
+            f"{model['waitingRecords']:,} in {model['waitingParts']:,} parts",
+            f"{model['runningJobs']} ({model['pendingJobs']})",
+            f"{model['slotsInUse']} / {limit}",
+            drain,
+        )
     return Group(*tables, models)

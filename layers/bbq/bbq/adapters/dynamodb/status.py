@@ -1,14 +1,15 @@
 """DynamoDB adapter for the StatusQuery port: files by status (StatusIndex), an upload by its key (KeyIndex), a
-file's jobs (its parts, then their jobs, by key), and every file or slot ledger (a Scan: people's views, never
-the pipeline's)."""
+file's jobs (its parts, then their jobs, by key), a model's queues (QueueIndex), and every file or slot ledger (a
+Scan: people's views, never the pipeline's)."""
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bbq.adapters.dynamodb.items import FILE, KEY_INDEX, LEDGER, STATUS_INDEX, file_from
 from bbq.adapters.dynamodb.store import DynamoStore
-from bbq.core.model.files import FileStatus, InputFile, Part, newest_upload
+from bbq.core.model.files import FileStatus, InputFile, InvocationType, Part, newest_upload
 from bbq.core.model.jobs import Job
+from bbq.core.model.ports import ModelSlots
 
 if TYPE_CHECKING:  # typed clients for mypy (boto3-stubs); Lambda needs none of it
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -55,17 +56,26 @@ class DynamoStatus:
         # Every upload of the key (a handful): S3's sequencer, not the time bbq took each in, says which is newest.
         return newest_upload(self.uploads(key))
 
-    def slots_in_use(self) -> dict[str, int]:
+    def slots(self) -> dict[str, ModelSlots]:
         pages = self._ddb.get_paginator("scan").paginate(
             TableName=self._table,
             FilterExpression="begins_with(Id, :ledger)",
             ExpressionAttributeValues={":ledger": {"S": LEDGER}},
         )
-        held: dict[str, Any] = {}
+        held: dict[str, ModelSlots] = {}
         for page in pages:
             for item in page["Items"]:
-                held[item["Id"]["S"].removeprefix(LEDGER)] = len(item.get("Holders", {}).get("M", {}))
+                limit = int(item["Quota"]["N"]) if "Quota" in item else None
+                held[item["Id"]["S"].removeprefix(LEDGER)] = ModelSlots(
+                    len(item.get("Holders", {}).get("M", {})), limit
+                )
         return held
+
+    def waiting_parts(self, model_id: str) -> list[Part]:
+        return [part for kind in InvocationType for part in self._store.waiting_parts(model_id, kind)]
+
+    def jobs_in_flight(self, model_id: str) -> list[Job]:
+        return self._store.jobs_in_flight(model_id)
 
     def parts_of(self, file: InputFile) -> list[Part]:
         return self._store.parts_of(file)

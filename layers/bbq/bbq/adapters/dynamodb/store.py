@@ -177,7 +177,8 @@ class DynamoStore:
             self._ddb.update_item(
                 TableName=self._table,
                 Key={"Id": {"S": LEDGER + model_id}},
-                UpdateExpression="SET Holders.#job = :now",
+                # The limit it reserved under is kept for people (`bbq status`): the scheduler reads it afresh each run.
+                UpdateExpression="SET Holders.#job = :now, Quota = :quota",
                 ConditionExpression="attribute_not_exists(Holders.#job) AND size(Holders) < :quota",
                 ExpressionAttributeNames={"#job": job_id},
                 ExpressionAttributeValues={":now": {"S": iso(now)}, ":quota": {"N": str(quota)}},

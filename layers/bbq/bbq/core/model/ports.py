@@ -143,6 +143,12 @@ class Store(Files, Queues, SlotLedger, Sweep, JoinCheckpoints, Protocol):
     port (tests/pipeline/test_store_contract.py runs one contract against both)."""
 
 
+@dataclass(frozen=True)
+class ModelSlots:
+    in_use: int  # jobs holding one of bbq's slots for the model
+    limit: int | None  # the concurrent-job limit the scheduler last reserved under; None before its first
+
+
 class StatusQuery(Protocol):
     """The read side for people (the bbq command, dashboards): files as the core knows them, never raw items."""
 
@@ -155,8 +161,14 @@ class StatusQuery(Protocol):
     def newest_upload(self, key: str) -> InputFile | None:
         """The newest upload of an object key (``files.newest_upload``)."""
 
-    def slots_in_use(self) -> dict[str, int]:
-        """Per model, the jobs holding one of bbq's slots."""
+    def slots(self) -> dict[str, ModelSlots]:
+        """Per model (its quota holder), the slots bbq's jobs hold and the limit."""
+
+    def waiting_parts(self, model_id: str) -> list[Part]:
+        """The model's parts waiting for a job, both invocation types."""
+
+    def jobs_in_flight(self, model_id: str) -> list[Job]:
+        """The model's jobs not settled yet (``Queues.jobs_in_flight``)."""
 
     def parts_of(self, file: InputFile) -> list[Part]:
         """The file's parts, every attempt of each."""
