@@ -200,7 +200,7 @@ def assert_nothing_lost_nothing_twice(world: World, uploads: list[ObjectRef]) ->
             results.update(json.loads(line)["recordId"] for line in body.splitlines() if b"modelOutput" in line)
     for file in world.store.files.values():
         report = world.objects.json(*naming.split_uri(file.results_report_uri or ""))
-        failed = {entry["recordId"] for entry in report["failedRecords"]}
+        failed = {entry["bbqRecordId"] for entry in report["failedRecords"]}
         expected = {staged_record_id(file.file_id, n) for n in range(1, file.record_count + 1)}
         assert {rid: results[rid] for rid in expected} == {rid: int(rid not in failed) for rid in expected}
         assert failed <= {staged_record_id(file.file_id, n) for n in range(70, file.record_count + 1, 70)}

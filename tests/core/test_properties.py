@@ -114,7 +114,7 @@ class Pipeline(RuleBasedStateMachine):
         for file in world.store.files.values():
             assert file.status in FILE_DONE, (file.key, file.status, file.message)
             report = world.objects.json(*naming.split_uri(file.results_report_uri or ""))
-            failed = {entry["recordId"] for entry in report["failedRecords"]}
+            failed = {entry["bbqRecordId"] for entry in report["failedRecords"]}
             ran = {staged_record_id(file.file_id, n) for n in range(1, file.record_count + 1)}
             assert all(results[rid] <= 1 for rid in ran), "no record has two results"
             assert all(results[rid] == 0 for rid in failed)

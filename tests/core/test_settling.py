@@ -59,8 +59,9 @@ def test_records_that_failed_transiently_or_went_missing_go_again_and_the_rest_f
     assert report["status"] == "PartiallyCompleted" and report["records"]["succeeded"] == 999
     assert report["failedRecords"] == [
         {
-            "recordId": staged_record_id(file, 7),
             "line": 7,
+            "recordId": "R000006",  # the user's own, bbq's beside it: as errors.jsonl lists it
+            "bbqRecordId": staged_record_id(file, 7),
             "errorCode": 400,
             "errorMessage": "error 400",
             "attempts": 1,

@@ -32,7 +32,7 @@ def assert_each_record_has_one_result_or_is_reported(pipeline: LocalPipeline, it
     its file's report with its last error; the item's counts add up."""
     successes = Counter(line["recordId"] for line in outputs_under(pipeline, "processed/") if "modelOutput" in line)
     for item in items:
-        failed = {entry["recordId"] for entry in report(pipeline, item)["failedRecords"]}
+        failed = {entry["bbqRecordId"] for entry in report(pipeline, item)["failedRecords"]}
         expected = {staged_record_id(item["FileId"], n) for n in range(1, int(item["RecordCount"]) + 1)}
         assert {rid: successes[rid] for rid in expected} == {rid: int(rid not in failed) for rid in expected}
         assert (item["RecordsSucceeded"], item["RecordsFailed"]) == (len(expected) - len(failed), len(failed))

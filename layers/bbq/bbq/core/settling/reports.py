@@ -1,17 +1,21 @@
 """The report of a file that ended, next to its results (``processed/<path>/bbq-report-<tag>.json``): its final
 status and counts, where its results are, each part and attempt, and every record that failed for good with its
-last error. Written as it goes (the failures of a large file are never held in memory)."""
+last error: its line, the user's recordId and bbq's beside it, taken from the joined ``errors.jsonl`` (so the report
+and the errors name records alike). Written as it goes (the failures of a large file are never held in memory)."""
 
 from collections.abc import Iterator
 
 import orjson
 
 from bbq.core.model import naming
+from bbq.core.model.errors import ObjectMissing
 from bbq.core.model.files import InputFile, Part
 from bbq.core.model.lines import split_lines
 from bbq.core.model.ports import ObjectStore
+from bbq.core.settling.results import ERRORS, NOT_RUN
 
-_FAILURE_LINE_BYTES = 1 << 20  # a failure line holds ids, a code and Bedrock's message: far less than this
+# An errors line carries a table row's columns: it may be as long as an input line, which passed ingest's limit.
+_ERROR_LINE_BYTES = 1 << 30
 
 WHAT_TO_DO = {
     "Completed": "Nothing: every record has its result.",
@@ -49,12 +53,9 @@ def write_file_report(file: InputFile, parts: list[Part], objects: ObjectStore) 
     with objects.writer(bucket, key) as out:
         out.write(orjson.dumps(head, option=orjson.OPT_INDENT_2)[:-2] + b',\n  "failedRecords": [')
         first = True
-        for part in parts:
-            if not part.failures_key:
-                continue
-            for line in _lines(objects, bucket, part.failures_key):
-                out.write((b"\n    " if first else b",\n    ") + line)
-                first = False
+        for line in _failed_records(objects, file):
+            out.write((b"\n    " if first else b",\n    ") + line)
+            first = False
         out.write(b"\n  ]\n}\n")
     return uri
 
@@ -73,7 +74,18 @@ def _part_entry(part: Part) -> dict[str, object]:
     }
 
 
-def _lines(objects: ObjectStore, bucket: str, key: str) -> Iterator[bytes]:
-    for line in split_lines(objects.read_key(bucket, key), _FAILURE_LINE_BYTES):
-        if line.data:
-            yield line.data
+def _failed_records(objects: ObjectStore, file: InputFile) -> Iterator[bytes]:
+    """The joined errors, one JSON object each, without the records a stop left unrun (counted as ``stopped``) and
+    without a table's columns (they are in errors.jsonl and results.parquet)."""
+    bucket, prefix = naming.split_uri(file.output_uri)
+    try:
+        for line in split_lines(objects.read_key(bucket, prefix + ERRORS), _ERROR_LINE_BYTES):
+            if not line.data:
+                continue
+            row = orjson.loads(line.data)
+            if row.get("errorMessage") == NOT_RUN:
+                continue
+            row.pop("columns", None)
+            yield orjson.dumps(row)
+    except ObjectMissing:
+        return
