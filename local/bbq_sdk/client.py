@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bbq.core.intake.repeats import FORCE_METADATA
 from bbq.core.intake.tables import TEMPLATE_METADATA, TEMPLATES_PREFIX
 from bbq.core.intake.templates import PromptTemplate
 from bbq.core.model import naming
@@ -85,16 +86,19 @@ class Client:
         converse: bool = False,
         name: str | None = None,
         prefix: str = "",
+        force: bool = False,
         **options: Any,
     ) -> Run:
         """Uploads ``data`` (a DataFrame, a path, or rows) for bbq to run; the Run that watches it.
 
         With a template, each row is rendered into the model's request body here, before anything is uploaded
         (``options``: system, max_tokens, temperature, dimensions, normalize, input_type override the
-        template's); without one, ``data`` must be a ``.jsonl`` path already in Bedrock's input format."""
+        template's); without one, ``data`` must be a ``.jsonl`` path already in Bedrock's input format. The same
+        bytes under the same key as an upload that ran are skipped and the Run follows that upload, unless
+        ``force``."""
         model_id = self._model(model)
         key = self.key_for(name or _default_name(data), model, converse, prefix)
-        metadata: dict[str, str] = {}
+        metadata: dict[str, str] = {FORCE_METADATA: "true"} if force else {}
         if template is None:
             if not isinstance(data, str | Path) or Path(data).suffix.lower() != ".jsonl":
                 raise ValueError("without a template, submit takes a .jsonl path in Bedrock's input format")

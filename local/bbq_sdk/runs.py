@@ -48,19 +48,29 @@ class Run:
     def __repr__(self) -> str:
         return f"Run({self.key!r}, version={self.version!r})"
 
-    def file(self, query: Any = None) -> "InputFile | None":
-        """The upload as bbq knows it; None until ingest has read it."""
+    def file(self, query: Any = None, follow: bool = True) -> "InputFile | None":
+        """The upload as bbq knows it; None until ingest has read it. One Skipped as a repeat of bytes that ran
+        under its key already is followed (``follow``) to that earlier upload, whose results are its."""
         from bbq.core.model import naming
+        from bbq_sdk.views import repeated_upload
 
-        file_id = naming.file_id_for(self.client.info.bucket, self.key, self.version)
-        return (query or self.client.status_query()).file(file_id)
+        query = query or self.client.status_query()
+        file = query.file(naming.file_id_for(self.client.info.bucket, self.key, self.version))
+        earlier = repeated_upload(file, query) if file is not None and follow else None
+        return earlier or file
 
     def view(self, with_jobs: bool = False) -> dict[str, Any] | None:
-        from bbq_sdk.views import file_view
+        from bbq_sdk.views import file_view, repeated_upload
 
         query = self.client.status_query()
-        file = self.file(query)
-        return None if file is None else file_view(file, query, datetime.now(UTC), with_jobs)
+        own = self.file(query, follow=False)
+        file = (repeated_upload(own, query) if own else None) or own
+        if file is None:
+            return None
+        view = file_view(file, query, datetime.now(UTC), with_jobs)
+        if own is not None and own.file_id != file.file_id:
+            view["message"] = f"a repeat of upload {file.version}, skipped (not run or billed again): {file.message}"
+        return view
 
     def status(self) -> RunStatus:
         view = self.view()
@@ -124,7 +134,7 @@ class Run:
         from bbq.core.model.clock import SystemClock
         from bbq.core.scheduling.stopping import stop_file
 
-        file = self.file()
+        file = self.file(follow=False)  # a repeat that was skipped stops nothing: the earlier upload is another's
         if file is None:
             raise LookupError(f"{self.key} has not been read by bbq yet: stop it again in a few seconds")
         client = self.client
@@ -146,8 +156,8 @@ class Run:
         if file is None or file.status.value not in FINAL:
             state = file.status.value if file else NOT_YET
             raise RuntimeError(f"{self.key} is {state}: its results come when it ends (run.wait())")
-        if file.status.value == "Rejected":
-            raise RunFailed(f"{self.key} was rejected, so it has no results: {file.message}")
+        if file.status.value in {"Rejected", "Skipped"}:  # Skipped: the earlier run it repeats is gone from the table
+            raise RunFailed(f"{self.key} was {file.status.value.lower()}, so it has no results: {file.message}")
         bucket, prefix = naming.split_uri(file.output_uri)
         return self.client.client("s3").get_object(Bucket=bucket, Key=prefix + name)["Body"].read()
 

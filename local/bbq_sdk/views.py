@@ -6,10 +6,11 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from bbq.core.intake import repeats
 from bbq.core.model.file_progress import file_progress
-from bbq.core.model.files import FILE_FINAL, InputFile
+from bbq.core.model.files import FILE_FINAL, FileStatus, InputFile
 from bbq.core.model.model_progress import ModelProgress, model_progress
-from bbq.core.model.ports import ModelSlots
+from bbq.core.model.ports import ModelSlots, ObjectRef
 from bbq.core.scheduling.stopping import StopOutcome
 
 
@@ -92,6 +93,13 @@ def file_view(
             for job in jobs
         ]
     return row
+
+
+def repeated_upload(file: InputFile, query: Any) -> InputFile | None:
+    """The earlier upload a Skipped one repeats (the same bytes under the same key), whose results are its."""
+    if file.status != FileStatus.SKIPPED:
+        return None
+    return repeats.ran_already(ObjectRef(file.bucket, file.key, file.etag, file.size_bytes), query.uploads(file.key))
 
 
 def stop_view(outcome: StopOutcome) -> dict[str, object]:

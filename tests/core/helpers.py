@@ -71,17 +71,25 @@ class World:
     def __post_init__(self) -> None:
         self.batch.objects = self.objects  # Bedrock reads inputs and writes outputs in the same S3
 
-    def upload(self, key: str, body: bytes, metadata: dict[str, str] | None = None) -> IngestOutcome:
-        return self.ingest(self.upload_without_event(key, body, metadata))
+    def upload(
+        self, key: str, body: bytes, metadata: dict[str, str] | None = None, *, etag: str | None = None
+    ) -> IngestOutcome:
+        return self.ingest(self.upload_without_event(key, body, metadata, etag=etag))
 
-    def upload_without_event(self, key: str, body: bytes, metadata: dict[str, str] | None = None) -> ObjectRef:
-        """Puts the object in S3 and returns it; nothing is ingested (its S3 event never came)."""
+    def upload_without_event(
+        self, key: str, body: bytes, metadata: dict[str, str] | None = None, *, etag: str | None = None
+    ) -> ObjectRef:
+        """Puts the object in S3 and returns it; nothing is ingested (its S3 event never came). Each upload is a
+        version of its own with an ETag of its own, unless ``etag`` is given (the same bytes again, as S3 tags
+        them: then the upload's own version id tells it apart)."""
         self.uploads += 1
         self.clock.advance(1)
         self.objects.files[BUCKET, key] = body
+        self.objects.metadata.pop((BUCKET, key), None)  # an upload's metadata is its own, as in S3
         if metadata:
             self.objects.metadata[BUCKET, key] = metadata
-        ref = ObjectRef(BUCKET, key, f"etag{self.uploads}", len(body))
+        version_id = f"v{self.uploads}" if etag else None
+        ref = ObjectRef(BUCKET, key, etag or f"etag{self.uploads}", len(body), version_id)
         self.objects.uploads[BUCKET, key] = Listed(ref, self.clock.now())
         return ref
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from bbq.core.intake import repeats
 from bbq.core.intake.ingest import ingest_object
 from bbq.core.model.config import RejectedLines
 from bbq.core.model.files import FileStatus, PartStatus
@@ -140,6 +141,35 @@ def test_duplicate_events_change_nothing_and_vanished_uploads_queue_nothing() ->
     assert outcome.status is None and outcome.reason == "object no longer exists"
     skipped = world.upload("to-process/notes.txt", b"hello")
     assert skipped.file_id is None and len(world.store.files) == 1
+
+
+def test_the_same_bytes_again_under_the_same_key_are_skipped_unless_forced_or_the_earlier_did_not_run() -> None:
+    world = World()
+    body = jsonl(150)
+    first = world.upload("to-process/a.jsonl", body, etag="md5-of-a")
+    again = world.upload("to-process/a.jsonl", body, etag="md5-of-a")  # S3: a new version, the same ETag
+    assert first.status == FileStatus.QUEUED and again.created and again.status == FileStatus.SKIPPED
+    skipped = world.store.files[again.file_id or ""]
+    assert skipped.message.startswith("Skipped: these bytes") and "bbq-force=true" in skipped.message
+    assert first.file_id and skipped.message.count(world.store.files[first.file_id].version) == 1
+    assert (skipped.record_count, skipped.part_count, world.store.parts_of(skipped)) == (0, 0, [])
+    assert skipped.model_id == CLAUDE, "listed under its model"
+    other_key = world.upload("to-process/b.jsonl", body, etag="md5-of-a")
+    changed = world.upload("to-process/a.jsonl", jsonl(151), etag="md5-of-a-151")
+    forced = world.upload("to-process/a.jsonl", body, {"bbq-force": "TRUE"}, etag="md5-of-a")
+    assert [o.status for o in (other_key, changed, forced)] == [FileStatus.QUEUED] * 3, "another key, bytes, a force"
+    assert not repeats.forced({"bbq-force": "no"}) and repeats.forced({"bbq-force": " yes "})
+    # An earlier upload that did not run its records (rejected, failed, stopped) is no reason to skip.
+    stopped = world.store.files[first.file_id].with_changes(status=FileStatus.STOPPED)
+    ref = ObjectRef(BUCKET, "to-process/a.jsonl", "md5-of-a", len(body))
+    assert repeats.ran_already(ref, [stopped]) is None
+    assert repeats.ran_already(ref, [stopped.with_changes(status=FileStatus.COMPLETED)]) == stopped.with_changes(
+        status=FileStatus.COMPLETED
+    )
+    table = ObjectRef(BUCKET, "to-process/a.csv", "md5-of-a", len(body))
+    assert repeats.ran_already(table, [stopped.with_changes(status=FileStatus.COMPLETED, key=table.key)]) is None, (
+        "a table may meet another template: rendered and run again"
+    )
 
 
 class _GeneratedUpload(FakeObjects):

@@ -73,26 +73,64 @@ def test_submit_status_results_cost_and_quota(
     assert cli.main(["status", *stack]) == 0 and "team/calls.jsonl" in capsys.readouterr().out, "a table for people"
 
 
-def test_retry_sends_the_failed_records_again_as_a_new_upload(
+def test_retry_sends_again_only_what_may_succeed_at_the_original_line_numbers_and_all_with_all(
     make_pipeline: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A retry of a few records is small work like any small upload: here it runs on demand after the wait.
-    pipeline = make_pipeline(parameters={"SmallWork": "on-demand", "CompanionWaitMinutes": "10"})
+    # One attempt each, so that throttled records fail for good here; a retry of a few records is small work
+    # like any small upload: here it runs on demand after the wait.
+    pipeline = make_pipeline(parameters={"SmallWork": "on-demand", "CompanionWaitMinutes": "10", "MaxJobAttempts": "1"})
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", pipeline.server.url)
-    pipeline.emulator.faults.update({"record_errors": {"ValidationException": 0.05}})
-    pipeline.upload("to-process/calls.jsonl", jsonl([claude_record(i) for i in range(200)]))
+    pipeline.emulator.faults.update({"record_errors": {"ValidationException": 0.05, "ThrottlingException": 0.05}})
+    pipeline.upload("to-process/calls.jsonl", jsonl([claude_record(i) for i in range(300)]))
     (item,) = pipeline.run_until_done()
     assert item["Status"] == "PartiallyCompleted"
+    place = item["OutputUri"].split("/", 3)[3]
+    errors = [json.loads(line) for line in pipeline.s3.get_object(
+        Bucket=pipeline.bucket, Key=place + "errors.jsonl")["Body"].read().splitlines()]  # fmt: skip
+    throttled = [e for e in errors if e["errorCode"] == 429]
+    malformed = [e for e in errors if e["errorCode"] == 400]
+    assert throttled and malformed and len(throttled) + len(malformed) == item["RecordsFailed"]
     pipeline.emulator.faults.update({"record_errors": {}})
     code, retried = bbq(capsys, "retry", "--stack", pipeline.stack.name, "calls.jsonl")
-    assert (
-        code == 0
-        and retried["records"] == item["RecordsFailed"]
-        and retried["uploaded"].endswith("calls.retry-1.jsonl")
-    )
+    assert code == 0 and retried["uploaded"].endswith("calls.retry-1.jsonl")
+    assert (retried["records"], retried["leftOut"]) == (len(throttled), len(malformed)), "a 400 fails again"
     items = pipeline.run_until_done()
     again = next(i for i in items if i["SourceKey"] == "to-process/calls.retry-1.jsonl")
-    assert again["Status"] == "Completed" and again["RecordCount"] == item["RecordsFailed"]
+    assert again["Status"] == "Completed" and again["RecordCount"] == len(throttled)
+    results = pipeline.s3.get_object(Bucket=pipeline.bucket, Key=again["OutputUri"].split("/", 3)[3] + "results.jsonl")
+    rows = [json.loads(line) for line in results["Body"].read().splitlines()]
+    assert [(r["line"], r["recordId"]) for r in rows] == [(e["line"], e["recordId"]) for e in throttled], (
+        "each record at its line in the upload, with its own id"
+    )
+    code, every = bbq(capsys, "retry", "--stack", pipeline.stack.name, "calls.jsonl", "--all")
+    assert code == 0 and every["uploaded"].endswith("calls.retry-2.jsonl")
+    assert (every["records"], every["leftOut"]) == (item["RecordsFailed"], 0)
+
+
+def test_the_same_bytes_again_under_the_same_key_are_skipped_with_the_earlier_results_unless_forced(
+    pipeline: LocalPipeline, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    stack = ["--stack", pipeline.stack.name]
+    calls = tmp_path / "calls.jsonl"
+    calls.write_bytes(jsonl([claude_record(i) for i in range(120)]))
+    assert bbq(capsys, "submit", *stack, str(calls))[0] == 0
+    (first,) = pipeline.run_until_done()
+    assert bbq(capsys, "submit", *stack, str(calls))[0] == 0, "S3 takes it: a new version, the same ETag"
+    pipeline.step(30)
+    code, view = bbq(capsys, "status", *stack, "--status", "Skipped")
+    (skipped,) = view["files"]
+    assert skipped["message"].startswith("Skipped: these bytes") and first["Version"] in skipped["message"]
+    code, saved = bbq(capsys, "results", *stack, "calls.jsonl", "--out", str(tmp_path / "out"))
+    assert code == 0 and saved["version"] == first["Version"], "the earlier upload's results are this one's"
+    from bbq_sdk import Client
+
+    run = Client(stack=pipeline.stack.name).run("calls.jsonl")
+    state = run.status()
+    assert state.status == "Completed" and state.message.startswith("a repeat of upload"), "the Run follows it"
+    assert len(run.results()) == 120
+    assert bbq(capsys, "submit", *stack, str(calls), "--force")[0] == 0
+    items = pipeline.run_until_done()
+    assert sorted(i["Status"] for i in items) == ["Completed", "Completed", "Skipped"], "forced: run again"
 
 
 def test_errors_say_what_to_do(pipeline: LocalPipeline, capsys: pytest.CaptureFixture[str]) -> None:

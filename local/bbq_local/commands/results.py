@@ -1,6 +1,7 @@
 """`bbq results FILE`: downloads an upload's joined results (results.jsonl, errors.jsonl, summary.json)."""
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from bbq_local.commands.stack import (
     find,
     newest_upload,
     print_json,
+    status_query,
 )
 
 JOINED = ("results.jsonl", "errors.jsonl", "summary.json")
@@ -35,6 +37,19 @@ def run(args: argparse.Namespace) -> int:
     upload = (
         f"upload {file.version} of {file.key} (taken in {file.created_at:%Y-%m-%d %H:%M:%S} UTC, file {file.file_id})"
     )
+    if file.status == FileStatus.SKIPPED:  # a repeat of bytes that ran under the key: the earlier run's results
+        from bbq_sdk.views import repeated_upload
+
+        earlier = repeated_upload(file, status_query(stack))
+        if earlier is None:
+            print(f"The newest {upload} was Skipped: {file.message}; that upload is no longer in the table")
+            return EXIT_ERROR
+        print(
+            f"The newest {upload} repeats upload {earlier.version} (skipped, not run again): its results",
+            file=sys.stderr,
+        )
+        file = earlier
+        upload = f"upload {file.version} of {file.key} (taken in {file.created_at:%Y-%m-%d %H:%M:%S} UTC)"
     if file.status == FileStatus.REJECTED:
         report = f"; see its error report {file.report_uri}" if file.report_uri else ""
         print(f"The newest {upload} was Rejected: {file.message}. Nothing of it runs, so it has no results{report}")

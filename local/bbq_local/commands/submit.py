@@ -24,6 +24,9 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--prefix", default="", help="a folder under to-process/ to upload into")
     add_template_arguments(parser)
     parser.add_argument("--dry-run", action="store_true", help="print what it would cost; upload nothing")
+    parser.add_argument(
+        "--force", action="store_true", help="run it even if the same bytes ran under the same key already"
+    )
     parser.set_defaults(func=run)
     estimate = commands.add_parser("estimate", help="what running a file would cost, before it runs")
     add_stack_arguments(estimate)
@@ -31,7 +34,7 @@ def add_parser(commands: Any) -> None:
     estimate.add_argument("--model", help="a model or inference profile in the stack's AllowedModels")
     estimate.add_argument("--converse", action="store_true", help="render Converse request bodies")
     add_template_arguments(estimate)
-    estimate.set_defaults(func=run, dry_run=True, prefix="")
+    estimate.set_defaults(func=run, dry_run=True, prefix="", force=False)
 
 
 def add_template_arguments(parser: argparse.ArgumentParser) -> None:
@@ -117,7 +120,7 @@ def _rendered(args: argparse.Namespace, stack: Stack, keys: list[str]) -> int:
         try:
             submitted = client.submit(
                 path, model=args.model, template=args.template, id_column=args.id_column, converse=args.converse,
-                name=Path(key).name, prefix=args.prefix,
+                name=Path(key).name, prefix=args.prefix, force=args.force,
             )  # fmt: skip
         except (TemplateProblem, TableRefused, ValueError) as exc:
             raise CommandError(f"{path}: {exc}") from None
@@ -131,13 +134,18 @@ def _raw(args: argparse.Namespace, stack: Stack, keys: list[str]) -> int:
     import boto3
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
+    from bbq.core.intake.repeats import FORCE_METADATA
+
     s3 = boto3.client("s3")
+    extra = {"Metadata": {FORCE_METADATA: "true"}} if args.force else None
     uploaded = []
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, disable=args.json) as progress:
         for path, key in zip(args.files, keys, strict=True):
             task = progress.add_task(key.removeprefix("to-process/"), total=path.stat().st_size)
-            s3.upload_file(str(path), stack.bucket, key, Callback=lambda sent, t=task: progress.advance(t, sent))
+            s3.upload_file(
+                str(path), stack.bucket, key, ExtraArgs=extra, Callback=lambda sent, t=task: progress.advance(t, sent)
+            )
             version = s3.head_object(Bucket=stack.bucket, Key=key).get("VersionId")
             uploaded.append({"file": str(path), "uri": f"s3://{stack.bucket}/{key}", "version": version})
     return _said(args, stack, uploaded)

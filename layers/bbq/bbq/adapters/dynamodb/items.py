@@ -87,6 +87,7 @@ def file_item(file: InputFile) -> dict[str, Any]:
             "Sequencer": file.sequencer or None,
             "RowsUri": file.rows_uri,
             "OutputSchema": file.output_schema,
+            "ETag": file.etag or None,
         }
     )
 
@@ -136,6 +137,7 @@ def file_from(item: dict[str, Any]) -> InputFile:
         sequencer=plain.get("Sequencer", ""),
         rows_uri=plain.get("RowsUri"),
         output_schema=plain.get("OutputSchema"),
+        etag=plain.get("ETag", ""),
     )
 
 

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from bbq.core.intake import repeats
 from bbq.core.intake.routing import Route, RouteRefused, route
 from bbq.core.intake.staging import StagingResult, stage_lines
 from bbq.core.intake.table_uploads import TableRefused, table_upload
@@ -101,6 +102,9 @@ def _ingest(
         return _refuse(ref, file_id, _too_large(ref.size, config.split.max_upload_bytes), objects, store, clock)
     try:
         upload = objects.read(ref)
+        earlier = repeats.ran_already(ref, store.uploads_of(ref.bucket, ref.key))
+        if earlier is not None and not repeats.forced(upload.metadata):
+            return _skip(ref, file_id, earlier, store, clock)
         try:
             target = route(ref.key, upload.metadata, config.models, config.default_model_id)
         except RouteRefused as exc:
@@ -206,6 +210,7 @@ def _file(
         created_at=now,
         updated_at=now,
         sequencer=ref.sequencer or "",
+        etag=ref.etag,
         report_uri=naming.s3_uri(ref.bucket, staged.report_key) if staged.report_key else None,
         message=message,
         waiting_for=waiting_for,
@@ -280,15 +285,34 @@ def _refuse(
     ref: ObjectRef, file_id: str, reason: str, objects: ObjectStore, store: Files, clock: Clock
 ) -> IngestOutcome:
     """A file refused before its lines are read (a model this stack does not run)."""
+    file = _unread(ref, file_id, FileStatus.REJECTED, f"Refused: {reason}", clock)
+    file = _report_whole_file(file, objects)
+    created = store.create_file(file, [])
+    log.warning("file refused", extra={"file_id": file_id, "key": ref.key, "reason": reason})
+    return IngestOutcome(ref.key, file_id, file.status, created=created, reason=reason)
+
+
+def _skip(ref: ObjectRef, file_id: str, earlier: InputFile, store: Files, clock: Clock) -> IngestOutcome:
+    """The same bytes ran under this key already: an item saying so and where its results are, nothing run. No
+    report next to the upload: ``<key>.error.json`` may be the earlier upload's, which its results still copy."""
+    message = repeats.skip_message(earlier)
+    file = _unread(ref, file_id, FileStatus.SKIPPED, message, clock).with_changes(model_id=earlier.model_id)
+    created = store.create_file(file, [])
+    log.info("repeat upload skipped", extra={"file_id": file_id, "key": ref.key, "earlier": earlier.file_id})
+    return IngestOutcome(ref.key, file_id, file.status, created=created, reason=message)
+
+
+def _unread(ref: ObjectRef, file_id: str, status: FileStatus, message: str, clock: Clock) -> InputFile:
+    """The item of an upload none of whose lines was read."""
     now = clock.now()
-    file = InputFile(
+    return InputFile(
         file_id=file_id,
         bucket=ref.bucket,
         key=ref.key,
         version=ref.version,
         model_id="",
         invocation_type=InvocationType.INVOKE_MODEL,
-        status=FileStatus.REJECTED,
+        status=status,
         line_count=0,
         record_count=0,
         rejected_lines=0,
@@ -298,12 +322,9 @@ def _refuse(
         created_at=now,
         updated_at=now,
         sequencer=ref.sequencer or "",
-        message=f"Refused: {reason}",
+        etag=ref.etag,
+        message=message,
     )
-    file = _report_whole_file(file, objects)
-    created = store.create_file(file, [])
-    log.warning("file refused", extra={"file_id": file_id, "key": ref.key, "reason": reason})
-    return IngestOutcome(ref.key, file_id, file.status, created=created, reason=reason)
 
 
 def _report_whole_file(file: InputFile, objects: ObjectStore) -> InputFile:

@@ -11,7 +11,7 @@ last waiting part, at the model's measured rate). None while nothing has been pr
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bbq.core.model.files import FILE_DONE, FileStatus, InputFile, Part, PartStatus
+from bbq.core.model.files import FILE_FINAL, InputFile, Part, PartStatus
 from bbq.core.model.jobs import Job
 from bbq.core.model.model_progress import ModelProgress
 from bbq.core.model.states import ACTIVE
@@ -33,7 +33,7 @@ def file_progress(
     file: InputFile, parts: list[Part], jobs: list[Job], now: datetime, model: ModelProgress | None = None
 ) -> FileProgress:
     total = file.record_count
-    if file.status in FILE_DONE or file.status == FileStatus.REJECTED:
+    if file.status in FILE_FINAL:
         return FileProgress(total, total, None, None)
     final = file.counts.succeeded + file.counts.failed + file.counts.stopped
     running = {job.job_id: job for job in jobs if job.status in ACTIVE}

@@ -36,10 +36,11 @@ class FileStatus(StrEnum):
     FAILED = "Failed"  # every part is done and no record succeeded (the message says why)
     STOPPED = "Stopped"  # stopped on request: what had run is kept and counted, the rest does not run
     REJECTED = "Rejected"  # nothing of it runs (see its error report)
+    SKIPPED = "Skipped"  # the same bytes ran under this key already: not run or billed again (its message says where)
 
 
 FILE_DONE = frozenset({FileStatus.COMPLETED, FileStatus.PARTIALLY_COMPLETED, FileStatus.FAILED, FileStatus.STOPPED})
-FILE_FINAL = FILE_DONE | {FileStatus.REJECTED}  # nothing more happens to it: ended, or never ran
+FILE_FINAL = FILE_DONE | {FileStatus.REJECTED, FileStatus.SKIPPED}  # nothing more happens to it: ended, or never ran
 
 
 class PartStatus(StrEnum):
@@ -121,6 +122,7 @@ class InputFile:
     rows_uri: str | None = None
     # The template's JSON schema (JSON text), when it asked for structured output: results parse each text by it.
     output_schema: str | None = None
+    etag: str = ""  # the upload's S3 ETag: a second upload of the same bytes is told apart (intake.repeats)
 
     def with_changes(self, **changes: object) -> Self:
         return replace(self, **changes)  # type: ignore[arg-type]

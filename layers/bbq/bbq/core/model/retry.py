@@ -37,6 +37,14 @@ def record_error_is_transient(code: object) -> bool:
     return number is not None and (number in RETRIED_RECORD_CODES or 500 <= number <= 599)
 
 
+def worth_sending_again(code: object) -> bool:
+    """``bbq retry``'s default, for a record that never succeeded: one whose last error was about the service at
+    that moment, or that has no error code (it went missing, its job failed or expired, its output was lost, a stop
+    left it unrun), may succeed if sent again; one Bedrock answered with an error about the record itself (400
+    "Malformed input" ...) fails the same way again, and costs again, until its line is fixed."""
+    return code is None or record_error_is_transient(code)
+
+
 def _as_int(code: object) -> int | None:
     if isinstance(code, bool):
         return None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from bbq.core.model.clock import Clock
 from bbq.core.model.errors import JobNotFound
 from bbq.core.model.file_updates import update_file
-from bbq.core.model.files import FILE_DONE, FileStatus, InputFile, PartStatus
+from bbq.core.model.files import FILE_FINAL, InputFile, PartStatus
 from bbq.core.model.jobs import Job
 from bbq.core.model.ports import BatchService, JoinRequests, Store
 from bbq.core.model.states import ACTIVE, JobStatus
@@ -40,7 +40,7 @@ def stop_file(file_id: str, *, store: Store, batch: BatchService, joins: JoinReq
     if file is None:
         raise KeyError(f"no file {file_id} in the table")
     outcome = StopOutcome()
-    if file.status in FILE_DONE or file.status == FileStatus.REJECTED:
+    if file.status in FILE_FINAL:
         outcome.note = f"the file has ended already ({file.status.value}); nothing to stop"
         return outcome
     # The flag first: a job of the file that ends from now on sends none of its records again. Saved on the
@@ -94,7 +94,7 @@ def stop_job(job_id: str, *, store: Store, batch: BatchService, clock: Clock) ->
 
 def _flagged(file: InputFile, clock: Clock) -> InputFile | None:
     """The file flagged; None when it is already, or has ended (nothing to write)."""
-    if file.stop_requested or file.status in FILE_DONE or file.status == FileStatus.REJECTED:
+    if file.stop_requested or file.status in FILE_FINAL:
         return None
     return file.with_changes(stop_requested=True, message=STOP_REQUESTED, updated_at=clock.now())
 
