@@ -23,6 +23,12 @@ def bbq(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any]:
     return code, json.loads(out) if out.strip().startswith(("{", "[")) else out
 
 
+def read_rows(pipeline: LocalPipeline, output_uri: str, name: str) -> list[dict[str, Any]]:
+    """One of an upload's joined files under processed/, a JSON object a line."""
+    body = pipeline.s3.get_object(Bucket=pipeline.bucket, Key=output_uri.split("/", 3)[3] + name)["Body"].read()
+    return [json.loads(line) for line in body.splitlines()]
+
+
 @pytest.fixture
 def pipeline(make_pipeline: Any, monkeypatch: pytest.MonkeyPatch) -> LocalPipeline:
     made: LocalPipeline = make_pipeline(quota=2)
@@ -82,11 +88,13 @@ def test_retry_sends_again_only_what_may_succeed_at_the_original_line_numbers_an
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", pipeline.server.url)
     pipeline.emulator.faults.update({"record_errors": {"ValidationException": 0.05, "ThrottlingException": 0.05}})
     pipeline.upload("to-process/calls.jsonl", jsonl([claude_record(i) for i in range(300)]))
-    (item,) = pipeline.run_until_done()
-    assert item["Status"] == "PartiallyCompleted"
-    place = item["OutputUri"].split("/", 3)[3]
-    errors = [json.loads(line) for line in pipeline.s3.get_object(
-        Bucket=pipeline.bucket, Key=place + "errors.jsonl")["Body"].read().splitlines()]  # fmt: skip
+    # A table rendered by ingest: its retry is made of the rows its template rendered, ids and columns kept.
+    pipeline.upload("templates/t.txt", b"---\nid_column: ticket\n---\nSummarize: {{ text }}")
+    rows = b"ticket,text\n" + b"".join(b"T%03d,call %d went well\n" % (i, i) for i in range(200))
+    pipeline.upload("to-process/tickets.csv", rows, {"bbq-template": "t.txt"})
+    item, table = sorted(pipeline.run_until_done(), key=lambda i: i["SourceKey"])
+    assert item["Status"] == table["Status"] == "PartiallyCompleted"
+    errors = read_rows(pipeline, item["OutputUri"], "errors.jsonl")
     throttled = [e for e in errors if e["errorCode"] == 429]
     malformed = [e for e in errors if e["errorCode"] == 400]
     assert throttled and malformed and len(throttled) + len(malformed) == item["RecordsFailed"]
@@ -97,14 +105,21 @@ def test_retry_sends_again_only_what_may_succeed_at_the_original_line_numbers_an
     items = pipeline.run_until_done()
     again = next(i for i in items if i["SourceKey"] == "to-process/calls.retry-1.jsonl")
     assert again["Status"] == "Completed" and again["RecordCount"] == len(throttled)
-    results = pipeline.s3.get_object(Bucket=pipeline.bucket, Key=again["OutputUri"].split("/", 3)[3] + "results.jsonl")
-    rows = [json.loads(line) for line in results["Body"].read().splitlines()]
+    rows = read_rows(pipeline, again["OutputUri"], "results.jsonl")
     assert [(r["line"], r["recordId"]) for r in rows] == [(e["line"], e["recordId"]) for e in throttled], (
         "each record at its line in the upload, with its own id"
     )
     code, every = bbq(capsys, "retry", "--stack", pipeline.stack.name, "calls.jsonl", "--all")
     assert code == 0 and every["uploaded"].endswith("calls.retry-2.jsonl")
     assert (every["records"], every["leftOut"]) == (item["RecordsFailed"], 0)
+    code, again = bbq(capsys, "retry", "--stack", pipeline.stack.name, "tickets.csv")
+    assert code == 0 and again["uploaded"].endswith("tickets.retry-1.jsonl") and again["records"] > 0
+    failed = read_rows(pipeline, table["OutputUri"], "errors.jsonl")
+    redone = next(i for i in pipeline.run_until_done() if i["SourceKey"] == "to-process/tickets.retry-1.jsonl")
+    rows_back = read_rows(pipeline, redone["OutputUri"], "results.jsonl")
+    assert [(r["line"], r["recordId"], r["columns"]) for r in rows_back] == [
+        (e["line"], e["recordId"], {"text": f"call {e['line'] - 1} went well"}) for e in failed if e["errorCode"] != 400
+    ], "a row keeps its number, its id and its columns"
 
 
 def test_the_same_bytes_again_under_the_same_key_are_skipped_with_the_earlier_results_unless_forced(

@@ -89,21 +89,21 @@ def render(view: dict[str, Any]) -> "Group":
     files = Table(title=f"bbq stack {view['stack']}: {len(view['files'])} uploads", expand=True)
     columns = ("upload", "model", "status", "progress", "done / records", "rate, ETA", "failed", "cost $", "message")
     for column in columns:
-        files.add_column(column, overflow="fold" if column in {"upload", "message"} else "ellipsis")
+        files.add_column(column, overflow="fold")  # wrapped, never cut
     for row in view["files"]:
         cost, estimate = row["costUsd"], row["estimatedInputCostUsd"]
         spent = f"{cost:.4f}" if isinstance(cost, int | float) else f"~{estimate:.4f} in" if estimate else "-"
         pace = f"{row['recordsPerMinute']:,.0f}/min, {row['eta'][11:16]} UTC" if row["eta"] else "-"
         files.add_row(
             row["key"].removeprefix("to-process/"),
-            row["model"].split("/")[-1][:28],
+            row["model"].split("/")[-1],
             row["status"],
             ProgressBar(total=max(row["records"], 1), completed=row["done"], width=20),
             f"{row['done']:,} / {row['records']:,} ({row['percent']:.0f}%)",
             pace,
             str(row["failed"]),
             spent,
-            row["message"],  # wrapped (fold), never cut
+            row["message"],
         )
     tables: list[Any] = [files]
     for row in view["files"]:
