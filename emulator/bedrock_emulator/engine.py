@@ -6,6 +6,7 @@ transition happens at the simulated moment it was due, so tests drive whole job 
 """
 
 import base64
+import json
 import random
 import string
 import threading
@@ -140,6 +141,25 @@ class BedrockEmulator:
     def converse(self, model_id: str, body: Any) -> models.Invocation:
         """Converse: a Converse request (messages, system, inferenceConfig) in, a Converse response out."""
         return self._on_demand("Converse", model_id, models.CONVERSE, body)
+
+    def count_tokens(self, model_id: str, request: Any) -> dict[str, int]:
+        """CountTokens: the input tokens the same InvokeModel body or Converse messages would be charged for."""
+        with self._call("CountTokens"):
+            if not isinstance(request, dict) or not isinstance(request.get("input"), dict):
+                raise ApiError("ValidationException", "1 validation error detected: Value null at 'input'")
+            union = request["input"]
+            if len(union) != 1 or next(iter(union)) not in {"invokeModel", "converse"}:
+                raise ApiError("ValidationException", "input must set exactly one of invokeModel or converse")
+            if not models.counts_tokens(model_id):
+                raise ApiError("ValidationException", "The provided model doesn't support counting tokens.")
+            if "invokeModel" in union:  # a blob: base64 in rest-json's JSON body
+                body = json.loads(base64.b64decode(union["invokeModel"]["body"]))
+                counted = models.invoke(model_id, models.INVOKE_MODEL, body)
+            else:
+                converse = union["converse"]
+                body = {k: converse[k] for k in ("messages", "system") if k in converse}
+                counted = models.invoke(model_id, models.CONVERSE, body)
+            return {"inputTokens": counted.input_tokens}
 
     def _on_demand(self, operation: str, model_id: str, invocation_type: str, body: Any) -> models.Invocation:
         with self._call(operation):

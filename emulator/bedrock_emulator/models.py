@@ -78,6 +78,19 @@ def supports(model_id: str, invocation_type: str) -> bool:
     return invocation_type == INVOKE_MODEL or fam not in _EMBEDDINGS
 
 
+# CountTokens, per "Monitor your token usage by counting tokens before running inference" (Amazon Bedrock User Guide,
+# count-tokens.html): "The following foundation models support the Count tokens API": Anthropic Claude 3.5 Haiku,
+# Claude 3.5 Sonnet v2, Claude 3.5 Sonnet, Claude 3.7 Sonnet, Claude Opus 4, Claude Sonnet 4, each by its foundation
+# model id (modelId is a FoundationModelVersionIdentifier in botocore's model; the guide notes some Claude models
+# reached only through cross-Region inference do not support it on bedrock-runtime). Others answer
+# ValidationException.
+COUNTS_TOKENS = re.compile(r"anthropic\.claude-(3-5-haiku|3-5-sonnet|3-7-sonnet|opus-4|sonnet-4)-\d{8}-")
+
+
+def counts_tokens(model_id: str) -> bool:
+    return model_id.startswith("anthropic.") and bool(COUNTS_TOKENS.match(model_id))
+
+
 def invoke(model_id: str, invocation_type: str, model_input: Any) -> Invocation:
     if not isinstance(model_input, dict):
         raise RecordError("Malformed input request: #: expected type: JSONObject, please reformat your input")

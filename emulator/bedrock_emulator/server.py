@@ -95,6 +95,8 @@ class EmulatorApp:
             return self._service_quotas(target.removeprefix(QUOTAS_TARGET), request)
         if segments[:1] == [ADMIN_PREFIX[1:]]:
             return self._admin(method, segments[1:], request)
+        if method == "POST" and len(segments) == 3 and segments[0] == "model" and segments[2] == "count-tokens":
+            return _respond(self.emulator.count_tokens(segments[1], request.json()))
         if method == "POST" and len(segments) == 3 and segments[0] == "model" and segments[2] in RUNTIME:
             return self._runtime(segments[1], segments[2], request)
         if method == "POST" and segments == ["model-invocation-job"]:

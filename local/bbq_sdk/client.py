@@ -124,20 +124,24 @@ class Client:
     ) -> dict[str, Any]:
         """What submitting ``data`` would cost, before anything is uploaded: records, estimated input tokens,
         the bound on output tokens, at the batch price beside the on-demand one (bbq.core.intake.estimate)."""
+        from bbq.adapters.bedrock_runtime import BedrockTokenCounter
         from bbq.core.intake.estimate import estimate
+        from bbq.core.model.files import InvocationType
         from bbq.core.model.prices import PriceTable
 
         model_id = self._model(model)
         prices = PriceTable.with_overrides(self.info.parameters.get("ModelPrices", ""))
+        counter = BedrockTokenCounter(self.client("bedrock-runtime"))
+        kind = InvocationType.CONVERSE if converse else InvocationType.INVOKE_MODEL
         if template is None:
             if not isinstance(data, str | Path):
                 raise ValueError("without a template, estimate takes a .jsonl path in Bedrock's input format")
             from bbq.core.intake.tables import jsonl_rows
 
             bodies = (row.get("modelInput") or {} for row in jsonl_rows(inputs.file_chunks(Path(data))))
-            return estimate(model_id, bodies, prices).as_dict()
+            return estimate(model_id, bodies, prices, counter, kind).as_dict()
         rows, parsed = inputs.prepared(data, template, id_column, converse, options)
-        return estimate(model_id, inputs.model_inputs(rows, parsed, model_id), prices).as_dict()
+        return estimate(model_id, inputs.model_inputs(rows, parsed, model_id), prices, counter, kind).as_dict()
 
     def key_for(self, name: str, model: str | None, converse: bool, prefix: str = "") -> str:
         stem = _NAME.sub("-", Path(name).name)

@@ -4,9 +4,12 @@ import json
 import math
 from typing import Any
 
+import boto3
 import pytest
+from bedrock_emulator import models as emulated
+from botocore.exceptions import ClientError
 
-from tests.conftest import claude_record, jsonl
+from tests.conftest import REGION, claude_record, jsonl
 from tests.emulator.helpers import create, run_to_end
 
 TRANSCRIPT = (
@@ -137,3 +140,27 @@ def test_records_that_do_not_fit_the_model_get_error_lines(
     assert all("modelOutput" in line for line in lines[1:])
     job = emulator.jobs()[0]
     assert (job["successRecordCount"], job["errorRecordCount"]) == (99, 1)
+
+
+def test_count_tokens_counts_what_invoke_would_charge_for_the_models_aws_lists_and_refuses_the_others(
+    emulator_url: str,
+) -> None:
+    """CountTokens through an unmodified boto3 bedrock-runtime client: an InvokeModel body (a blob, base64 on the
+    wire) or Converse messages; models outside AWS's list answer ValidationException."""
+    runtime = boto3.client("bedrock-runtime", region_name=REGION, endpoint_url=emulator_url)
+    sonnet = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+    body = {
+        "anthropic_version": "bedrock-2023-05-31",
+        "max_tokens": 100,
+        "system": "Be brief.",
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "Summarize: the router blinks red."}]}],
+    }
+    counted = runtime.count_tokens(modelId=sonnet, input={"invokeModel": {"body": json.dumps(body)}})
+    assert counted["inputTokens"] == emulated.invoke(sonnet, "InvokeModel", body).input_tokens > 0
+    messages: Any = [{"role": "user", "content": [{"text": "Summarize: the router blinks red."}]}]
+    conversed = runtime.count_tokens(modelId=sonnet, input={"converse": {"messages": messages}})
+    assert conversed["inputTokens"] == emulated.invoke(sonnet, "Converse", {"messages": messages}).input_tokens
+    for unlisted in ("anthropic.claude-3-haiku-20240307-v1:0", "amazon.nova-lite-v1:0", "us." + sonnet):
+        with pytest.raises(ClientError) as refused:
+            runtime.count_tokens(modelId=unlisted, input={"invokeModel": {"body": json.dumps(body)}})
+        assert refused.value.response["Error"]["Code"] == "ValidationException"

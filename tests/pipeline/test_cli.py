@@ -32,7 +32,8 @@ def read_rows(pipeline: LocalPipeline, output_uri: str, name: str) -> list[dict[
 @pytest.fixture
 def pipeline(make_pipeline: Any, monkeypatch: pytest.MonkeyPatch) -> LocalPipeline:
     made: LocalPipeline = make_pipeline(quota=2)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", made.server.url)  # Bedrock and Service Quotas: the emulator
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", made.server.url)  # Bedrock, its runtime, Service Quotas: the
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", made.server.url)  # emulator, as `bbq local up` sets
     monkeypatch.setenv("AWS_ENDPOINT_URL_SERVICE_QUOTAS", made.server.url)
     return made
 
@@ -105,8 +106,8 @@ def test_retry_sends_again_only_what_may_succeed_at_the_original_line_numbers_an
     items = pipeline.run_until_done()
     again = next(i for i in items if i["SourceKey"] == "to-process/calls.retry-1.jsonl")
     assert again["Status"] == "Completed" and again["RecordCount"] == len(throttled)
-    rows = read_rows(pipeline, again["OutputUri"], "results.jsonl")
-    assert [(r["line"], r["recordId"]) for r in rows] == [(e["line"], e["recordId"]) for e in throttled], (
+    joined = read_rows(pipeline, again["OutputUri"], "results.jsonl")
+    assert [(r["line"], r["recordId"]) for r in joined] == [(e["line"], e["recordId"]) for e in throttled], (
         "each record at its line in the upload, with its own id"
     )
     code, every = bbq(capsys, "retry", "--stack", pipeline.stack.name, "calls.jsonl", "--all")

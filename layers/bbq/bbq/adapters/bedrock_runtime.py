@@ -1,10 +1,11 @@
-"""bedrock-runtime adapter for the OnDemandService port: InvokeModel (the model's native body) or Converse."""
+"""bedrock-runtime adapters: the OnDemandService port (InvokeModel with the model's native body, or Converse) and
+the TokenCounter port (CountTokens, for estimates before a run)."""
 
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from botocore.exceptions import ClientError, ParamValidationError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from bbq.adapters.bedrock_errors import TRANSIENT, code_and_message, model_refusal
 from bbq.core.model.errors import ModelUnavailable, RecordRejected, ServiceBusy
@@ -48,6 +49,26 @@ class BedrockRuntime:
             int(headers.get("x-amzn-bedrock-input-token-count", 0)),
             int(headers.get("x-amzn-bedrock-output-token-count", 0)),
         )
+
+
+class BedrockTokenCounter:
+    def __init__(self, client: "BedrockRuntimeClient") -> None:
+        self._runtime = client
+
+    def count(self, model_id: str, invocation_type: InvocationType, model_input: Mapping[str, Any]) -> int | None:
+        if invocation_type == InvocationType.CONVERSE:  # CountTokens takes a Converse request's messages and system
+            counted: dict[str, Any] = {k: model_input[k] for k in ("messages", "system") if k in model_input}
+            request: dict[str, Any] = {"converse": counted}
+        else:
+            request = {"invokeModel": {"body": json.dumps(model_input).encode()}}
+        try:
+            response = self._runtime.count_tokens(modelId=model_id, input=cast(Any, request))
+        except (ClientError, BotoCoreError):
+            # A model CountTokens does not count (ValidationException), no bedrock:CountTokens permission, a
+            # service that stays busy through botocore's retries, or none reachable: the estimate falls back to its
+            # rule of thumb.
+            return None
+        return int(response["inputTokens"])
 
 
 def _translate(exc: ClientError) -> Exception:

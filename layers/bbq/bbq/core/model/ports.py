@@ -177,6 +177,13 @@ class StatusQuery(Protocol):
         """The jobs that carried or carry the file's parts (every attempt), oldest first."""
 
 
+class TokenCounter(Protocol):
+    """Bedrock's CountTokens: the input tokens a model would charge for a body."""
+
+    def count(self, model_id: str, invocation_type: InvocationType, model_input: Mapping[str, Any]) -> int | None:
+        """None where the model does not count tokens, or the count cannot be had (no permission, throttled)."""
+
+
 class QuotaHolders(Protocol):
     """Which quota a model's jobs count against: a cross-Region or application inference profile routes to a
     foundation model, and Bedrock's concurrent-job quota is that model's, shared with the model's own jobs."""
