@@ -31,9 +31,7 @@ def reviews_csv(rows: int = ROWS, bad_row: int | None = None) -> bytes:
 
 
 def world() -> World:
-    return World(
-        config=replace(CONFIG, small_work=SmallWork.ON_DEMAND), objects=FakeObjects(chunk=4096), tables=True
-    )
+    return World(config=replace(CONFIG, small_work=SmallWork.ON_DEMAND), objects=FakeObjects(chunk=4096), tables=True)
 
 
 def table_of(w: World, file_id: str) -> pa.Table:
@@ -115,3 +113,12 @@ def test_structured_output_is_read_or_says_why_not() -> None:
     assert (structured.parse("I cannot tell.", schema)[1] or "").startswith("the text is not JSON")
     assert "required 'mood' missing" in (structured.parse('{"score": 1}', schema)[1] or "")
     assert "the schema says integer" in (structured.parse('{"mood": "x", "score": "high"}', schema)[1] or "")
+
+
+def test_a_csv_that_stops_being_utf8_half_way_is_refused_whole_and_leaves_no_staged_data() -> None:
+    w = world()
+    w.objects.files[BUCKET, "to-process/_template.txt"] = TEMPLATE
+    outcome = w.upload("to-process/broken.csv", reviews_csv(2_000) + b"rv9999,author \xff,bad,1\n")
+    file = w.store.files[outcome.file_id or ""]
+    assert file.status == FileStatus.REJECTED and "not UTF-8" in file.message
+    assert [k for (_, k) in w.objects.files if k.startswith(naming.STAGED_PREFIX)] == [], "parts closed before go"

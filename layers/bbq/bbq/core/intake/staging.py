@@ -1,6 +1,7 @@
 """Streaming an upload into parts: every valid line goes to a staged part (a new part whenever one is full), every
 refused line to the error report. Memory stays flat whatever the size of the file or of a line."""
 
+import logging
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -11,6 +12,8 @@ from bbq.core.intake.validation import LineChecker, Record, Rejection
 from bbq.core.model import naming
 from bbq.core.model.lines import split_lines
 from bbq.core.model.ports import ObjectRef, ObjectStore, ObjectWriter
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,19 @@ def stage_lines(
         for writer in (part, report):
             if writer:
                 writer.abort(exc)
+        _delete_closed(objects, ref.bucket, result.parts)
         raise
     return result, report
+
+
+def _delete_closed(objects: ObjectStore, bucket: str, parts: list[StagedPart]) -> None:
+    """Parts staged before the read failed: nothing names them yet (the file item comes after), so nothing would
+    ever expire them. A retried event stages them again under the same keys."""
+    for closed in parts:
+        try:
+            objects.delete(bucket, closed.key)
+        except Exception:  # the original error is the one to raise; a part left behind is only storage
+            log.warning("a staged part could not be deleted", extra={"key": closed.key}, exc_info=True)
 
 
 class _OpenPart:
