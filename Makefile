@@ -96,7 +96,13 @@ bench: $(STAMP)  ## benchmarks that print figures
 	$(BIN)/python bench/join_bench.py
 	$(BIN)/python bench/render_bench.py --rows 1000000
 
-bench-smoke: $(STAMP)  ## the results-join and table benches, small: CI runs them so they cannot rot
+bench-smoke: $(STAMP)  ## every benchmark, small, in about a minute: CI runs them so they cannot rot
+	$(BIN)/python bench/emulator_bench.py --seconds 1
+	$(BIN)/python bench/pipeline_bench.py --files 4 --records 200
+	$(BIN)/python bench/ingest_bench.py --sizes-mb 4
+	$(BIN)/python bench/scheduler_reads_bench.py --waiting 200 --finished 200
+	$(BIN)/python bench/planning_sim.py --files 40
+	$(BIN)/python bench/settle_bench.py --records 2000
 	$(BIN)/python bench/join_bench.py --records 20000 --part-records 1000 --budget 0.01
 	$(BIN)/python bench/render_bench.py --rows 20000
 

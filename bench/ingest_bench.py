@@ -152,6 +152,7 @@ def main() -> None:
                 break
             except Exception:
                 time.sleep(0.1)  # the server is starting (a benchmark, not a test)
+        sizes = []
         for size_mb in args.sizes_mb:
             key = f"to-process/{size_mb}mb.jsonl"
             s3.upload_fileobj(_Stream(lines(size_mb * 10**6, int(args.line_kb * 1024))), BUCKET, key)
@@ -159,24 +160,22 @@ def main() -> None:
             ours = measure(endpoint, key, "bbq")
             checks = measure(endpoint, key, "bbq-without-writes")
             s3.delete_object(Bucket=BUCKET, Key=key)
-            print(
-                json.dumps(
-                    {
-                        "size_mb": size_mb,
-                        "line_kb": args.line_kb,
-                        "baseline_s": round(base["seconds"], 2),
-                        "bbq_s": round(ours["seconds"], 2),
-                        "bbq_over_baseline": round(ours["seconds"] / base["seconds"], 2),
-                        "bbq_without_writes_s": round(checks["seconds"], 2),
-                        "bbq_without_writes_over_baseline": round(checks["seconds"] / base["seconds"], 2),
-                        "baseline_mb_s": round(size_mb / base["seconds"], 1),
-                        "bbq_mb_s": round(size_mb / ours["seconds"], 1),
-                        "baseline_peak_rss_mb": round(base["peak_rss_mb"]),
-                        "bbq_peak_rss_mb": round(ours["peak_rss_mb"]),
-                    }
-                ),
-                flush=True,
+            sizes.append(
+                {
+                    "size_mb": size_mb,
+                    "line_kb": args.line_kb,
+                    "baseline_s": round(base["seconds"], 2),
+                    "bbq_s": round(ours["seconds"], 2),
+                    "bbq_over_baseline": round(ours["seconds"] / base["seconds"], 2),
+                    "bbq_without_writes_s": round(checks["seconds"], 2),
+                    "bbq_without_writes_over_baseline": round(checks["seconds"] / base["seconds"], 2),
+                    "baseline_mb_s": round(size_mb / base["seconds"], 1),
+                    "bbq_mb_s": round(size_mb / ours["seconds"], 1),
+                    "baseline_peak_rss_mb": round(base["peak_rss_mb"]),
+                    "bbq_peak_rss_mb": round(ours["peak_rss_mb"]),
+                }
             )
+        print(json.dumps({"bench": "ingest", "sizes": sizes}))
     finally:
         server.terminate()
 

@@ -222,6 +222,7 @@ def main() -> None:
     args = parser.parse_args()
     files = workload(args.files, args.seed)
     bbq, seed = simulate_bbq(files, args.part_records), simulate_seed(files)
+    rows = []
     for model, quota in MODELS.items():
         records = sum(r for m, r in files if m == model)
         bound_h = records / RECORDS_PER_S / quota / 3600
@@ -241,7 +242,8 @@ def main() -> None:
             "seed_jobs": seed[model]["jobs"],
             "seed_records_not_run": seed[model]["records_not_run"],
         }
-        print(json.dumps(row))
+        rows.append(row)
+    print(json.dumps({"bench": "planning", "models": rows}))
 
 
 if __name__ == "__main__":

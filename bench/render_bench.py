@@ -117,6 +117,7 @@ def main() -> int:
     print(
         json.dumps(
             {
+                "bench": "render",
                 "rows": args.rows,
                 "bbq_rows_per_s": round(bbq_n / bbq_s),
                 "floor_rows_per_s": round(floor_n / floor_s),

@@ -139,6 +139,7 @@ def main() -> None:
     print(
         json.dumps(
             {
+                "bench": "scheduler_reads",
                 "waiting_files": args.waiting,
                 "finished_files": args.finished,
                 "active_jobs": args.active,

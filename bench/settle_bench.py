@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=5000)
     args = parser.parse_args()
     config = PipelineConfig("m", "arn:aws:iam::123456789012:role/r", "bbq")
+    cases = []
     for case, errors in (("1% errored, 0.5% missing", True), ("all succeeded", False)):
         store, objects, job = build(args.records, errors)
         size = sum(len(body) for body in objects.files.values())
@@ -74,24 +75,23 @@ def main() -> None:
         start = time.perf_counter()
         (part,) = settle_job(job, store=store, objects=objects, config=config, clock=ManualClock())
         took = time.perf_counter() - start
-        print(
-            json.dumps(
-                {
-                    "case": case,
-                    "records": args.records,
-                    "mb_read": round(size / 1e6, 1),
-                    "baseline_s": round(base, 3),
-                    "settle_s": round(took, 3),
-                    "settle_over_baseline": round(took / base, 2),
-                    "records_per_s": int(args.records / took),
-                    "succeeded": part.succeeded,
-                    "retried": part.retried,
-                    "retry_part_written": naming.attempt_key(FILE_ID, "x-p00001.jsonl", 2).split("/")[-1]
-                    if part.retried
-                    else None,
-                }
-            )
+        cases.append(
+            {
+                "case": case,
+                "records": args.records,
+                "mb_read": round(size / 1e6, 1),
+                "baseline_s": round(base, 3),
+                "settle_s": round(took, 3),
+                "settle_over_baseline": round(took / base, 2),
+                "records_per_s": int(args.records / took),
+                "succeeded": part.succeeded,
+                "retried": part.retried,
+                "retry_part_written": naming.attempt_key(FILE_ID, "x-p00001.jsonl", 2).split("/")[-1]
+                if part.retried
+                else None,
+            }
         )
+    print(json.dumps({"bench": "settle", "cases": cases}))
 
 
 if __name__ == "__main__":
