@@ -95,6 +95,7 @@ bench: $(STAMP)  ## benchmarks that print figures
 	$(BIN)/python bench/settle_bench.py
 	$(BIN)/python bench/join_bench.py
 	$(BIN)/python bench/render_bench.py --rows 1000000
+	$(BIN)/python bench/cold_start_bench.py
 
 bench-smoke: $(STAMP)  ## every benchmark, small, in about a minute: CI runs them so they cannot rot
 	$(BIN)/python bench/emulator_bench.py --seconds 1
@@ -105,6 +106,7 @@ bench-smoke: $(STAMP)  ## every benchmark, small, in about a minute: CI runs the
 	$(BIN)/python bench/settle_bench.py --records 2000
 	$(BIN)/python bench/join_bench.py --records 20000 --part-records 1000 --budget 0.01
 	$(BIN)/python bench/render_bench.py --rows 20000
+	$(BIN)/python bench/cold_start_bench.py --runs 2
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam .pytest_cache .ruff_cache demo-output

@@ -21,7 +21,7 @@ def problems(build: Path) -> list[str]:
         if resource["Type"] == "AWS::Serverless::Function" and not (build / name / "app.py").is_file():
             found.append(f"{name}: no app.py")
     layer = build / "BbqLayer" / "python"
-    for package in ("bbq", "boto3", "aws_lambda_powertools", "pydantic", "orjson", "jinja2", "pyarrow"):
+    for package in ("bbq", "boto3", "aws_lambda_powertools", "orjson", "jinja2", "pyarrow"):
         if not (layer / package).is_dir():
             found.append(f"BbqLayer: no {package}/ under python/")
     # Lambda's limit: a function and its layers unzipped take at most 250 MB (Lambda quotas).

@@ -5,9 +5,8 @@ from typing import Any
 
 import boto3
 import pytest
-from pydantic import ValidationError
 
-from bbq.settings import Settings
+from bbq.settings import Settings, SettingsError
 from bbq_local.pipeline import LocalPipeline
 from bbq_local.stack import ROOT
 from tests.conftest import claude_record, jsonl
@@ -79,7 +78,7 @@ def test_either_trigger_runs_a_full_scheduler_pass(pipeline: LocalPipeline, trig
 
 
 def test_settings_name_what_is_missing() -> None:
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(SettingsError) as caught:
         Settings.from_env({"JOBS_TABLE": "t", "MODEL_ID": "m", "BATCH_ROLE_ARN": "not-an-arn"})
     text = str(caught.value)
     assert "BATCH_ROLE_ARN" in text and "JOB_NAME_PREFIX" in text

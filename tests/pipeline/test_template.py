@@ -45,7 +45,8 @@ def test_every_function_runs_python_313_on_the_shared_layer(resources: dict[str,
         props = function["Properties"]
         assert props["Runtime"] == "python3.13"
         assert props["Layers"] == [{"Ref": layer_id}]
-        assert props["TracingConfig"] == {"Mode": "Active"}
+        # X-Ray only with the Tracing parameter (the handlers then make Powertools' Tracer: BBQ_TRACING).
+        assert props["TracingConfig"] == {"Mode": {"Fn::If": ["TracingOn", "Active", "PassThrough"]}}
         assert props["Handler"] == "app.lambda_handler"
 
 

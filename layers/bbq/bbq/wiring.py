@@ -27,11 +27,27 @@ _RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
 
 @cache
 def client(service: str) -> Any:
+    """The service's client, made when first used: a cold start builds only the clients its work needs (each
+    costs tens of milliseconds of botocore loading its service model; bench/cold_start_bench.py)."""
+    return _OnFirstUse(service)
+
+
+@cache
+def _made(service: str) -> Any:
     return boto3.client(service, config=_RETRIES)  # type: ignore[call-overload]
+
+
+class _OnFirstUse:
+    def __init__(self, service: str) -> None:
+        self._service = service
+
+    def __getattr__(self, name: str) -> Any:  # only for what the proxy itself lacks: everything of the client
+        return getattr(_made(self._service), name)
 
 
 def reset() -> None:
     client.cache_clear()
+    _made.cache_clear()
     quotas.cache_clear()
     limits.cache_clear()
 

@@ -33,8 +33,6 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from jinja2 import StrictUndefined, TemplateError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from bbq.core.intake.model_bodies import BodyError, BodyOptions, model_input
 from bbq.core.intake.validation import RECORD_ID, RENDER_ERROR
@@ -128,6 +126,11 @@ class Renderer:
     """A template compiled once for one model; renders rows into JSONL lines."""
 
     def __init__(self, template: PromptTemplate, model_id: str) -> None:
+        # Jinja2 is loaded with the first template, not with ingest: most uploads are JSONL (a cold start's share).
+        from jinja2 import StrictUndefined, TemplateError, UndefinedError
+        from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+        self._undefined, self._refused = UndefinedError, SecurityError
         self.template, self.model_id = template, model_id
         environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
         try:
@@ -148,9 +151,9 @@ class Renderer:
         columns = {str(k): _plain(v) for k, v in row.items() if k != self.template.id_column}
         try:
             prompt = self._compiled.render(columns)
-        except UndefinedError as exc:
+        except self._undefined as exc:
             raise RowError(f"{_undefined_name(exc)}; the row's columns are {', '.join(map(repr, row))}") from None
-        except SecurityError as exc:
+        except self._refused as exc:
             raise RowError(f"the template did something the sandbox refuses: {exc}") from None
         except Exception as exc:  # a filter or an operation that fails on this row's values
             raise RowError(f"the template failed on this row: {type(exc).__name__}: {exc}") from None
@@ -184,7 +187,7 @@ class Renderer:
             return None
 
 
-def _undefined_name(exc: UndefinedError) -> str:
+def _undefined_name(exc: Exception) -> str:
     message = str(exc)
     if message.startswith("'") and "' is undefined" in message:
         return f"the template names column {message.split(chr(39))[1]!r}, which this row does not have"
