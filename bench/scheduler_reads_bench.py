@@ -1,8 +1,10 @@
 """What one scheduler run reads from the table, whatever the backlog and history: the deployed table's schema in
 moto, N waiting files, M finished files with their parts and jobs, a few jobs in flight; one run of the real
-scheduler (Bedrock scripted in memory). Counts items returned by every DynamoDB call, beside what a full Scan
-would read. Prints one JSON line.
-Usage: python bench/scheduler_reads_bench.py [--waiting 10000] [--finished 100000]
+scheduler (Bedrock scripted in memory). Counts items returned by every DynamoDB call and the S3 copies packed jobs
+make, beside the floor: the least a run that decides the same must read (the jobs in flight, the parts the planned
+jobs take, the model's ledger item) and what a full Scan would read. Files of --file-records records (1,000, or 10
+for many small uploads). Prints one JSON line.
+Usage: python bench/scheduler_reads_bench.py [--waiting 10000] [--finished 100000] [--file-records 1000]
 """
 
 import argparse
@@ -37,17 +39,22 @@ def table_schema() -> dict[str, Any]:
     return {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")}
 
 
+RECORDS = [1000]  # records per file (--file-records)
+
+
 def a_file(file_id: str, status: FileStatus) -> InputFile:
+    n = RECORDS[0]
     return InputFile(
         file_id, "b", f"to-process/{file_id}.jsonl", "v", MODEL, InvocationType.INVOKE_MODEL, status,
-        1000, 1000, 0, 10**6, 1, f"s3://b/processed/{file_id}/", T0, T0,
+        n, n, 0, n * 1000, 1, f"s3://b/processed/{file_id}/", T0, T0,
     )  # fmt: skip
 
 
 def a_part(file_id: str, seconds: int, status: PartStatus, job_id: str | None) -> Part:
+    n = RECORDS[0]
     return Part(
         file_id, 1, MODEL, InvocationType.INVOKE_MODEL, f"s3://b/staged/{file_id}/x-p00001.jsonl", 1,
-        f"s3://b/processed/{file_id}/", 1, 1000, 1000, 10**6, T0 + timedelta(seconds=seconds), status, job_id,
+        f"s3://b/processed/{file_id}/", 1, n, n, n * 1000, T0 + timedelta(seconds=seconds), status, job_id,
     )  # fmt: skip
 
 
@@ -79,10 +86,12 @@ def fill(ddb: Any, table: str, waiting: int, finished: int, active: int) -> None
 
 
 class _StagedElsewhere(FakeObjects):
-    """Copies of staged parts for packed jobs are S3's work, not the table's: not measured here."""
+    """Copies of staged parts for packed jobs are S3's work, not the table's: counted, not made."""
+
+    copies = 0
 
     def copy(self, bucket: str, source_key: str, key: str) -> None:
-        pass
+        self.copies += 1
 
 
 def _skip_mocks_rollback_copy() -> None:
@@ -100,7 +109,9 @@ def main() -> None:
     parser.add_argument("--finished", type=int, default=100_000)
     parser.add_argument("--active", type=int, default=7)
     parser.add_argument("--quota", type=int, default=10)
+    parser.add_argument("--file-records", type=int, default=1000)
     args = parser.parse_args()
+    RECORDS[0] = args.file_records
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
     _skip_mocks_rollback_copy()
     with mock_aws():
@@ -124,18 +135,22 @@ def main() -> None:
             arn = f"arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/{f'j{args.finished + i:023d}'[:12]}"
             batch.snapshots[arn] = batch.snapshots.get(arn) or _running()
         limits = ModelLimits(args.quota, 100, 50_000, 50_000, 1024**3, 5 * 1024**3)
+        objects = _StagedElsewhere()
         start = time.perf_counter()
         report = run_scheduler(
             store=DynamoStore(ddb, "jobs"),
             batch=batch,
-            objects=_StagedElsewhere(),
+            objects=objects,
             limits=FixedLimits(limits),
             config=PipelineConfig(MODEL, "arn:aws:iam::123456789012:role/r", "bbq"),
             clock=ManualClock(T0 + timedelta(days=1)),
             joins=FakeJoins(),
         )
         seconds = time.perf_counter() - start
+        ddb.meta.events.unregister("after-call.dynamodb", count)
         total = ddb.describe_table(TableName="jobs")["Table"]["ItemCount"]
+        planned_parts = sum(len(job.part_ids) for job in _new_jobs(ddb))
+        minimum = args.active + planned_parts + 1  # jobs in flight, the parts planned jobs take, the ledger
     print(
         json.dumps(
             {
@@ -145,8 +160,12 @@ def main() -> None:
                 "active_jobs": args.active,
                 "quota": args.quota,
                 "items_in_table": total,
+                "file_records": args.file_records,
                 "items_read": read["items"],
+                "minimum_items": minimum,
+                "items_over_minimum": round(read["items"] / minimum, 2),
                 "dynamodb_calls": read["calls"],
+                "s3_copies": objects.copies,
                 "full_scan_would_read": total,
                 "planned": report.planned,
                 "submitted": report.submitted,
@@ -154,6 +173,19 @@ def main() -> None:
             }
         )
     )
+
+
+def _new_jobs(ddb: Any) -> list[Job]:
+    """The jobs this run planned (the history's are Completed, the ones in flight InProgress)."""
+    from bbq.adapters.dynamodb.items import job_from
+
+    pages = ddb.get_paginator("scan").paginate(
+        TableName="jobs",
+        FilterExpression="begins_with(Id, :job) AND #s <> :done AND #s <> :running",
+        ExpressionAttributeNames={"#s": "Status"},
+        ExpressionAttributeValues={":job": {"S": "job#"}, ":done": {"S": "Completed"}, ":running": {"S": "InProgress"}},
+    )
+    return [job_from(item) for page in pages for item in page["Items"]]
 
 
 def _running() -> Any:
