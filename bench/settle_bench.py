@@ -1,7 +1,7 @@
-"""Settling an ended job: what joining its output with its input record by record costs, beside a baseline that
-only reads both files and splits their lines. In-memory S3 (the figures are CPU, not network); one part of N
-records of ~1.5 KB, its output with 1% of records errored and 0.5% missing (they go to a retry part), and the same
-part all succeeded (then the input is not read). Prints one JSON line per case.
+"""Settling an ended job: what joining its output with its input record by record costs, beside the floor: the
+output's lines split, and the input's only when some records go again. In-memory S3 (the figures are CPU, not
+network); one part of N records of ~1.5 KB, its output with 1% of records errored and 0.5% missing (they go to a
+retry part), and the same part all succeeded (then the input is not read). Prints one JSON line.
 
 Usage: python bench/settle_bench.py [--records 5000]
 """
@@ -54,11 +54,15 @@ def build(records: int, errors: bool) -> tuple[InMemoryStore, FakeObjects, Job]:
     return store, objects, job
 
 
-def baseline(objects: FakeObjects) -> float:
+def baseline(objects: FakeObjects, reads_input: bool) -> float:
+    """The floor: the output's lines split (every record's outcome is on its line), and when some records go
+    again, the input's lines split too (theirs are copied into the retry part). Settling parses no more of a line
+    than it must, so parsing every output line would flatter it."""
     start = time.perf_counter()
     for bucket, key in list(objects.files):
-        for _ in split_lines(objects.read_key(bucket, key), 32 * 1024**2):
-            pass
+        if key.endswith(".out") or reads_input:
+            for _ in split_lines(objects.read_key(bucket, key), 32 * 1024**2):
+                pass
     return time.perf_counter() - start
 
 
@@ -71,7 +75,7 @@ def main() -> None:
     for case, errors in (("1% errored, 0.5% missing", True), ("all succeeded", False)):
         store, objects, job = build(args.records, errors)
         size = sum(len(body) for body in objects.files.values())
-        base = baseline(objects)
+        base = baseline(objects, reads_input=errors)
         start = time.perf_counter()
         (part,) = settle_job(job, store=store, objects=objects, config=config, clock=ManualClock())
         took = time.perf_counter() - start
