@@ -37,6 +37,9 @@ class InMemoryStore:
     def get_file(self, file_id: str) -> InputFile | None:
         return self.files.get(file_id)
 
+    def get_files(self, file_ids: Sequence[str]) -> list[InputFile]:
+        return [self.files[fid] for fid in dict.fromkeys(file_ids) if fid in self.files]
+
     def create_file(self, file: InputFile, parts: Sequence[Part]) -> bool:
         with self._lock:
             for part in parts:

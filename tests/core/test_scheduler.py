@@ -3,6 +3,7 @@ answer handled."""
 
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +19,7 @@ from bbq.core.model.errors import (
     ServiceBusy,
     SlotUnavailable,
 )
-from bbq.core.model.files import FileStatus, InputFile, Part, PartStatus, WaitReason
+from bbq.core.model.files import FileStatus, Part, PartStatus, WaitReason
 from bbq.core.model.jobs import JobSnapshot, RecordCounts
 from bbq.core.model.states import JobStatus
 from tests.conftest import CLAUDE, ROLE_ARN
@@ -403,19 +404,19 @@ def test_a_file_written_from_a_stale_view_of_its_parts_is_put_right() -> None:
     world = World(config=WHOLE)
     file_id = upload(world, "race")
     store = world.store
-    real_parts_of = store.parts_of
+    real_get_parts = store.get_parts
     raced: list[bool] = []
 
-    def stale_then_real(file: InputFile) -> list[Part]:
-        parts = real_parts_of(file)
-        if not raced:
-            raced.append(True)
-            for part in parts:  # the other run: every part done, the file written Completed
+    def stale_then_real(part_ids: Sequence[str]) -> list[Part]:
+        parts = real_get_parts(part_ids)
+        if not raced and store.files[file_id].status == FileStatus.QUEUED and any(p.file_id == file_id for p in parts):
+            raced.append(True)  # the file's parts as this run's file update reads them, then the other run:
+            for part in parts:  # every part done, the file written Completed
                 store.save_part(part.with_changes(status=PartStatus.COMPLETED))
             store.save_file(store.files[file_id].with_changes(status=FileStatus.COMPLETED))
         return parts
 
-    store.parts_of = stale_then_real  # type: ignore[method-assign]
+    store.get_parts = stale_then_real  # type: ignore[method-assign]
     run(world)
     assert raced and store.files[file_id].status == FileStatus.COMPLETED
 

@@ -26,6 +26,13 @@ def store(request: pytest.FixtureRequest) -> Store:
     return DynamoStore(boto3.client("dynamodb"), make_pipeline(quota=2).table)
 
 
+def test_files_are_read_together_in_the_order_asked(store: Store) -> None:
+    first, second = a_file("f1", 1), a_file("f0", 1)
+    assert store.create_file(first, [a_part("f1", 1)]) and store.create_file(second, [a_part("f0", 1)])
+    assert store.get_files(["f1", "nope", "f0", "f1"]) == [first, second], "those that exist, each once"
+    assert store.get_files([]) == []
+
+
 def test_files_parts_and_jobs_survive_the_round_trip(store: Store) -> None:
     file = a_file("f1", 2)
     parts = [a_part("f1", 1), a_part("f1", 2)]

@@ -92,19 +92,24 @@ class DynamoStore:
         uploads = [file_from(item) for page in pages for item in page["Items"]]
         return [upload for upload in uploads if upload.bucket == bucket]
 
+    def get_files(self, file_ids: Sequence[str]) -> list[InputFile]:
+        found = {file.file_id: file for file in map(file_from, self._batch_get(FILE, file_ids))}
+        return [found[fid] for fid in dict.fromkeys(file_ids) if fid in found]
+
     def get_parts(self, part_ids: Sequence[str]) -> list[Part]:
-        found: dict[str, Part] = {}
-        ids = list(dict.fromkeys(part_ids))
-        for start in range(0, len(ids), _BATCH_GET):
-            keys = [{"Id": {"S": PART + pid}} for pid in ids[start : start + _BATCH_GET]]
+        found = {part.part_id: part for part in map(part_from, self._batch_get(PART, part_ids))}
+        return [found[pid] for pid in dict.fromkeys(part_ids) if pid in found]
+
+    def _batch_get(self, prefix: str, ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """Items by id, consistently, 100 a call (BatchGetItem's limit), unprocessed keys asked again."""
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), _BATCH_GET):
+            keys = [{"Id": {"S": prefix + item_id}} for item_id in unique[start : start + _BATCH_GET]]
             request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
             while request:
                 response = self._ddb.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self._table, []):
-                    part = part_from(item)
-                    found[part.part_id] = part
+                yield from response["Responses"].get(self._table, [])
                 request = response.get("UnprocessedKeys") or {}
-        return [found[pid] for pid in ids if pid in found]
 
     def save_part(self, part: Part, expected: PartStatus | None = None) -> bool:
         if expected is None:

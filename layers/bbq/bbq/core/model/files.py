@@ -197,6 +197,20 @@ def every_attempt(file: "InputFile", get_parts: Callable[[Sequence[str]], list[P
     return parts
 
 
+def every_attempt_of(
+    files: Iterable["InputFile"], get_parts: Callable[[Sequence[str]], list[Part]]
+) -> dict[str, list[Part]]:
+    """``every_attempt`` for several files at once: their parts read together, then each round of later attempts."""
+    files = list(files)
+    found = get_parts([part_id(f.file_id, index) for f in files for index in range(1, f.part_count + 1)])
+    parts: dict[str, list[Part]] = {f.file_id: [] for f in files}
+    while found:
+        for part in found:
+            parts[part.file_id].append(part)
+        found = get_parts([part.next_attempt_id for part in found if part.status == PartStatus.RETRIED])
+    return parts
+
+
 def file_status(parts: Iterable[Part]) -> FileStatus:
     """A file's status, derived from its parts (every attempt of each: a retried part's next attempt stands for it)."""
     parts = list(parts)

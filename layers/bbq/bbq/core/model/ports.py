@@ -61,6 +61,9 @@ class Files(Protocol):
 
     def get_file(self, file_id: str) -> InputFile | None: ...
 
+    def get_files(self, file_ids: Sequence[str]) -> list[InputFile]:
+        """The files of ``file_ids`` that exist, in that order, read consistently in batches (not one call each)."""
+
     def create_file(self, file: InputFile, parts: Sequence[Part]) -> bool:
         """Stores the parts, then the file; False when the file exists already (nothing is changed)."""
 
