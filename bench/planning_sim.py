@@ -18,6 +18,7 @@ import heapq
 import json
 import math
 import random
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -38,6 +39,7 @@ MODELS = {"anthropic.claude-3-haiku-20240307-v1:0": 3, "amazon.nova-lite-v1:0": 
 OVERHEAD_S = 30 + 60 + 60  # the emulator's Submitted, Validating and Scheduled phases
 RECORDS_PER_S = 2.0
 POLL = timedelta(minutes=15)
+GIVE_UP = timedelta(days=60)  # the largest workload here ends in days
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 BATCH_LIMITS = ModelLimits(1, 100, 50_000, 50_000, 1024**3, 5 * 1024**3)
 
@@ -140,6 +142,9 @@ def simulate_bbq(files: list[tuple[str, int]], part_records: int) -> dict[str, d
         runs += 1
         if all(f.join_requested_at or f.status == FileStatus.REJECTED for f in store.files.values()):
             break
+        if clock.now() - T0 > GIVE_UP:  # never loop for ever: a pipeline that stops moving is a failure
+            stuck = sorted({f.status.value for f in store.files.values() if not f.join_requested_at})
+            sys.exit(f"files still {stuck} after {GIVE_UP.days} simulated days and {runs} scheduler runs")
         while bedrock.events and bedrock.events[0] <= clock.now():
             heapq.heappop(bedrock.events)
         if clock.now() >= next_poll:
