@@ -95,6 +95,7 @@ bench: $(STAMP)  ## benchmarks that print figures
 	$(BIN)/python bench/planning_sim.py
 	$(BIN)/python bench/settle_bench.py
 	$(BIN)/python bench/join_bench.py
+	$(BIN)/python bench/join_bench.py --records 500000 --budget 5 --real-writer
 	$(BIN)/python bench/render_bench.py --rows 1000000
 	$(BIN)/python bench/cold_start_bench.py
 
@@ -107,6 +108,7 @@ bench-smoke: $(STAMP)  ## every benchmark, small, in about a minute: CI runs the
 	$(BIN)/python bench/planning_sim.py --files 40
 	$(BIN)/python bench/settle_bench.py --records 2000
 	$(BIN)/python bench/join_bench.py --records 20000 --part-records 1000 --budget 0.01
+	$(BIN)/python bench/join_bench.py --records 20000 --part-records 1000 --budget 0.01 --real-writer
 	$(BIN)/python bench/render_bench.py --rows 20000
 	$(BIN)/python bench/cold_start_bench.py --runs 2
 

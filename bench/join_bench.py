@@ -9,7 +9,8 @@ than one invocation pauses at a checkpoint and goes on, as the results function 
 
     python bench/join_bench.py [--records 5000000] [--part-records 5000] [--budget 720]
 
-Prints one JSON line.
+With ``--real-writer`` the join writes through bbq's own S3 adapter to a moto server in its own process, for its
+memory with the real multipart buffers (the time then includes the uploads). Prints one JSON line.
 """
 
 import argparse
@@ -123,6 +124,61 @@ class _Counted:
         self.objects.written[self.key] = self.bytes
 
 
+class RealWrites(SyntheticObjects):
+    """What the join writes goes through bbq's own S3 adapter to a moto server in its own process (its multipart
+    buffers are the join's memory too); what it reads is still made as read."""
+
+    def __init__(self, records: int, per_part: int, s3: Any) -> None:
+        super().__init__(records, per_part)
+        from bbq.adapters.s3_objects import S3Objects
+
+        self.s3, self.real = s3, S3Objects(s3)
+
+    def read_key(self, bucket: str, key: str) -> Iterator[bytes]:
+        return self.real.read_key(BUCKET, key) if key.startswith("processed/big/") else self.body(key)
+
+    def resumable_writer(self, bucket: str, key: str, state: Mapping[str, object] | None) -> Any:
+        return self.real.resumable_writer(BUCKET, key, state)
+
+    @contextmanager
+    def writer(self, bucket: str, key: str) -> Iterator[Any]:
+        with self.real.writer(BUCKET, key) as out:
+            yield out
+
+    def put_json(self, bucket: str, key: str, body: Mapping[str, object]) -> None:
+        super().put_json(bucket, key, body)
+        self.real.put_json(BUCKET, key, body)
+
+
+def moto_s3() -> tuple[Any, Any]:
+    """A moto server in a process of its own, and an S3 client of it with the Lambda's checksum settings."""
+    import os
+    import subprocess
+    import sys
+
+    import boto3
+    from bedrock_emulator.standalone import free_port, wait_until
+    from botocore.config import Config
+
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    config = Config(request_checksum_calculation="when_required", response_checksum_validation="when_required")
+    s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", config=config)
+
+    def created() -> bool:
+        try:
+            s3.create_bucket(Bucket=BUCKET)
+        except Exception:
+            return False
+        return True
+
+    wait_until(created, 30)
+    return server, s3
+
+
 def the_file(records: int, per_part: int) -> tuple[InMemoryStore, InputFile]:
     parts_count = -(-records // per_part)
     output_uri = naming.s3_uri(BUCKET, "processed/big/")
@@ -155,9 +211,10 @@ def floor(records: int, per_part: int) -> float:
     return time.process_time() - start
 
 
-def bbq_join(records: int, per_part: int, budget: float) -> dict[str, Any]:
+def bbq_join(records: int, per_part: int, budget: float, s3: Any = None) -> dict[str, Any]:
     store, file = the_file(records, per_part)
-    objects, clock = SyntheticObjects(records, per_part), ManualClock(T0)
+    objects = SyntheticObjects(records, per_part) if s3 is None else RealWrites(records, per_part, s3)
+    clock = ManualClock(T0)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     invocations, cpu = 0, 0.0
     outcome = JoinOutcome.PAUSED
@@ -184,9 +241,15 @@ def bbq_join(records: int, per_part: int, budget: float) -> dict[str, Any]:
         "invocations": invocations,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "rss_before_mb": round(rss_before, 1),
-        "results_mb": round(objects.written["processed/big/results.jsonl"] / 1e6, 1),
+        "results_mb": round(_size(objects, "processed/big/results.jsonl") / 1e6, 1),
         "status": store.files[FILE_ID].status.value,
     }
+
+
+def _size(objects: SyntheticObjects, key: str) -> int:
+    if isinstance(objects, RealWrites):
+        return int(objects.s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"])
+    return objects.written[key]
 
 
 def main() -> None:
@@ -194,13 +257,25 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=5_000_000)
     parser.add_argument("--part-records", type=int, default=5_000)
     parser.add_argument("--budget", type=float, default=720.0, help="CPU seconds one invocation may join for")
+    parser.add_argument(
+        "--real-writer",
+        action="store_true",
+        help="write through bbq's S3 adapter to a moto server: the join's memory with its real writer (its CPU then "
+        "includes the uploads, so compare memory, not time)",
+    )
     args = parser.parse_args()
-    bbq = bbq_join(args.records, args.part_records, args.budget)
+    server, s3 = moto_s3() if args.real_writer else (None, None)
+    try:
+        bbq = bbq_join(args.records, args.part_records, args.budget, s3)
+    finally:
+        if server is not None:
+            server.terminate()
     base = floor(args.records, args.part_records)
     print(
         json.dumps(
             {
                 "bench": "join",
+                "writer": "bbq's S3 adapter, to moto" if args.real_writer else "a counting sink",
                 "records": args.records,
                 "part_records": args.part_records,
                 "budget_s_per_invocation": args.budget,
