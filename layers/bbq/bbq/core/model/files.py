@@ -189,25 +189,22 @@ def file_counts(parts: Iterable[Part]) -> FileCounts:
 
 def every_attempt(file: "InputFile", get_parts: Callable[[Sequence[str]], list[Part]]) -> list[Part]:
     """All of a file's parts and every later attempt of each (a retried part's next attempt is a part too)."""
-    found = get_parts([part_id(file.file_id, index) for index in range(1, file.part_count + 1)])
-    parts = list(found)
-    while retried := [part.next_attempt_id for part in found if part.status == PartStatus.RETRIED]:
-        found = get_parts(retried)
-        parts += found
-    return parts
+    return every_attempt_of([file], get_parts)[file.file_id]
 
 
 def every_attempt_of(
     files: Iterable["InputFile"], get_parts: Callable[[Sequence[str]], list[Part]]
 ) -> dict[str, list[Part]]:
-    """``every_attempt`` for several files at once: their parts read together, then each round of later attempts."""
+    """``every_attempt`` for several files at once: their parts read together, then each round of later attempts,
+    each file's in that order."""
     files = list(files)
-    found = get_parts([part_id(f.file_id, index) for f in files for index in range(1, f.part_count + 1)])
     parts: dict[str, list[Part]] = {f.file_id: [] for f in files}
-    while found:
+    wanted = [part_id(f.file_id, index) for f in files for index in range(1, f.part_count + 1)]
+    while wanted:
+        found = get_parts(wanted)
         for part in found:
             parts[part.file_id].append(part)
-        found = get_parts([part.next_attempt_id for part in found if part.status == PartStatus.RETRIED])
+        wanted = [part.next_attempt_id for part in found if part.status == PartStatus.RETRIED]
     return parts
 
 
