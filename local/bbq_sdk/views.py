@@ -99,7 +99,9 @@ def repeated_upload(file: InputFile, query: Any) -> InputFile | None:
     """The earlier upload a Skipped one repeats (the same bytes under the same key), whose results are its."""
     if file.status != FileStatus.SKIPPED:
         return None
-    return repeats.ran_already(ObjectRef(file.bucket, file.key, file.etag, file.size_bytes), query.uploads(file.key))
+    return repeats.ran_already(
+        ObjectRef(file.bucket, file.key, file.etag, file.size_bytes), lambda: query.uploads(file.key)
+    )
 
 
 def stop_view(outcome: StopOutcome) -> dict[str, object]:

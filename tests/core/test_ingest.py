@@ -12,7 +12,7 @@ import orjson
 from bbq.core.intake import repeats
 from bbq.core.intake.ingest import ingest_object
 from bbq.core.model.config import RejectedLines
-from bbq.core.model.files import FileStatus, PartStatus
+from bbq.core.model.files import FileStatus, InputFile, PartStatus
 from bbq.core.model.limits import FixedLimits, SplitPolicy
 from bbq.core.model.ports import ObjectRef, StoredObject
 from bbq_local.fakes import FakeObjects
@@ -162,14 +162,19 @@ def test_the_same_bytes_again_under_the_same_key_are_skipped_unless_forced_or_th
     # An earlier upload that did not run its records (rejected, failed, stopped) is no reason to skip.
     stopped = world.store.files[first.file_id].with_changes(status=FileStatus.STOPPED)
     ref = ObjectRef(BUCKET, "to-process/a.jsonl", "md5-of-a", len(body))
-    assert repeats.ran_already(ref, [stopped]) is None
-    assert repeats.ran_already(ref, [stopped.with_changes(status=FileStatus.COMPLETED)]) == stopped.with_changes(
-        status=FileStatus.COMPLETED
-    )
+    assert repeats.ran_already(ref, lambda: [stopped]) is None
+    assert repeats.ran_already(
+        ref, lambda: [stopped.with_changes(status=FileStatus.COMPLETED)]
+    ) == stopped.with_changes(status=FileStatus.COMPLETED)
     table = ObjectRef(BUCKET, "to-process/a.csv", "md5-of-a", len(body))
-    assert repeats.ran_already(table, [stopped.with_changes(status=FileStatus.COMPLETED, key=table.key)]) is None, (
-        "a table may meet another template: rendered and run again"
-    )
+    assert (
+        repeats.ran_already(table, lambda: [stopped.with_changes(status=FileStatus.COMPLETED, key=table.key)]) is None
+    ), "a table may meet another template: rendered and run again"
+
+    def unread() -> list[InputFile]:
+        raise AssertionError("the key's uploads were queried for an upload that cannot repeat one")
+
+    assert repeats.ran_already(table, unread) is None
 
 
 class _GeneratedUpload(FakeObjects):

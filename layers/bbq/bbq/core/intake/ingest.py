@@ -102,7 +102,7 @@ def _ingest(
         return _refuse(ref, file_id, _too_large(ref.size, config.split.max_upload_bytes), objects, store, clock)
     try:
         upload = objects.read(ref)
-        earlier = repeats.ran_already(ref, store.uploads_of(ref.bucket, ref.key))
+        earlier = repeats.ran_already(ref, lambda: store.uploads_of(ref.bucket, ref.key))
         if earlier is not None and not repeats.forced(upload.metadata):
             return _skip(ref, file_id, earlier, store, clock)
         try:

@@ -9,7 +9,7 @@ same bytes, and then the upload runs again: bbq never skips different bytes, and
 Only JSONL uploads are compared: a table rendered by ingest may meet another template (its folder's
 ``_template.txt`` or its metadata) and so other prompts."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from bbq.core.model import naming
 from bbq.core.model.files import FileStatus, InputFile
@@ -26,13 +26,14 @@ def forced(metadata: Mapping[str, str]) -> bool:
     return metadata.get(FORCE_METADATA, "").strip().lower() in _YES
 
 
-def ran_already(ref: ObjectRef, uploads: Iterable[InputFile]) -> InputFile | None:
-    """The earliest upload of ``ref``'s key with the same bytes that ran or is running, if there is one."""
+def ran_already(ref: ObjectRef, uploads: Callable[[], Iterable[InputFile]]) -> InputFile | None:
+    """The earliest upload of ``ref``'s key with the same bytes that ran or is running, if there is one. The key's
+    uploads (``uploads()``, a query) are read only for an upload that could repeat one."""
     if not ref.key.lower().endswith(naming.INPUT_SUFFIX) or not ref.etag:
         return None
     same = [
         upload
-        for upload in uploads
+        for upload in uploads()
         if upload.status in _RAN and upload.etag == ref.etag and upload.size_bytes == ref.size
     ]
     return min(same, key=lambda upload: upload.created_at, default=None)
