@@ -35,18 +35,18 @@ class ModelProgress:
     # (queued_at, records queued up to then) of the waiting parts, oldest first: a file's place in the queue
     queue: tuple[tuple[datetime, int], ...] = ()
 
-    @property
-    def records_left(self) -> int:
-        return self.waiting_records + self.records_in_flight
-
     def eta_after(self, queued_up_to: datetime | None, now: datetime) -> datetime | None:
         """When the parts queued up to ``queued_up_to`` would be done, everything in flight first (only that with
         None: a file whose parts are all packed into jobs waiting for a slot)."""
         if not self.records_per_minute:
             return None
-        position = bisect_right([at for at, _ in self.queue], queued_up_to) if queued_up_to else 0
+        position = bisect_right(self.queue, queued_up_to, key=_queued_at) if queued_up_to else 0
         ahead = self.queue[position - 1][1] if position else 0
         return now + timedelta(minutes=(self.records_in_flight + ahead) / self.records_per_minute)
+
+
+def _queued_at(entry: tuple[datetime, int]) -> datetime:
+    return entry[0]
 
 
 def model_progress(
