@@ -14,9 +14,12 @@ from bbq.core.model.ports import ModelSlots, ObjectRef
 from bbq.core.scheduling.stopping import StopOutcome
 
 
-def model_progresses(models: Iterable[str], query: Any, now: datetime) -> dict[str, ModelProgress]:
-    """Each model named, and each that holds slots in the ledger (a quota holder, for inference profiles)."""
-    slots: dict[str, ModelSlots] = query.slots()  # a Scan of the ledger items: people's views only
+def model_progresses(
+    models: Iterable[str], query: Any, now: datetime, with_slots: bool = True
+) -> dict[str, ModelProgress]:
+    """Each model named, and with ``with_slots`` each that holds slots in the ledger (a quota holder, for
+    inference profiles) and every model's slots; without, only the named models' queues and rates."""
+    slots: dict[str, ModelSlots] = query.slots() if with_slots else {}  # a Scan of the ledger: people's views only
     progresses = {}
     for model in dict.fromkeys([*models, *slots]):
         held = slots.get(model, ModelSlots(0, None))
@@ -52,11 +55,10 @@ def file_view(
     counts = file.counts
     running = file.status not in FILE_FINAL
     parts = query.parts_of(file) if running or with_jobs else []
-    jobs = query.jobs_of(file) if running or with_jobs else []
+    jobs = query.jobs_of(file, parts) if running or with_jobs else []
     model = (models or {}).get(file.model_id)
     if running and model is None:
-        model_id = file.model_id
-        model = model_progress(model_id, query.waiting_parts(model_id), query.jobs_in_flight(model_id), 0, None, now)
+        model = model_progresses([file.model_id], query, now, with_slots=False)[file.model_id]
     progress = file_progress(file, parts, jobs, now, model)
     row: dict[str, Any] = {
         "key": file.key,

@@ -161,6 +161,7 @@ def test_the_read_side_finds_files_by_status_an_upload_by_its_key_and_a_files_jo
     claimed = a_part("k2", 1).with_changes(status=PartStatus.IN_JOB, job_id="j1", input_name="k2-a.jsonl")
     assert store.create_job(full_job("j1", (claimed.part_id,), JobStatus.PENDING), [claimed])
     assert [job.job_id for job in query.jobs_of(newer)] == ["j1"] and query.jobs_of(older) == []
+    assert query.jobs_of(newer, query.parts_of(newer)) == query.jobs_of(newer), "from the parts already read"
     assert [f.file_id for f in query.files(FileStatus.QUEUED)] == ["k2"]
     older = older.with_changes(status=FileStatus.COMPLETED, revision=1)
     assert {f.file_id for f in query.files()} == {"k1", "k2"}

@@ -80,7 +80,8 @@ class DynamoStatus:
     def parts_of(self, file: InputFile) -> list[Part]:
         return self._store.parts_of(file)
 
-    def jobs_of(self, file: InputFile) -> list[Job]:
-        job_ids = dict.fromkeys(part.job_id for part in self.parts_of(file) if part.job_id)
+    def jobs_of(self, file: InputFile, parts: list[Part] | None = None) -> list[Job]:
+        parts = self.parts_of(file) if parts is None else parts
+        job_ids = dict.fromkeys(part.job_id for part in parts if part.job_id)
         jobs = [job for job_id in job_ids if (job := self._store.get_job(job_id)) is not None]
         return sorted(jobs, key=lambda job: (job.created_at, job.job_id))

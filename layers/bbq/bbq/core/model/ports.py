@@ -176,8 +176,9 @@ class StatusQuery(Protocol):
     def parts_of(self, file: InputFile) -> list[Part]:
         """The file's parts, every attempt of each."""
 
-    def jobs_of(self, file: InputFile) -> list[Job]:
-        """The jobs that carried or carry the file's parts (every attempt), oldest first."""
+    def jobs_of(self, file: InputFile, parts: list[Part] | None = None) -> list[Job]:
+        """The jobs that carried or carry the file's parts (every attempt), oldest first; from ``parts`` when the
+        caller has read them (``parts_of``)."""
 
 
 class TokenCounter(Protocol):
