@@ -16,6 +16,7 @@ from bbq.core.model import naming
 from bbq.core.model.files import InputFile
 from bbq.core.model.lines import split_lines
 from bbq.core.model.retry import worth_sending_again
+from bbq.core.settling.results import ERRORS
 from bbq_local.commands.stack import (
     EXIT_NOT_READY,
     EXIT_OK,
@@ -53,8 +54,11 @@ def run(args: argparse.Namespace) -> int:
 
     s3 = boto3.client("s3")
     bucket, prefix = naming.split_uri(file.results_uri)
-    errors = s3.get_object(Bucket=bucket, Key=prefix + "errors.jsonl")["Body"].iter_lines()
-    wanted, left_out = chosen((orjson.loads(line) for line in errors if line), every=args.all)
+    # bbq's line splitter, as for the upload: botocore's iter_lines is quadratic in a line's length (a table's
+    # errors carry its columns).
+    errors = s3.get_object(Bucket=bucket, Key=prefix + ERRORS)["Body"].iter_chunks(READ_CHUNK)
+    rows = (orjson.loads(line.data) for line in split_lines(errors, MAX_LINE) if line.data)
+    wanted, left_out = chosen(rows, every=args.all)
     result: dict[str, Any] = {"file": file.key, "records": 0, "leftOut": left_out, "uploaded": None}
     if wanted:
         key = _retry_key(s3, file.bucket, file.key)

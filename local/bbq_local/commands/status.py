@@ -72,8 +72,8 @@ def snapshot(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     from bbq_sdk.views import file_view, model_progresses, model_view
 
     names = [*stack.models(), *(f.model_id for f in files if f.status not in FILE_FINAL)]
-    progresses = model_progresses(names, query, now)
-    if args.model:
+    progresses = model_progresses([m for m in names if not args.model or args.model in m], query, now)
+    if args.model:  # the ledger's own models too
         progresses = {m: p for m, p in progresses.items() if args.model in m}
     with_jobs = bool(getattr(args, "file", None))
     rows = [file_view(f, query, now, with_jobs, progresses) for f in files]
