@@ -15,6 +15,7 @@ from bbq.core.model.join_state import JoinCheckpoint
 from bbq.core.model.ports import Listed, ObjectRef, OnDemandResult, Reservation, StoredObject, SubmitRequest
 from bbq.core.model.record_ids import line_of
 from bbq.core.model.states import JobStatus, is_terminal
+from bbq.core.model.teams import DEFAULT_TEAM, Priority
 
 MISSING = "missing"  # a record Bedrock leaves out of the output
 Fate = Callable[[str], int | str | None]  # per record id: None (a result), an errorCode, or MISSING
@@ -80,18 +81,25 @@ class InMemoryStore:
             self.parts[part.part_id] = part
             return True
 
-    def waiting_parts(self, model_id: str, invocation_type: InvocationType, page_size: int = 100) -> Iterator[Part]:
+    def waiting_parts(
+        self, model_id: str, invocation_type: InvocationType, page_size: int = 100, team: str = DEFAULT_TEAM
+    ) -> Iterator[Part]:
         waiting = sorted(
             (
                 p
                 for p in self.parts.values()
-                if p.status == PartStatus.WAITING and p.model_id == model_id and p.invocation_type == invocation_type
+                if p.status == PartStatus.WAITING
+                and (p.model_id, p.invocation_type, p.team) == (model_id, invocation_type, team)
             ),
-            key=lambda p: (p.queued_at, p.part_id),
+            key=lambda p: (list(Priority).index(p.priority), p.queued_at, p.part_id),
         )
         for part in waiting:
             self.parts_read += 1
             yield part
+
+    def teams(self, model_id: str) -> list[str]:
+        named = sorted({p.team for p in self.parts.values() if p.model_id == model_id} - {DEFAULT_TEAM})
+        return [DEFAULT_TEAM, *named]
 
     def get_job(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)

@@ -152,9 +152,9 @@ def test_busy_slots_count_the_records_left() -> None:
 
 
 def snapshot(*waiting: Part, limits: ModelLimits = LIMITS) -> ModelSnapshot:
-    queues: dict[InvocationType, list[Part]] = {kind: [] for kind in InvocationType}
+    queues: dict[InvocationType, dict[str, list[Part]]] = {kind: {} for kind in InvocationType}
     for p in waiting:
-        queues[p.invocation_type].append(p)
+        queues[p.invocation_type].setdefault(p.team, []).append(p)
     return ModelSnapshot(model="m", limits=limits, now=NOW, jobs=(), answers={}, waiting=queues)
 
 

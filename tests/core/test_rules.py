@@ -13,6 +13,7 @@ from bbq.core.model import naming
 from bbq.core.model.files import InvocationType
 from bbq.core.model.lines import Line, split_lines
 from bbq.core.model.states import ACTIVE, BEDROCK_STATUSES, TERMINAL, JobStatus, is_terminal
+from bbq.core.model.teams import Priority
 from tests.conftest import CLAUDE
 
 MODEL = botocore.session.get_session().get_service_model("bedrock")
@@ -212,8 +213,16 @@ PROFILE_ARN = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazo
     ("key", "metadata", "expected"),
     [
         ("to-process/a.jsonl", {}, Route(CLAUDE, InvocationType.INVOKE_MODEL)),
-        ("to-process/team/a.jsonl", {}, Route(CLAUDE, InvocationType.INVOKE_MODEL)),
-        (f"to-process/{NOVA}/x/a.jsonl", {}, Route(NOVA, InvocationType.INVOKE_MODEL)),
+        ("to-process/team/a.jsonl", {}, Route(CLAUDE, InvocationType.INVOKE_MODEL, "team")),
+        (f"to-process/{NOVA}/x/a.jsonl", {}, Route(NOVA, InvocationType.INVOKE_MODEL, "x")),
+        ("to-process/ads/converse/deep/a.jsonl", {}, Route(CLAUDE, InvocationType.CONVERSE, "ads")),
+        ("to-process/_my ads (EU)/a.jsonl", {}, Route(CLAUDE, InvocationType.INVOKE_MODEL, "my-ads-EU-")),
+        (f"to-process/{NOVA}/ads/2026/a.jsonl", {}, Route(NOVA, InvocationType.INVOKE_MODEL, "ads")),
+        (
+            "to-process/ads/a.jsonl",
+            {"bbq-team": "search", "bbq-priority": "High"},
+            Route(CLAUDE, InvocationType.INVOKE_MODEL, "search", Priority.HIGH),
+        ),
         (f"to-process/{NOVA}/converse/a.jsonl", {}, Route(NOVA, InvocationType.CONVERSE)),
         ("to-process/converse/a.jsonl", {}, Route(CLAUDE, InvocationType.CONVERSE)),
         ("to-process/us.amazon.nova-pro-v1:0/a.jsonl", {}, Route(PROFILE_ARN, InvocationType.INVOKE_MODEL)),
@@ -235,10 +244,12 @@ def test_routing_by_folder_and_metadata(key: str, metadata: dict[str, str], expe
         ("to-process/us.meta.llama3-1-70b-instruct-v1:0/a.jsonl", {}),
         ("to-process/a.jsonl", {"bbq-model": "amazon.titan-embed-text-v2:0"}),
         ("to-process/a.jsonl", {"bbq-invocation-type": "Chat"}),
+        ("to-process/a.jsonl", {"bbq-team": "team a"}),
+        ("to-process/a.jsonl", {"bbq-priority": "urgent"}),
     ],
 )
 def test_models_not_allowed_are_refused_with_what_to_do(key: str, metadata: dict[str, str]) -> None:
-    with pytest.raises(RouteRefused, match="AllowedModels|InvokeModel or Converse"):
+    with pytest.raises(RouteRefused, match="AllowedModels|InvokeModel or Converse|not a team name|high, normal"):
         route(key, metadata, (CLAUDE, NOVA), CLAUDE)
 
 

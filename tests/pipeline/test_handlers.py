@@ -37,7 +37,9 @@ def test_ingest_decodes_keys_and_queues_a_file(pipeline: LocalPipeline) -> None:
     (item,) = pipeline.items()
     assert item["SourceKey"] == key and item["RecordCount"] == 120
     (part,) = pipeline.items("part")
-    assert part["Queue"] == f"parts#{item['ModelId']}#InvokeModel" and part["PartStatus"] == "Waiting"
+    # The first folder names the team (spaces become dashes): its own queue for the model.
+    assert item["Team"] == part["Team"] == "team-a"
+    assert part["Queue"] == f"parts#{item['ModelId']}#InvokeModel#team-a" and part["PartStatus"] == "Waiting"
     assert item["OutputUri"].startswith(f"s3://{pipeline.bucket}/processed/team-a/call-transcripts-2026-11-")
     assert pipeline.ingest.invoke(event)["outcomes"][0]["created"] is False
 

@@ -171,3 +171,27 @@ def test_the_read_side_finds_files_by_status_an_upload_by_its_key_and_a_files_jo
     assert query.slots() == {CLAUDE: ModelSlots(in_use=1, limit=2)}, "the limit it reserved under, for people"
     assert [p.part_id for p in query.waiting_parts(CLAUDE)] == [a_part("k1", 1).part_id]
     assert [job.job_id for job in query.jobs_in_flight(CLAUDE)] == ["j1"]
+
+
+def test_each_team_waits_in_its_own_queue_by_priority_then_age(store: Store) -> None:
+    from bbq.core.model.teams import DEFAULT_TEAM, Priority
+
+    def upload(file_id: str, team: str, seconds: int, priority: Priority = Priority.NORMAL) -> None:
+        file = a_file(file_id, 1).with_changes(team=team, priority=priority)
+        part = a_part(file_id, 1).with_changes(
+            team=team, priority=priority, queued_at=MOMENT + timedelta(seconds=seconds)
+        )
+        assert store.create_file(file, [part])
+
+    assert store.teams(CLAUDE) == [DEFAULT_TEAM], "the default team's queue is always read"
+    upload("d1", DEFAULT_TEAM, 0)
+    upload("a1", "ads", 1)
+    upload("a2", "ads", 2, Priority.HIGH)
+    upload("a3", "ads", 0, Priority.LOW)
+    upload("s1", "search", 3)
+    assert store.teams(CLAUDE) == [DEFAULT_TEAM, "ads", "search"]
+    kind = InvocationType.INVOKE_MODEL
+    assert [p.file_id for p in store.waiting_parts(CLAUDE, kind)] == ["d1"]
+    assert [p.file_id for p in store.waiting_parts(CLAUDE, kind, team="ads")] == ["a2", "a1", "a3"]
+    assert [(p.team, p.priority) for p in store.waiting_parts(CLAUDE, kind, team="ads")][0] == ("ads", Priority.HIGH)
+    assert store.get_file("a2") == a_file("a2", 1).with_changes(team="ads", priority=Priority.HIGH)

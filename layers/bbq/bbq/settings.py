@@ -14,8 +14,22 @@ from typing import Any
 from bbq.core.model.config import PipelineConfig, RejectedLines, SmallWork
 from bbq.core.model.limits import ModelLimits, SplitPolicy
 from bbq.core.model.prices import PriceTable
+from bbq.core.model.teams import Teams, parse_teams
 
 _REQUIRED = object()
+
+
+def _budget(raw: str) -> float | None:
+    """A budget in US dollars, "" for none."""
+    if not raw.strip():
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("not a number of US dollars (or empty for no budget)") from None
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("a budget is 0 or more US dollars")
+    return value
 
 
 class SettingsError(ValueError):
@@ -59,6 +73,11 @@ class Settings:
     # On-demand US dollars per million tokens, merged over bbq's table: {"<model id>": {"input": .., "output": ..}}
     # (a mistake in ModelPrices fails here, saying what the JSON must be).
     model_prices: str = _setting("MODEL_PRICES", "", check=PriceTable.with_overrides)
+    # Teams: {"<team>": {"weight": 2, "dailyBudgetUsd": 50, "monthlyBudgetUsd": 1000}} (bbq.core.model.teams);
+    # the stack's own budgets in US dollars ("" for none) cap every team together.
+    teams: str = _setting("TEAMS", "", check=parse_teams)
+    daily_budget_usd: str = _setting("DAILY_BUDGET_USD", "", check=_budget)
+    monthly_budget_usd: str = _setting("MONTHLY_BUDGET_USD", "", check=_budget)
     # KmsKeyArn: Bedrock's output is encrypted with it (the bucket, table and queues are set by the template).
     kms_key_arn: str = _setting("KMS_KEY_ARN", "", pattern=r"^$|^arn:aws[a-z\-]*:kms:[a-z0-9\-]+:\d{12}:key/.+$")
 
@@ -110,6 +129,7 @@ class Settings:
             companion_wait=timedelta(minutes=self.companion_wait_minutes),
             stuck_after=timedelta(hours=self.stuck_after_hours),
             prices=PriceTable.with_overrides(self.model_prices),
+            teams=Teams(parse_teams(self.teams), _budget(self.daily_budget_usd), _budget(self.monthly_budget_usd)),
         )
 
 

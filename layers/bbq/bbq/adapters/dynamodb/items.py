@@ -19,11 +19,13 @@ from bbq.core.model.files import (
 )
 from bbq.core.model.jobs import Job, JobNote, RecordCounts
 from bbq.core.model.states import JobStatus, is_terminal
+from bbq.core.model.teams import DEFAULT_TEAM, Priority
 
 QUEUE_INDEX = "QueueIndex"
 STATUS_INDEX = "StatusIndex"
 KEY_INDEX = "KeyIndex"
 FILE, PART, JOB, LEDGER, SWEEP, JOIN = "file#", "part#", "job#", "slots#", "sweep#", "join#"
+TEAMS, BUDGET = "teams#", "budget#"
 
 _COUNTERS = {
     "total": "TotalRecordCount",
@@ -88,6 +90,8 @@ def file_item(file: InputFile) -> dict[str, Any]:
             "RowsUri": file.rows_uri,
             "OutputSchema": file.output_schema,
             "ETag": file.etag or None,
+            "Team": _team(file.team),
+            "Priority": _priority(file.priority),
         }
     )
 
@@ -138,7 +142,32 @@ def file_from(item: dict[str, Any]) -> InputFile:
         rows_uri=plain.get("RowsUri"),
         output_schema=plain.get("OutputSchema"),
         etag=plain.get("ETag", ""),
+        team=plain.get("Team", DEFAULT_TEAM),
+        priority=Priority(plain.get("Priority", Priority.NORMAL)),
     )
+
+
+def _team(team: str) -> str | None:
+    return None if team == DEFAULT_TEAM else team
+
+
+def _priority(priority: Priority) -> str | None:
+    return None if priority == Priority.NORMAL else priority.value
+
+
+def waiting_queue(model_id: str, invocation_type: InvocationType, team: str) -> str:
+    """A team's queue of waiting parts for one model and invocation type (the default team's is the model's)."""
+    base = f"parts#{model_id}#{invocation_type.value}"
+    return base if team == DEFAULT_TEAM else f"{base}#{team}"
+
+
+# Within a team's queue, high priority sorts before any time and low after every one (ISO times start with a digit).
+_PRIORITY_MARK = {Priority.HIGH: "!", Priority.NORMAL: "", Priority.LOW: "~"}
+
+
+def teams_item_id(model_id: str) -> str:
+    """The item naming every team that ever queued work for a model: the queues a run reads."""
+    return TEAMS + model_id
 
 
 def part_item(part: Part) -> dict[str, Any]:
@@ -170,9 +199,11 @@ def part_item(part: Part) -> dict[str, Any]:
             "RecordsRetried": part.retried,
             "ResultsUri": part.results_uri,
             "FailuresKey": part.failures_key,
-            # In the model's queue only while it waits.
-            "Queue": f"parts#{part.model_id}#{part.invocation_type.value}" if waiting else None,
-            "QueueOrder": f"{queued_at}#{part.part_id}" if waiting else None,
+            "Team": _team(part.team),
+            "Priority": _priority(part.priority),
+            # In its team's queue for the model only while it waits.
+            "Queue": waiting_queue(part.model_id, part.invocation_type, part.team) if waiting else None,
+            "QueueOrder": f"{_PRIORITY_MARK[part.priority]}{queued_at}#{part.part_id}" if waiting else None,
         }
     )
 
@@ -202,6 +233,8 @@ def part_from(item: dict[str, Any]) -> Part:
         retried=int(plain.get("RecordsRetried", 0)),
         results_uri=plain.get("ResultsUri"),
         failures_key=plain.get("FailuresKey"),
+        team=plain.get("Team", DEFAULT_TEAM),
+        priority=Priority(plain.get("Priority", Priority.NORMAL)),
     )
 
 
@@ -238,6 +271,7 @@ def job_item(job: Job) -> dict[str, Any]:
         "Settled": job.settled or None,
         "Note": job.note.value if job.note else None,
         "Ledger": job.ledger or None,
+        "TeamRecords": dict(job.team_records) or None,
         # In the model's queue of jobs in flight until it ends and is settled.
         "Queue": None if gone else f"jobs#{job.model_id}",
         "QueueOrder": None if gone else f"{created_at}#{job.job_id}",
@@ -281,4 +315,5 @@ def job_from(item: dict[str, Any]) -> Job:
         settled=bool(plain.get("Settled", False)),
         note=JobNote(plain["Note"]) if "Note" in plain else None,
         ledger=plain.get("Ledger", ""),
+        team_records={team: int(n) for team, n in plain.get("TeamRecords", {}).items()},
     )

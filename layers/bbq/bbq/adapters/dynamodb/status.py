@@ -72,7 +72,13 @@ class DynamoStatus:
         return held
 
     def waiting_parts(self, model_id: str) -> list[Part]:
-        return [part for kind in InvocationType for part in self._store.waiting_parts(model_id, kind)]
+        teams = self._store.teams(model_id)
+        return [
+            part
+            for kind in InvocationType
+            for team in teams
+            for part in self._store.waiting_parts(model_id, kind, team=team)
+        ]
 
     def jobs_in_flight(self, model_id: str) -> list[Job]:
         return self._store.jobs_in_flight(model_id)

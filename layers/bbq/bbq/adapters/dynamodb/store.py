@@ -2,9 +2,9 @@
 the README, "The table").
 
 Two sparse indexes keep reads proportional to the work at hand:
-- ``QueueIndex`` (``Queue``, ``QueueOrder``) holds only what a scheduler run reads: each model's waiting parts
-  (``parts#<model>#<invocation type>``, oldest first) and its jobs in flight (``jobs#<model>``). An item leaves
-  it when it is done, so history costs nothing.
+- ``QueueIndex`` (``Queue``, ``QueueOrder``) holds only what a scheduler run reads: each team's waiting parts per
+  model (``parts#<model>#<invocation type>[#<team>]``, by priority, then oldest first) and each model's jobs in
+  flight (``jobs#<model>``). An item leaves it when it is done, so history costs nothing.
 - ``StatusIndex`` (``Status``, ``CreatedAt``) lists files and jobs by status for people and tools.
 """
 
@@ -30,6 +30,9 @@ from bbq.adapters.dynamodb.items import (
     job_item,
     part_from,
     part_item,
+    teams_item_id,
+    to_plain,
+    waiting_queue,
 )
 from bbq.core.model.clock import iso
 from bbq.core.model.files import (
@@ -43,6 +46,7 @@ from bbq.core.model.jobs import Job
 from bbq.core.model.join_state import JoinCheckpoint
 from bbq.core.model.ports import Reservation
 from bbq.core.model.states import JobStatus
+from bbq.core.model.teams import DEFAULT_TEAM
 
 if TYPE_CHECKING:  # typed clients for mypy (boto3-stubs); Lambda needs none of it
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -64,6 +68,13 @@ class DynamoStore:
         return file_from(item) if item else None
 
     def create_file(self, file: InputFile, parts: Sequence[Part]) -> bool:
+        if parts and file.team != DEFAULT_TEAM:  # before its parts: a run reads the queues of the teams named here
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"Id": {"S": teams_item_id(file.model_id)}},
+                UpdateExpression="ADD Teams :team SET Kind = :kind",
+                ExpressionAttributeValues={":team": {"SS": [file.team]}, ":kind": {"S": "teams"}},
+            )
         # Parts first: a file item is only ever seen with all of its parts stored.
         for part in parts:
             self._put_new(part_item(part))
@@ -121,10 +132,15 @@ class DynamoStore:
         return self._put_new(part_item(part))
 
     def waiting_parts(
-        self, model_id: str, invocation_type: InvocationType, page_size: int = PAGE_SIZE
+        self, model_id: str, invocation_type: InvocationType, page_size: int = PAGE_SIZE, team: str = DEFAULT_TEAM
     ) -> Iterator[Part]:
-        for item in self._queue(f"parts#{model_id}#{invocation_type.value}", page_size):
+        for item in self._queue(waiting_queue(model_id, invocation_type, team), page_size):
             yield part_from(item)
+
+    def teams(self, model_id: str) -> list[str]:
+        item = self._get(teams_item_id(model_id))
+        named = sorted(to_plain(item).get("Teams", ())) if item else []
+        return [DEFAULT_TEAM, *(team for team in named if team != DEFAULT_TEAM)]
 
     # ---- jobs -----------------------------------------------------------------------------------------------
 

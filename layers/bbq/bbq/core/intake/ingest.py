@@ -214,6 +214,8 @@ def _file(
         report_uri=naming.s3_uri(ref.bucket, staged.report_key) if staged.report_key else None,
         message=message,
         waiting_for=waiting_for,
+        team=target.team,
+        priority=target.priority,
     )
 
 
@@ -243,6 +245,8 @@ def _parts(file: InputFile, staged: StagingResult) -> list[Part]:
             record_count=part.record_count,
             size_bytes=part.size_bytes,
             queued_at=file.created_at,
+            team=file.team,
+            priority=file.priority,
         )
         for part in staged.parts
     ]

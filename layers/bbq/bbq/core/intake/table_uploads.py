@@ -3,7 +3,7 @@ the rendered lines kept (``staged/rows/<FileId>.jsonl``) so the results can carr
 
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import orjson
 
@@ -71,7 +71,7 @@ def table_upload(
     if kind is None:
         return TableUpload(route, chunks, schema=schema)
     converse = template.converse or route.invocation_type == InvocationType.CONVERSE
-    route = Route(route.model_id, InvocationType.CONVERSE if converse else InvocationType.INVOKE_MODEL)
+    route = replace(route, invocation_type=InvocationType.CONVERSE if converse else InvocationType.INVOKE_MODEL)
     renderer = _renderer(template.with_overrides(converse=converse), route.model_id)
     if kind == "csv":
         rows = csv_rows(chunks)

@@ -7,6 +7,7 @@ from enum import StrEnum
 from bbq.core.model.limits import SplitPolicy
 from bbq.core.model.prices import DEFAULT as DEFAULT_PRICES
 from bbq.core.model.prices import PriceTable
+from bbq.core.model.teams import Teams
 
 
 class RejectedLines(StrEnum):
@@ -39,6 +40,7 @@ class PipelineConfig:
     companion_wait: timedelta = timedelta(hours=1)
     stuck_after: timedelta = timedelta(hours=24)  # work waiting longer is surfaced (log, metric, file message)
     prices: PriceTable = DEFAULT_PRICES
+    teams: Teams = field(default_factory=Teams)  # weights and budgets (the Teams, *BudgetUsd parameters)
 
     @property
     def models(self) -> tuple[str, ...]:

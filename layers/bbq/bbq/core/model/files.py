@@ -10,6 +10,7 @@ from typing import Protocol, Self, TypeVar
 
 from bbq.core.model.naming import sequencer_order
 from bbq.core.model.states import JobStatus
+from bbq.core.model.teams import DEFAULT_TEAM, Priority
 
 
 class InvocationType(StrEnum):
@@ -123,6 +124,8 @@ class InputFile:
     # The template's JSON schema (JSON text), when it asked for structured output: results parse each text by it.
     output_schema: str | None = None
     etag: str = ""  # the upload's S3 ETag: a second upload of the same bytes is told apart (intake.repeats)
+    team: str = DEFAULT_TEAM  # whose it is: its share of the model's slots and the budget it spends (model.teams)
+    priority: Priority = Priority.NORMAL
 
     def with_changes(self, **changes: object) -> Self:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -155,6 +158,8 @@ class Part:
     retried: int = 0
     results_uri: str | None = None  # the output file (Bedrock's <name>.out) holding its results
     failures_key: str | None = None  # the records that failed for good, one JSON line each, with the last error
+    team: str = DEFAULT_TEAM  # its file's: the team's queue it waits in
+    priority: Priority = Priority.NORMAL
 
     @property
     def part_id(self) -> str:

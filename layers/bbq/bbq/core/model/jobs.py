@@ -4,6 +4,7 @@ The planner makes a job from parts of one or more files (``part_ids``); its inpu
 prefix holding several, which Bedrock processes together.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -71,6 +72,8 @@ class Job:
     # The slot ledger the job counts against: Bedrock's quota holder for its model (a cross-Region or application
     # inference profile and its foundation model share one quota); "" for jobs made before ledgers were shared.
     ledger: str = ""
+    # Its records per team (a job may pack several teams' parts): what each team has in flight, for fair share.
+    team_records: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def slot_key(self) -> str:

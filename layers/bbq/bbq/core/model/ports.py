@@ -12,6 +12,7 @@ from bbq.core.model.jobs import Job, JobSnapshot
 from bbq.core.model.join_state import JoinCheckpoint
 from bbq.core.model.limits import ModelLimits
 from bbq.core.model.states import JobStatus
+from bbq.core.model.teams import DEFAULT_TEAM
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,15 @@ class Queues(Protocol):
     """What a scheduler run reads of a model: its waiting parts and its jobs in flight, so a run costs the same
     whatever the backlog and history; and the jobs themselves."""
 
-    def waiting_parts(self, model_id: str, invocation_type: InvocationType, page_size: int = 100) -> Iterator[Part]:
-        """The model's waiting parts of one invocation type, oldest first, read page by page as consumed."""
+    def waiting_parts(
+        self, model_id: str, invocation_type: InvocationType, page_size: int = 100, team: str = DEFAULT_TEAM
+    ) -> Iterator[Part]:
+        """One team's waiting parts for the model and invocation type, high priority first, then normal, then low,
+        oldest first within each; read page by page as consumed."""
+
+    def teams(self, model_id: str) -> list[str]:
+        """The teams whose queues for the model a run reads: the default team and every team that ever queued
+        work for it."""
 
     def get_job(self, job_id: str) -> Job | None: ...
 

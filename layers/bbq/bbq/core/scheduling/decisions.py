@@ -15,6 +15,7 @@ from bbq.core.model.files import InvocationType, Part
 from bbq.core.model.jobs import Job, JobNote, JobSnapshot, RecordCounts
 from bbq.core.model.limits import ModelLimits
 from bbq.core.model.states import ACTIVE, JobStatus, is_terminal
+from bbq.core.scheduling.fair_share import fair_order
 from bbq.core.scheduling.planner import PlannedJob, plan_jobs
 
 # Bedrock outcomes after which the same parts go again as a new attempt (up to PipelineConfig.max_attempts).
@@ -23,8 +24,8 @@ RETRIED = frozenset({JobStatus.FAILED, JobStatus.EXPIRED})
 
 @dataclass(frozen=True)
 class ModelSnapshot:
-    """One model's state as a run read it. ``waiting`` is each queue of waiting parts, read lazily and only as far
-    as the planner takes (the model's slots, not its backlog)."""
+    """One model's state as a run read it. ``waiting`` is each team's queue of waiting parts per invocation type,
+    read lazily and only as far as the planner takes (the model's slots, not its backlog)."""
 
     model: str
     limits: ModelLimits
@@ -34,7 +35,7 @@ class ModelSnapshot:
     stop_asked: frozenset[str] = frozenset()  # jobs every one of whose files was asked to stop
     ledger: Mapping[str, datetime] = field(default_factory=dict)  # slot holders, since when
     holders: Mapping[str, Job | None] = field(default_factory=dict)  # holders not active when read (consistent)
-    waiting: Mapping[InvocationType, Iterable[Part]] = field(default_factory=dict)
+    waiting: Mapping[InvocationType, Mapping[str, Iterable[Part]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -182,18 +183,24 @@ class TypePlan:
 
 
 def plan(
-    snapshot: ModelSnapshot, busy: Sequence[int], config: PipelineConfig, on_demand_available: bool
+    snapshot: ModelSnapshot,
+    busy: Sequence[int],
+    config: PipelineConfig,
+    on_demand_available: bool,
+    in_flight: Mapping[str, int] | None = None,
 ) -> list[TypePlan]:
     """Jobs for the slots left, queue by queue (each queue's jobs take slots before the next is planned), and
-    what becomes of small work that waited past CompanionWait."""
+    what becomes of small work that waited past CompanionWait. Each queue's teams share it by weighted fair share
+    (``fair_share``), counting ``in_flight``: each team's records in the model's jobs holding or awaiting a slot."""
     busy = list(busy)
+    in_flight = dict(in_flight or {})
     plans = []
     for invocation_type in InvocationType:
         free = snapshot.limits.concurrent_jobs - len(busy)
         if free <= 0:
             continue
         made = plan_jobs(
-            snapshot.waiting.get(invocation_type, ()),
+            fair_order(snapshot.waiting.get(invocation_type, {}), config.teams.weight, in_flight),
             snapshot.limits,
             free,
             snapshot.now,
@@ -201,6 +208,9 @@ def plan(
             busy=busy,
         )
         busy += [job.record_count for job in made.jobs]
+        for job in made.jobs:
+            for part in job.parts:
+                in_flight[part.team] = in_flight.get(part.team, 0) + part.record_count
         # Retried records left under Bedrock's minimum run on demand whatever SmallWork says (when bedrock-runtime
         # is at hand): they are the few leftovers of work that ran, and would otherwise wait for uploads that may
         # not come.

@@ -114,8 +114,16 @@ def job_for(
         updated_at=now,
         queued_at=min(part.queued_at for part in parts),
         on_demand=on_demand,
+        team_records=records_by_team(parts),
     )
     return job, claimed
+
+
+def records_by_team(parts: list[Part]) -> dict[str, int]:
+    records: dict[str, int] = {}
+    for part in parts:
+        records[part.team] = records.get(part.team, 0) + part.record_count
+    return records
 
 
 def fail_small_work(run: Run, parts: list[Part], limits: ModelLimits) -> None:

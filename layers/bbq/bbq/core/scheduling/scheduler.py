@@ -32,6 +32,7 @@ from bbq.core.model.ports import (
 )
 from bbq.core.model.states import JobStatus
 from bbq.core.scheduling import decisions
+from bbq.core.scheduling.fair_share import records_in_flight
 from bbq.core.scheduling.planning import store_plans
 from bbq.core.scheduling.reconciling import reconcile, repair_ledger
 from bbq.core.scheduling.run import Run, RunReport
@@ -77,7 +78,8 @@ def run_model(run: Run, model: str, limits: ModelLimits) -> None:
     pending = decisions.queue((job for job in snapshot.jobs if job.status == JobStatus.PENDING), now)
     run.report.set_aside += pending.set_aside
     busy = decisions.busy_records(active, pending.ready) + decisions.shared_slots(snapshot)
-    plans = decisions.plan(snapshot, busy, run.config, on_demand_available=run.on_demand is not None)
+    in_flight = records_in_flight([*active, *pending.ready])
+    plans = decisions.plan(snapshot, busy, run.config, run.on_demand is not None, in_flight)
     planned, on_demand = store_plans(run, model, plans, limits, ledger)
     for job in [*pending.on_demand, *on_demand]:
         run_on_demand(run, job)
@@ -94,7 +96,8 @@ def measure_wait(run: Run, model: str) -> None:
     oldest = [
         part
         for invocation_type in InvocationType
-        if (part := next(iter(run.store.waiting_parts(model, invocation_type, page_size=1)), None)) is not None
+        for team in run.store.teams(model)
+        if (part := next(run.store.waiting_parts(model, invocation_type, page_size=1, team=team), None)) is not None
     ]
     if not oldest:
         return

@@ -48,7 +48,10 @@ def read_snapshot(run: Run, model: str, limits: ModelLimits, ledger: str) -> Mod
         stop_asked=stop_asked,
         ledger=held,
         holders=holders,
-        waiting={kind: run.store.waiting_parts(model, kind) for kind in InvocationType},
+        waiting={
+            kind: {team: run.store.waiting_parts(model, kind, team=team) for team in run.store.teams(model)}
+            for kind in InvocationType
+        },
     )
 
 

@@ -285,4 +285,6 @@ class _Sorter:
             size_bytes=self.retried_bytes,
             queued_at=clock.now(),
             attempt=self.part.attempt + 1,
+            team=self.part.team,
+            priority=self.part.priority,
         )
