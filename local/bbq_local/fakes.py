@@ -8,11 +8,20 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from bbq.core.model.budgets import BudgetLine, Spend
 from bbq.core.model.errors import JobNotFound, ObjectMissing
 from bbq.core.model.files import InputFile, InvocationType, Part, PartStatus, every_attempt
 from bbq.core.model.jobs import Job, JobSnapshot, RecordCounts
 from bbq.core.model.join_state import JoinCheckpoint
-from bbq.core.model.ports import Listed, ObjectRef, OnDemandResult, Reservation, StoredObject, SubmitRequest
+from bbq.core.model.ports import (
+    BudgetReservation,
+    Listed,
+    ObjectRef,
+    OnDemandResult,
+    Reservation,
+    StoredObject,
+    SubmitRequest,
+)
 from bbq.core.model.record_ids import line_of
 from bbq.core.model.states import JobStatus, is_terminal
 from bbq.core.model.teams import DEFAULT_TEAM, Priority
@@ -33,6 +42,8 @@ class InMemoryStore:
         self.parts_read = 0  # waiting parts handed out: what a run's planning cost
         self.cursors: dict[str, str | None] = {}
         self.joins: dict[str, JoinCheckpoint] = {}
+        self.budget_lines: dict[str, Spend] = {}
+        self.tokens: dict[str, tuple[int, int]] = {}
         self._lock = threading.RLock()
 
     def get_file(self, file_id: str) -> InputFile | None:
@@ -147,6 +158,50 @@ class InMemoryStore:
     def release_slot(self, model_id: str, job_id: str) -> None:
         with self._lock:
             self.ledger.get(model_id, {}).pop(job_id, None)
+
+    def spends(self, keys: Sequence[str]) -> dict[str, Spend]:
+        return {key: self.budget_lines[key] for key in keys if key in self.budget_lines}
+
+    def model_tokens(self, model_id: str) -> tuple[int, int]:
+        return self.tokens.get(model_id, (0, 0))
+
+    def reserve_budget(self, job: Job, charges: Mapping[BudgetLine, float], at: datetime) -> BudgetReservation:
+        with self._lock:
+            stored = self.jobs.get(job.job_id)
+            if stored is None or stored.status != JobStatus.PENDING or stored.budget_at is not None:
+                return BudgetReservation.TAKEN
+            for line, charge in charges.items():
+                if (
+                    line.limit_usd is not None
+                    and self.spends([line.key]).get(line.key, Spend()).committed > line.limit_usd - charge
+                ):
+                    return BudgetReservation.REFUSED
+            for line, charge in charges.items():
+                spend = self.budget_lines.get(line.key, Spend())
+                self.budget_lines[line.key] = replace(spend, reserved=spend.reserved + charge)
+            self.jobs[job.job_id] = stored.with_changes(budget_at=at, estimated_cost_usd=job.estimated_cost_usd)
+            return BudgetReservation.RESERVED
+
+    def settle_budget(
+        self,
+        job: Job,
+        reserved: Mapping[BudgetLine, float],
+        actual: Mapping[BudgetLine, float],
+        tokens: tuple[int, int],
+    ) -> bool:
+        with self._lock:
+            stored = self.jobs.get(job.job_id)
+            if stored is None or stored.budget_settled:
+                return False
+            for line in {**reserved, **actual}:
+                spend = self.budget_lines.get(line.key, Spend())
+                self.budget_lines[line.key] = Spend(
+                    spend.spent + actual.get(line, 0.0), spend.reserved - reserved.get(line, 0.0)
+                )
+            seen = self.tokens.get(job.model_id, (0, 0))
+            self.tokens[job.model_id] = (seen[0] + tokens[0], seen[1] + tokens[1])
+            self.jobs[job.job_id] = stored.with_changes(budget_settled=True)
+            return True
 
     def known_files(self, file_ids: Sequence[str]) -> set[str]:
         return {file_id for file_id in file_ids if file_id in self.files}

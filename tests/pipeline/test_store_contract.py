@@ -195,3 +195,33 @@ def test_each_team_waits_in_its_own_queue_by_priority_then_age(store: Store) -> 
     assert [p.file_id for p in store.waiting_parts(CLAUDE, kind, team="ads")] == ["a2", "a1", "a3"]
     assert [(p.team, p.priority) for p in store.waiting_parts(CLAUDE, kind, team="ads")][0] == ("ads", Priority.HIGH)
     assert store.get_file("a2") == a_file("a2", 1).with_changes(team="ads", priority=Priority.HIGH)
+
+
+def test_a_budget_reservation_holds_every_limited_line_and_settles_once(store: Store) -> None:
+    from bbq.core.model.budgets import BudgetLine, Period, Spend
+    from bbq.core.model.ports import BudgetReservation
+
+    day = MOMENT.replace(hour=0, minute=0, second=0, microsecond=0)
+    team = BudgetLine("ads", Period.DAY, day, 10.0)
+    stack = BudgetLine("stack", Period.DAY, day, None)
+    assert store.create_file(a_file("f1", 2), [a_part("f1", 1), a_part("f1", 2)])
+    jobs = []
+    for n, part in enumerate(["f1-p00001", "f1-p00002"], start=1):
+        job = full_job(f"j{n}", (part,), JobStatus.PENDING).with_changes(estimated_cost_usd=6.0)
+        assert store.create_job(job, [a_part("f1", n).with_changes(status=PartStatus.IN_JOB, job_id=f"j{n}")])
+        jobs.append(job)
+    charges = {team: 6.0, stack: 6.0}
+    assert store.reserve_budget(jobs[0], charges, MOMENT) == BudgetReservation.RESERVED
+    assert store.reserve_budget(jobs[0], charges, MOMENT) == BudgetReservation.TAKEN, "never twice"
+    assert store.reserve_budget(jobs[1], charges, MOMENT) == BudgetReservation.REFUSED, "6 + 6 > 10"
+    assert store.spends([team.key, stack.key, "nope"]) == {team.key: Spend(0, 6.0), stack.key: Spend(0, 6.0)}
+    reserved = store.get_job("j1")
+    assert reserved is not None and reserved.budget_at == MOMENT and reserved.estimated_cost_usd == 6.0
+    assert store.get_job("j2").budget_at is None  # type: ignore[union-attr]
+    actual = {team: 2.5, stack: 2.5}
+    assert store.settle_budget(reserved, charges, actual, (1_000, 200))
+    assert not store.settle_budget(reserved, charges, actual, (1_000, 200)), "settled once"
+    assert store.spends([team.key]) == {team.key: Spend(2.5, 0.0)}
+    assert store.model_tokens(reserved.model_id) == (1_000, 200) and store.model_tokens("other") == (0, 0)
+    assert store.get_job("j1").budget_settled  # type: ignore[union-attr]
+    assert store.reserve_budget(jobs[1], charges, MOMENT) == BudgetReservation.RESERVED, "2.5 + 6 <= 10"

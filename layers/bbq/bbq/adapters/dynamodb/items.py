@@ -201,6 +201,8 @@ def part_item(part: Part) -> dict[str, Any]:
             "FailuresKey": part.failures_key,
             "Team": _team(part.team),
             "Priority": _priority(part.priority),
+            "InputTokenCount": part.input_tokens or None,
+            "OutputTokenCount": part.output_tokens or None,
             # In its team's queue for the model only while it waits.
             "Queue": waiting_queue(part.model_id, part.invocation_type, part.team) if waiting else None,
             "QueueOrder": f"{_PRIORITY_MARK[part.priority]}{queued_at}#{part.part_id}" if waiting else None,
@@ -235,6 +237,8 @@ def part_from(item: dict[str, Any]) -> Part:
         failures_key=plain.get("FailuresKey"),
         team=plain.get("Team", DEFAULT_TEAM),
         priority=Priority(plain.get("Priority", Priority.NORMAL)),
+        input_tokens=int(plain.get("InputTokenCount", 0)),
+        output_tokens=int(plain.get("OutputTokenCount", 0)),
     )
 
 
@@ -272,6 +276,9 @@ def job_item(job: Job) -> dict[str, Any]:
         "Note": job.note.value if job.note else None,
         "Ledger": job.ledger or None,
         "TeamRecords": dict(job.team_records) or None,
+        "EstimatedCostUsd": money(job.estimated_cost_usd),
+        "BudgetAt": iso(job.budget_at) if job.budget_at else None,
+        "BudgetSettled": job.budget_settled or None,
         # In the model's queue of jobs in flight until it ends and is settled.
         "Queue": None if gone else f"jobs#{job.model_id}",
         "QueueOrder": None if gone else f"{created_at}#{job.job_id}",
@@ -316,4 +323,7 @@ def job_from(item: dict[str, Any]) -> Job:
         note=JobNote(plain["Note"]) if "Note" in plain else None,
         ledger=plain.get("Ledger", ""),
         team_records={team: int(n) for team, n in plain.get("TeamRecords", {}).items()},
+        estimated_cost_usd=float(plain["EstimatedCostUsd"]) if "EstimatedCostUsd" in plain else None,
+        budget_at=moment(plain, "BudgetAt"),
+        budget_settled=bool(plain.get("BudgetSettled", False)),
     )

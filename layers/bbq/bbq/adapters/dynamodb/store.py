@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from bbq.adapters.dynamodb.budgets import DynamoBudgets
 from bbq.adapters.dynamodb.items import (
     FILE,
     JOB,
@@ -56,7 +57,7 @@ PAGE_SIZE = 100  # waiting parts read per query page: a run reads only as many p
 _BATCH_GET = 100  # DynamoDB's BatchGetItem limit
 
 
-class DynamoStore:
+class DynamoStore(DynamoBudgets):
     def __init__(self, client: "DynamoDBClient", table_name: str) -> None:
         self._ddb = client
         self._table = table_name

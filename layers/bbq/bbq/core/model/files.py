@@ -27,6 +27,7 @@ class WaitReason(StrEnum):
     COMPANIONS = "companions"  # fewer records than Bedrock's minimum: waiting to be packed with other uploads
     MODEL_ACCESS = "model access"  # Bedrock refuses the model for this account; the queue resumes by itself
     SLOTS = "slots"  # queued past StuckAfterHours
+    BUDGET = "budget"  # its team's or the stack's budget has no room for its next job (model.budgets)
 
 
 class FileStatus(StrEnum):
@@ -160,6 +161,9 @@ class Part:
     failures_key: str | None = None  # the records that failed for good, one JSON line each, with the last error
     team: str = DEFAULT_TEAM  # its file's: the team's queue it waits in
     priority: Priority = Priority.NORMAL
+    # Once its job's output was read: the tokens its records used (what its team's budget is charged).
+    input_tokens: int = 0
+    output_tokens: int = 0
 
     @property
     def part_id(self) -> str:

@@ -21,6 +21,7 @@ class JobNote(StrEnum):
     SET_ASIDE = "set aside"  # Pending: waits out a backoff after transient errors (until retry_at)
     RETRY_WAIT = "retry wait"  # Pending: an attempt failed or expired; the next goes after a backoff
     PAST_TIMEOUT = "past its timeout"  # active long after Bedrock should have expired it
+    BUDGET = "budget"  # Pending: a budget it is charged to has no room for it yet (until retry_at)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,11 @@ class Job:
     ledger: str = ""
     # Its records per team (a job may pack several teams' parts): what each team has in flight, for fair share.
     team_records: Mapping[str, int] = field(default_factory=dict)
+    # Budgets (model.budgets): its expected cost, when it was reserved against its teams' and the stack's lines
+    # (None: not reserved), and whether its actual cost has replaced the reservation.
+    estimated_cost_usd: float | None = None
+    budget_at: datetime | None = None
+    budget_settled: bool = False
 
     @property
     def slot_key(self) -> str:

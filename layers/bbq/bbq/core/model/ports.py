@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol
 
+from bbq.core.model.budgets import BudgetLine, Spend
 from bbq.core.model.files import FileStatus, InputFile, InvocationType, Part, PartStatus
 from bbq.core.model.jobs import Job, JobSnapshot
 from bbq.core.model.join_state import JoinCheckpoint
@@ -149,7 +150,38 @@ class JoinCheckpoints(Protocol):
         """Saves it if the stored checkpoint is the step before (or none, for step 1); False if not."""
 
 
-class Store(Files, Queues, SlotLedger, Sweep, JoinCheckpoints, Protocol):
+class BudgetReservation(Enum):
+    RESERVED = "reserved"
+    REFUSED = "refused"  # a limited line would pass its limit: nothing was written
+    TAKEN = "taken"  # the job is reserved already (another run, or this one before a crash)
+
+
+class Budgets(Protocol):
+    """Each budget line's spent and reserved dollars (``model.budgets``), and each model's settled tokens."""
+
+    def spends(self, keys: Sequence[str]) -> dict[str, Spend]:
+        """The lines asked for that have any spend (a line never charged is absent)."""
+
+    def model_tokens(self, model_id: str) -> tuple[int, int]:
+        """Input and output tokens of every settled job of the model (its observed output/input ratio)."""
+
+    def reserve_budget(self, job: Job, charges: Mapping[BudgetLine, float], at: datetime) -> BudgetReservation:
+        """Adds each line's charge to its reserved dollars and marks the job reserved at ``at`` (with its
+        ``estimated_cost_usd``), all or nothing: REFUSED if a limited line would pass its limit, TAKEN if the job
+        is reserved already or no longer Pending."""
+
+    def settle_budget(
+        self,
+        job: Job,
+        reserved: Mapping[BudgetLine, float],
+        actual: Mapping[BudgetLine, float],
+        tokens: tuple[int, int],
+    ) -> bool:
+        """Replaces the job's reservation on each line with what it actually cost, adds its tokens to its model's
+        and marks it settled, all or nothing; False when it was settled already."""
+
+
+class Store(Files, Queues, SlotLedger, Sweep, JoinCheckpoints, Budgets, Protocol):
     """The table, whole: what one adapter (and one fake) implements. Code that needs less takes the narrower
     port (tests/pipeline/test_store_contract.py runs one contract against both)."""
 

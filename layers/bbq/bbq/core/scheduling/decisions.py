@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bbq.core.model import retry
+from bbq.core.model.budgets import Spend
 from bbq.core.model.config import PipelineConfig, SmallWork
 from bbq.core.model.files import InvocationType, Part
 from bbq.core.model.jobs import Job, JobNote, JobSnapshot, RecordCounts
 from bbq.core.model.limits import ModelLimits
 from bbq.core.model.states import ACTIVE, JobStatus, is_terminal
+from bbq.core.scheduling.budgeting import Held, PartPrice, allowance
 from bbq.core.scheduling.fair_share import fair_order
 from bbq.core.scheduling.planner import PlannedJob, plan_jobs
 
@@ -36,6 +38,8 @@ class ModelSnapshot:
     ledger: Mapping[str, datetime] = field(default_factory=dict)  # slot holders, since when
     holders: Mapping[str, Job | None] = field(default_factory=dict)  # holders not active when read (consistent)
     waiting: Mapping[InvocationType, Mapping[str, Iterable[Part]]] = field(default_factory=dict)
+    spends: Mapping[str, Spend] = field(default_factory=dict)  # the budget lines of the teams with queues
+    output_ratio: float | None = None  # the model's observed output/input tokens (None: none settled yet)
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,7 @@ class TypePlan:
     on_demand: tuple[Part, ...] = ()  # one job run record by record
     fail: tuple[Part, ...] = ()  # small work failed by policy
     parts_read: int = 0
+    held: Mapping[str, Held] = field(default_factory=dict)  # teams a budget stopped this run
 
 
 def plan(
@@ -194,13 +199,21 @@ def plan(
     (``fair_share``), counting ``in_flight``: each team's records in the model's jobs holding or awaiting a slot."""
     busy = list(busy)
     in_flight = dict(in_flight or {})
+    price = PartPrice(config, snapshot.model, snapshot.output_ratio)
+    teams = {team for queues in snapshot.waiting.values() for team in queues}
+    allowed = allowance(teams, snapshot.spends, config, snapshot.now, price) if config.teams.budgeted else None
     plans = []
     for invocation_type in InvocationType:
         free = snapshot.limits.concurrent_jobs - len(busy)
         if free <= 0:
             continue
         made = plan_jobs(
-            fair_order(snapshot.waiting.get(invocation_type, {}), config.teams.weight, in_flight),
+            fair_order(
+                snapshot.waiting.get(invocation_type, {}),
+                config.teams.weight,
+                in_flight,
+                admit=allowed.admit if allowed else None,
+            ),
             snapshot.limits,
             free,
             snapshot.now,
@@ -224,6 +237,7 @@ def plan(
                 on_demand=tuple(retried + (small if small_on_demand else [])),
                 fail=tuple(small if config.small_work == SmallWork.FAIL else []),
                 parts_read=made.parts_read,
+                held=dict(allowed.held) if allowed else {},
             )
         )
     return plans

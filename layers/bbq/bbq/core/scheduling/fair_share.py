@@ -20,10 +20,14 @@ class _Head(NamedTuple):
 
 
 def fair_order(
-    queues: Mapping[str, Iterable[Part]], weight: Callable[[str], float], in_flight: Mapping[str, int]
+    queues: Mapping[str, Iterable[Part]],
+    weight: Callable[[str], float],
+    in_flight: Mapping[str, int],
+    admit: Callable[[Part], bool] | None = None,
 ) -> Iterator[Part]:
     """Every queue's parts, interleaved by weighted fair share; ``in_flight``: each team's records already in jobs
-    that hold (or wait for) one of the model's slots."""
+    that hold (or wait for) one of the model's slots. ``admit`` (a budget's allowance) may refuse a team's next
+    part: that team's queue stops there for this run, and the others go on."""
     heads: dict[str, _Head] = {}
     for team, queue in queues.items():
         rest = iter(queue)
@@ -33,6 +37,9 @@ def fair_order(
     while heads:
         team = min(heads, key=lambda t: (load[t] / weight(t), heads[t].part.queued_at, t))
         part, rest = heads[team]
+        if admit is not None and not admit(part):
+            del heads[team]
+            continue
         yield part
         load[team] += part.record_count
         if (following := next(rest, None)) is None:

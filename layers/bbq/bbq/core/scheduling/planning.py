@@ -14,7 +14,9 @@ from bbq.core.model.files import (
 from bbq.core.model.jobs import Job
 from bbq.core.model.limits import ModelLimits
 from bbq.core.model.states import JobStatus
+from bbq.core.scheduling import budgeting
 from bbq.core.scheduling import on_demand as on_demand_run
+from bbq.core.scheduling.budgeting import PartPrice
 from bbq.core.scheduling.decisions import TypePlan
 from bbq.core.scheduling.planner import PlannedJob
 from bbq.core.scheduling.run import Run, files_changed
@@ -24,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 def store_plans(
-    run: Run, model: str, plans: list[TypePlan], limits: ModelLimits, ledger: str
+    run: Run, model: str, plans: list[TypePlan], limits: ModelLimits, ledger: str, price: PartPrice | None = None
 ) -> tuple[list[Job], list[Job]]:
     """Each planned job stored with its parts claimed (batch jobs, and on-demand jobs for small work), and small
     work failed by policy; the jobs stored (another run may have claimed some parts first)."""
@@ -34,13 +36,15 @@ def store_plans(
     for planned in plans:
         run.report.parts_read += planned.parts_read
         kind = planned.invocation_type
-        made = [job for plan in planned.batch if (job := store_job(run, plan, model, kind, now, ledger=ledger))]
+        made = [
+            job for plan in planned.batch if (job := store_job(run, plan, model, kind, now, ledger=ledger, price=price))
+        ]
         run.report.planned += len(made)
         batch += made
         if planned.fail:
             fail_small_work(run, list(planned.fail), limits)
         if planned.on_demand:
-            job = store_job(run, PlannedJob(planned.on_demand), model, kind, now, on_demand=True)
+            job = store_job(run, PlannedJob(planned.on_demand), model, kind, now, on_demand=True, price=price)
             on_demand += [job] if job else []
     return batch, on_demand
 
@@ -53,11 +57,14 @@ def store_job(
     now: datetime,
     on_demand: bool = False,
     ledger: str = "",
+    price: PartPrice | None = None,
 ) -> Job | None:
     """Stores the planned job with its parts claimed and their files' statuses updated; None if another run
     took any of its parts first."""
     job, parts = job_for(planned, model, invocation_type, now, on_demand)
     job = job.with_changes(ledger="" if on_demand or ledger == model else ledger)
+    if price is not None and run.config.teams.budgeted:
+        job = budgeting.estimated(job, parts, price)
     if not run.store.create_job(job, parts):
         log.info("parts taken by another run; planning again next run", extra={"model_id": model})
         return None

@@ -17,6 +17,7 @@ from bbq.core.model.ports import (
     QuotaHolders,
     Store,
 )
+from bbq.core.scheduling.budgeting import settle_spend
 from bbq.core.settling.progress import update_files
 from bbq.core.settling.settle import settle_job
 
@@ -45,6 +46,8 @@ class RunReport:
     joins_requested: list[str] = field(default_factory=list)  # files whose last record became final
     # Per model, how long its oldest part has waited when that is past StuckAfterHours (seconds).
     waiting_too_long: dict[str, float] = field(default_factory=dict)
+    held_by_budget: dict[str, str] = field(default_factory=dict)  # team -> the budget line that holds its work
+    budgets_used: dict[str, float] = field(default_factory=dict)  # limited line -> committed / limit
 
 
 @dataclass(frozen=True)
@@ -70,5 +73,6 @@ def settle(run: Run, job: Job) -> None:
     run.store.release_slot(job.slot_key, job.job_id)
     parts = settle_job(job, store=run.store, objects=run.objects, config=run.config, clock=run.clock)
     files_changed(run, parts)
+    job = settle_spend(run.store, run.config, run.clock, job, parts)
     if run.store.save_job(job.with_changes(settled=True), expected=job.status):
         run.report.settled += 1

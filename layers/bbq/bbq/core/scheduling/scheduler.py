@@ -32,6 +32,7 @@ from bbq.core.model.ports import (
 )
 from bbq.core.model.states import JobStatus
 from bbq.core.scheduling import decisions
+from bbq.core.scheduling.budgeting import PartPrice
 from bbq.core.scheduling.fair_share import records_in_flight
 from bbq.core.scheduling.planning import store_plans
 from bbq.core.scheduling.reconciling import reconcile, repair_ledger
@@ -80,14 +81,33 @@ def run_model(run: Run, model: str, limits: ModelLimits) -> None:
     busy = decisions.busy_records(active, pending.ready) + decisions.shared_slots(snapshot)
     in_flight = records_in_flight([*active, *pending.ready])
     plans = decisions.plan(snapshot, busy, run.config, run.on_demand is not None, in_flight)
-    planned, on_demand = store_plans(run, model, plans, limits, ledger)
+    price = PartPrice(run.config, model, snapshot.output_ratio)
+    planned, on_demand = store_plans(run, model, plans, limits, ledger, price)
+    tell_held(run, plans)
     for job in [*pending.on_demand, *on_demand]:
         run_on_demand(run, job)
     ready = decisions.submission_order([*pending.ready, *planned])
-    submitted = fill(run, model, ledger, ready, limits.concurrent_jobs)
+    submitted = fill(run, model, ledger, ready, limits.concurrent_jobs, price)
     measure_wait(run, model)
     run.report.active_per_model[model] = len(active) + submitted
     run.report.pending_left += len(ready) - submitted
+
+
+def tell_held(run: Run, plans: list[decisions.TypePlan]) -> None:
+    """The first file a budget holds back in each team's queue says so (and the run reports it)."""
+    for plan in plans:
+        for team, held in plan.held.items():
+            run.report.held_by_budget[team] = held.line.key
+            extra = {"team": team, "budget": held.line.key, "file_id": held.part.file_id}
+            log.warning("work waits for budget", extra=extra)
+            message = held.message
+
+            def waiting(file: InputFile, message: str = message) -> InputFile | None:
+                if file.waiting_for in {WaitReason.MODEL_ACCESS, WaitReason.BUDGET} or file.stop_requested:
+                    return None
+                return file.with_changes(message=message, waiting_for=WaitReason.BUDGET, updated_at=run.clock.now())
+
+            update_file(run.store, held.part.file_id, waiting)
 
 
 def measure_wait(run: Run, model: str) -> None:
@@ -118,7 +138,7 @@ def measure_wait(run: Run, model: str) -> None:
     )
 
     def noticed(file: InputFile) -> InputFile | None:
-        if file.waiting_for in {WaitReason.MODEL_ACCESS, WaitReason.SLOTS} or file.stop_requested:
+        if file.waiting_for in {WaitReason.MODEL_ACCESS, WaitReason.SLOTS, WaitReason.BUDGET} or file.stop_requested:
             return None
         return file.with_changes(message=message, waiting_for=WaitReason.SLOTS, updated_at=run.clock.now())
 

@@ -3,11 +3,13 @@ one, which of them carry only files asked to stop, the slot ledger, and its queu
 
 import logging
 
+from bbq.core.model import budgets
 from bbq.core.model.errors import JobNotFound, ServiceBusy
 from bbq.core.model.files import InvocationType
 from bbq.core.model.jobs import Job, JobSnapshot
 from bbq.core.model.limits import ModelLimits
 from bbq.core.model.states import ACTIVE, JobStatus, is_terminal
+from bbq.core.scheduling.budgeting import budget_keys
 from bbq.core.scheduling.decisions import RETRIED, ModelSnapshot
 from bbq.core.scheduling.run import Run
 
@@ -39,19 +41,26 @@ def read_snapshot(run: Run, model: str, limits: ModelLimits, ledger: str) -> Mod
     # Consistent reads: the queue index may not show a job another run planned or submitted a moment ago (and a
     # model sharing the ledger holds slots with jobs of its own).
     holders = {job_id: run.store.get_job(job_id) for job_id in held.keys() - active}
+    teams = run.store.teams(model)
+    now = run.clock.now()
+    spends, ratio = {}, None
+    if run.config.teams.budgeted:  # the lines of every team with a queue, and the model's output/input so far
+        spends = run.store.spends(budget_keys(teams, run.config, now))
+        ratio = budgets.output_ratio(*run.store.model_tokens(model))
     return ModelSnapshot(
         model=model,
         limits=limits,
-        now=run.clock.now(),
+        now=now,
         jobs=jobs,
         answers=answers,
         stop_asked=stop_asked,
         ledger=held,
         holders=holders,
         waiting={
-            kind: {team: run.store.waiting_parts(model, kind, team=team) for team in run.store.teams(model)}
-            for kind in InvocationType
+            kind: {team: run.store.waiting_parts(model, kind, team=team) for team in teams} for kind in InvocationType
         },
+        spends=spends,
+        output_ratio=ratio,
     )
 
 

@@ -8,14 +8,15 @@ from bbq.core.model import naming, retry
 from bbq.core.model.config import PipelineConfig
 from bbq.core.model.errors import ModelUnavailable, ObjectMissing
 from bbq.core.model.files import Part, PartStatus, WaitReason
-from bbq.core.model.jobs import Job
+from bbq.core.model.jobs import Job, JobNote
 from bbq.core.model.ports import (
     Reservation,
     SubmitRequest,
 )
 from bbq.core.model.states import JobStatus
+from bbq.core.scheduling import budgeting, refusals
 from bbq.core.scheduling import on_demand as on_demand_run
-from bbq.core.scheduling import refusals
+from bbq.core.scheduling.budgeting import PartPrice
 from bbq.core.scheduling.refusals import Refusal
 from bbq.core.scheduling.run import Run, files_changed, settle
 from bbq.core.settling.progress import tell_files
@@ -24,12 +25,19 @@ from bbq.core.settling.settle import input_gone
 log = logging.getLogger(__name__)
 
 
-def fill(run: Run, model: str, ledger: str, queue: list[Job], quota: int) -> int:
-    """Submits the model's ready jobs in the order given while its quota holder's ledger has free slots; how
-    many went out."""
+def fill(run: Run, model: str, ledger: str, queue: list[Job], quota: int, price: PartPrice | None = None) -> int:
+    """Submits the model's ready jobs in the order given while its quota holder's ledger has free slots, each
+    first reserved against its budgets (when any is set); how many went out."""
     submitted = 0
     transient_left = retry.TRANSIENT_FAILURES_PER_RUN
+    price = price or PartPrice(run.config, model, None)
     for job in queue:
+        job, held = budgeting.reserve(run.store, run.config, run.clock, job, price)
+        if held:
+            if held != "taken" and run.store.save_job(job, expected=JobStatus.PENDING):
+                tell_files(run.store, run.clock, job, held, WaitReason.BUDGET)
+                run.report.held_by_budget.update({team: "job" for team in job.team_records})
+            continue
         reservation = run.store.reserve_slot(ledger, job.job_id, quota, run.clock.now())
         if reservation is Reservation.FULL:
             break
@@ -63,6 +71,8 @@ def fill(run: Run, model: str, ledger: str, queue: list[Job], quota: int) -> int
             continue
         submitted += 1
         record_submission(run, job, request.job_name, arn)
+        if job.note == JobNote.BUDGET:  # its files said they waited for budget: no longer
+            tell_files(run.store, run.clock, job, "")
     return submitted
 
 

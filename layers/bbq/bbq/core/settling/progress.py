@@ -159,7 +159,7 @@ def _derived(file: InputFile, parts: list[Part]) -> tuple[FileStatus, str, WaitR
     if file.waiting_for == WaitReason.MODEL_ACCESS:
         return status, file.message, file.waiting_for  # what to fix stays in view until it has run
     retrying = next((p.message for p in parts if p.status == PartStatus.RETRIED), "")
-    if file.waiting_for == WaitReason.SLOTS and status != FileStatus.QUEUED:
+    if file.waiting_for in {WaitReason.SLOTS, WaitReason.BUDGET} and status != FileStatus.QUEUED:
         return status, retrying, None  # its work left the queue: the notice that it waited long no longer holds
     if file.waiting_for == WaitReason.COMPANIONS and status != FileStatus.QUEUED:
         return status, retrying or _without_packing_note(file.message), None  # packed into a job at last

@@ -32,6 +32,7 @@ from bbq.core.model.lines import split_lines
 from bbq.core.model.ports import Files, ObjectStore, ObjectWriter
 from bbq.core.model.record_ids import line_of, record_id_of_staged
 from bbq.core.model.states import JobStatus
+from bbq.core.settling import model_output
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def _settle_part(
         return whole.with_changes(status=PART_STATUS_OF_JOB[job.status])
     name = part.input_name or ""
     results_uri = naming.results_uri(job.output_uri, job.job_arn, name)
-    results = _read_results(objects, results_uri, config.split.max_line_bytes)
+    results, tokens = _read_results(objects, results_uri, config.split.max_line_bytes)
     # Only a stop asked through bbq (the file's flag) keeps records from running again. A job Bedrock reports
     # Stopped when no file asked (someone stopped it in the console or the API) is told apart: its records that
     # did not run are missing from its output and go again like any missing record.
@@ -97,8 +98,12 @@ def _settle_part(
                         sort.add(record_id, line.data, results.get(record_id, _MISSING))
         except ObjectMissing:  # what succeeded is kept; the rest cannot be told apart, let alone run again
             succeeded = sum(error is None for error in results.values())
-            return input_gone(part, succeeded).with_changes(results_uri=results_uri)
+            return input_gone(part, succeeded).with_changes(
+                results_uri=results_uri, input_tokens=tokens[0], output_tokens=tokens[1]
+            )
     settled = part.with_changes(
+        input_tokens=tokens[0],
+        output_tokens=tokens[1],
         succeeded=sort.succeeded,
         failed=sort.failed,
         retried=sort.retried,
@@ -172,11 +177,14 @@ def fail_whole_part(part: Part, message: str, objects: ObjectStore, max_line_byt
     )
 
 
-def _read_results(objects: ObjectStore, uri: str, max_line_bytes: int) -> dict[str, Error | None]:
-    """Each record id in the output file, with its error (None when it succeeded). A record whose line is
-    unreadable counts as missing."""
+def _read_results(
+    objects: ObjectStore, uri: str, max_line_bytes: int
+) -> tuple[dict[str, Error | None], tuple[int, int]]:
+    """Each record id in the output file, with its error (None when it succeeded), and the input and output tokens
+    its successes used (what budgets are charged). A record whose line is unreadable counts as missing."""
     bucket, key = naming.split_uri(uri)
     results: dict[str, Error | None] = {}
+    input_tokens = output_tokens = 0
     try:
         # An output line holds the record's input and the model's answer: allow it more room than an input line.
         for line in split_lines(objects.read_key(bucket, key), 4 * max_line_bytes):
@@ -189,13 +197,17 @@ def _read_results(objects: ObjectStore, uri: str, max_line_bytes: int) -> dict[s
                 continue
             error = result.get("error")
             if "modelOutput" in result and not error:
+                if results.get(record_id, 0) is not None:  # each record's tokens once
+                    reading = model_output.read(result["modelOutput"])
+                    input_tokens += reading.input_tokens
+                    output_tokens += reading.output_tokens
                 results[record_id] = None
             elif record_id not in results:  # a success elsewhere in the file wins
                 error = error if isinstance(error, dict) else {}
                 results[record_id] = (error.get("errorCode"), str(error.get("errorMessage") or "no message"))
     except ObjectMissing:
         pass  # nothing ran (a job stopped early): every record is missing
-    return results
+    return results, (input_tokens, output_tokens)
 
 
 @dataclass

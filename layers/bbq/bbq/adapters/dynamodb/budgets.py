@@ -1,0 +1,183 @@
+"""The Budgets port on the jobs table: one item per budget line (``budget#<owner>#day|month#<date>``) holding its
+spent and reserved dollars, and one per model holding the tokens its settled jobs used (``budget#tokens#<model>``).
+
+A reservation is one TransactWriteItems: each line's charge added under a condition that keeps every limited line
+within its limit, and the job item marked reserved under a condition that it was not (so a run that dies after it
+never reserves twice). DynamoDB's conditions cannot add two attributes, so each line keeps ``Committed`` (spent +
+reserved) beside the two, and the condition compares it with the limit less the charge. Settling is one
+transaction too: the reservation taken back, the actual cost added, the job marked settled."""
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from bbq.adapters.dynamodb.items import BUDGET, JOB, to_plain
+from bbq.core.model.budgets import BudgetLine, Spend
+from bbq.core.model.clock import iso
+from bbq.core.model.jobs import Job
+from bbq.core.model.ports import BudgetReservation
+from bbq.core.model.states import JobStatus
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+TOKENS = "tokens#"
+_BATCH_GET = 100
+
+
+def dollars(value: float) -> dict[str, Any]:
+    """A DynamoDB number of US dollars, to the microdollar (floats' binary noise never reaches the table)."""
+    return {"N": str(Decimal(repr(round(value, 6) + 0.0)))}  # + 0.0: never "-0.0"
+
+
+class DynamoBudgets:
+    _ddb: "DynamoDBClient"
+    _table: str
+
+    def spends(self, keys: Sequence[str]) -> dict[str, Spend]:
+        found: dict[str, Spend] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), _BATCH_GET):
+            ids = [{"Id": {"S": BUDGET + key}} for key in unique[start : start + _BATCH_GET]]
+            request: dict[str, Any] = {self._table: {"Keys": ids, "ConsistentRead": True}}
+            while request:
+                response = self._ddb.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self._table, []):
+                    plain = to_plain(item)
+                    found[plain["Id"].removeprefix(BUDGET)] = Spend(
+                        float(plain.get("Spent", 0)), float(plain.get("Reserved", 0))
+                    )
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def model_tokens(self, model_id: str) -> tuple[int, int]:
+        response = self._ddb.get_item(TableName=self._table, Key={"Id": {"S": BUDGET + TOKENS + model_id}})
+        plain = to_plain(response.get("Item", {}))
+        return int(plain.get("InputTokens", 0)), int(plain.get("OutputTokens", 0))
+
+    def reserve_budget(self, job: Job, charges: Mapping[BudgetLine, float], at: datetime) -> BudgetReservation:
+        actions: list[TransactWriteItemTypeDef] = []
+        for line, charge in charges.items():
+            update: dict[str, Any] = {
+                "TableName": self._table,
+                "Key": {"Id": {"S": BUDGET + line.key}},
+                "UpdateExpression": "ADD Reserved :c, Committed :c SET Kind = :kind, #owner = :owner, #period = "
+                ":period, Starts = :starts, LimitUsd = :limit",
+                "ExpressionAttributeNames": {"#owner": "Owner", "#period": "Period"},
+                "ExpressionAttributeValues": {
+                    ":c": dollars(charge),
+                    ":kind": {"S": "budget"},
+                    ":owner": {"S": line.owner},
+                    ":period": {"S": line.period.value},
+                    ":starts": {"S": iso(line.starts)},
+                    ":limit": dollars(line.limit_usd) if line.limit_usd is not None else {"S": "none"},
+                },
+            }
+            if line.limit_usd is not None:
+                room = line.limit_usd - charge
+                if room < 0:
+                    return BudgetReservation.REFUSED  # larger than the whole budget: nothing to write
+                update["ConditionExpression"] = "attribute_not_exists(Committed) OR Committed <= :room"
+                update["ExpressionAttributeValues"][":room"] = dollars(room)
+            actions.append({"Update": update})  # type: ignore[typeddict-item]
+        actions.append(
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {"Id": {"S": JOB + job.job_id}},
+                    "UpdateExpression": "SET BudgetAt = :at, EstimatedCostUsd = :estimate",
+                    "ConditionExpression": "#status = :pending AND attribute_not_exists(BudgetAt)",
+                    "ExpressionAttributeNames": {"#status": "Status"},
+                    "ExpressionAttributeValues": {
+                        ":at": {"S": iso(at)},
+                        ":estimate": dollars(job.estimated_cost_usd or 0.0),
+                        ":pending": {"S": JobStatus.PENDING.value},
+                    },
+                }
+            }
+        )
+        try:
+            self._ddb.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            reasons = _cancellation_codes(exc)
+            if reasons is None:
+                raise
+            return BudgetReservation.TAKEN if reasons[-1] == "ConditionalCheckFailed" else BudgetReservation.REFUSED
+        return BudgetReservation.RESERVED
+
+    def settle_budget(
+        self,
+        job: Job,
+        reserved: Mapping[BudgetLine, float],
+        actual: Mapping[BudgetLine, float],
+        tokens: tuple[int, int],
+    ) -> bool:
+        actions: list[TransactWriteItemTypeDef] = []
+        for line in {**reserved, **actual}:
+            held, cost = reserved.get(line, 0.0), actual.get(line, 0.0)
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": {"Id": {"S": BUDGET + line.key}},
+                        "UpdateExpression": "ADD Reserved :held, Spent :cost, Committed :delta SET Kind = :kind, "
+                        "#owner = :owner, #period = :period, Starts = :starts",
+                        "ExpressionAttributeNames": {"#owner": "Owner", "#period": "Period"},
+                        "ExpressionAttributeValues": {
+                            ":held": dollars(-held),
+                            ":cost": dollars(cost),
+                            ":delta": dollars(cost - held),
+                            ":kind": {"S": "budget"},
+                            ":owner": {"S": line.owner},
+                            ":period": {"S": line.period.value},
+                            ":starts": {"S": iso(line.starts)},
+                        },
+                    }
+                }
+            )
+        if any(tokens):
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": {"Id": {"S": BUDGET + TOKENS + job.model_id}},
+                        "UpdateExpression": "ADD InputTokens :in, OutputTokens :out SET Kind = :kind",
+                        "ExpressionAttributeValues": {
+                            ":in": {"N": str(tokens[0])},
+                            ":out": {"N": str(tokens[1])},
+                            ":kind": {"S": "budget"},
+                        },
+                    }
+                }
+            )
+        actions.append(
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {"Id": {"S": JOB + job.job_id}},
+                    "UpdateExpression": "SET BudgetSettled = :yes",
+                    "ConditionExpression": "attribute_exists(Id) AND attribute_not_exists(BudgetSettled)",
+                    "ExpressionAttributeValues": {":yes": {"BOOL": True}},
+                }
+            }
+        )
+        try:
+            self._ddb.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            if _cancellation_codes(exc) is None:
+                raise
+            return False
+        return True
+
+
+def _cancellation_codes(exc: ClientError) -> list[str] | None:
+    """Each action's reason code when a transaction was cancelled (DynamoDB lists one per action, in order,
+    "None" for those that were fine); None for any other error."""
+    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return None
+    reasons = exc.response.get("CancellationReasons") or []  # type: ignore[typeddict-item]
+    return [str(reason.get("Code", "None")) for reason in reasons]

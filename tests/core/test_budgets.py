@@ -1,0 +1,142 @@
+"""Budgets that hold, on the in-memory ports: the rules (lines, room, charges, the waiting message) as values, then
+scheduler runs where one team's daily budget runs out mid-day: its work waits with a message saying why, the other
+team's runs on, nothing is lost, and the waiting work resumes after 00:00 UTC."""
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bbq.core.model import budgets
+from bbq.core.model.budgets import BudgetLine, Period, Spend
+from bbq.core.model.clock import ManualClock
+from bbq.core.model.files import FileStatus, WaitReason
+from bbq.core.model.prices import DEFAULT as PRICES
+from bbq.core.model.states import JobStatus
+from bbq.core.model.teams import TeamPolicy, Teams, parse_teams
+from tests.conftest import CLAUDE
+from tests.core.helpers import WHOLE, World, jsonl, run
+
+DAY = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
+
+
+def test_a_team_is_charged_on_its_own_lines_and_the_stacks_for_the_day_and_month() -> None:
+    teams = Teams({"ads": TeamPolicy(daily_budget_usd=50)}, monthly_budget_usd=1_000)
+    lines = budgets.lines_for("ads", teams, DAY)
+    assert [line.key for line in lines] == ["ads#day#2026-03-14", "ads#month#2026-03", "stack#day#2026-03-14",
+                                            "stack#month#2026-03"]  # fmt: skip
+    assert [line.limit_usd for line in lines] == [50, None, None, 1_000]
+    assert lines[0].resets_at == datetime(2026, 3, 15, tzinfo=UTC)
+    assert lines[3].resets_at == datetime(2026, 4, 1, tzinfo=UTC)
+    december = BudgetLine("ads", Period.MONTH, datetime(2026, 12, 1, tzinfo=UTC), None)
+    assert december.resets_at == datetime(2027, 1, 1, tzinfo=UTC)
+    spends = {"ads#day#2026-03-14": Spend(spent=30, reserved=11.8), "stack#month#2026-03": Spend(spent=990)}
+    assert budgets.room(lines, spends) == 8.2 - 0.0 or abs(budgets.room(lines, spends) - 8.2) < 1e-9
+    assert budgets.room(lines[1:2], spends) == float("inf"), "a line with no limit never holds work back"
+    message = budgets.waiting_message(lines[0], spends["ads#day#2026-03-14"], 9.5)
+    assert "team ads today has committed $41.80 of $50.00" in message and "resumes at 00:00 UTC" in message
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.sampled_from(["a", "b", "c"]), st.integers(1, 10_000), min_size=1), st.floats(0, 100))
+def test_a_jobs_dollars_are_shared_by_its_teams_records_and_each_line_gets_its_sum(
+    records: dict[str, int], dollars: float
+) -> None:
+    shares = budgets.split_by_team(dollars, records)
+    assert abs(sum(shares.values()) - dollars) < 1e-6
+    charged = budgets.charges(shares, Teams(), DAY)
+    stack_day = next(line for line in charged if line.owner == budgets.STACK and line.period == Period.DAY)
+    assert abs(charged[stack_day] - dollars) < 1e-6 and len(charged) == 2 * len(records) + 2
+
+
+def test_the_teams_parameter_is_checked_and_says_what_it_must_be() -> None:
+    assert parse_teams('{"ads": {"weight": 2, "dailyBudgetUsd": 50}}') == {"ads": TeamPolicy(2, 50, None)}
+    for wrong in (
+        '{"ads": {"weight": 0}}',
+        '{"ads": {"budget": 5}}',
+        '["ads"]',
+        '{"a b": {}}',
+        "{",
+        '{"a": {"dailyBudgetUsd": -1}}',
+    ):
+        try:
+            parse_teams(wrong)
+        except ValueError as exc:
+            assert "team" in str(exc).lower() or "Teams" in str(exc)
+        else:
+            raise AssertionError(f"{wrong} was taken")
+
+
+def one_files_estimate() -> float:
+    """What bbq reserves for one 1,000-record upload before any job settled: its staged bytes over 4 as input
+    tokens, as many output tokens, at the model's batch price (the README's rule)."""
+    world = World(config=WHOLE)
+    world.upload("to-process/x.jsonl", jsonl(1_000))
+    (part,) = world.store.parts.values()
+    return budgets.estimate_cost(CLAUDE, part.size_bytes, PRICES, None)
+
+
+def test_a_team_over_its_daily_budget_waits_the_others_run_on_and_it_resumes_after_midnight() -> None:
+    # The fake's answers use 10 input and 2 output tokens a record: a file actually costs this much, and a day's
+    # budget of two and a half files lets ads run two files at most (less while estimates are higher).
+    actual = PRICES.cost(CLAUDE, 10_000, 2_000) or 0
+    teams = Teams({"ads": TeamPolicy(daily_budget_usd=round(actual * 2.5, 6))})
+    world = World(config=replace(WHOLE, teams=teams))
+    world.clock = ManualClock(DAY)
+    ads = [str(world.upload(f"to-process/ads/a{i}.jsonl", jsonl(1_000)).file_id) for i in range(6)]
+    search = [str(world.upload(f"to-process/search/s{i}.jsonl", jsonl(1_000)).file_id) for i in range(4)]
+    limit = actual * 2.5 + 1e-6
+
+    def finish_running() -> None:
+        for job in list(world.store.jobs.values()):
+            if job.status == JobStatus.SUBMITTED and job.job_arn:
+                world.batch.end(job.job_arn, JobStatus.COMPLETED)
+
+    for _ in range(12):  # the rest of the day: jobs run and end, runs every 15 minutes
+        run(world, quota=4)
+        finish_running()
+        world.clock.advance(15 * 60)
+    files = world.store.files
+    assert all(files[f].status == FileStatus.COMPLETED for f in search), "the team without a budget ran on"
+    waiting = [files[f] for f in ads if files[f].status == FileStatus.QUEUED]
+    assert waiting, "ads spent its day's budget"
+    assert any(f.waiting_for == WaitReason.BUDGET and "team ads today" in f.message for f in waiting)
+    day_line = world.store.budget_lines["ads#day#2026-03-14"]
+    assert day_line.reserved < 1e-9 and day_line.spent <= limit, "it held"
+    assert 1 <= sum(files[f].status == FileStatus.COMPLETED for f in ads) <= 2
+
+    world.clock.advance((datetime(2026, 3, 15, 0, 5, tzinfo=UTC) - world.clock.now()).total_seconds())  # the reset
+    for _ in range(40):
+        run(world, quota=4)
+        finish_running()
+        world.clock.advance(6 * 3600)
+        if all(files[f].status == FileStatus.COMPLETED for f in ads):
+            break
+    assert all(files[f].status == FileStatus.COMPLETED for f in ads), "nothing lost: the waiting work ran"
+    assert all(files[f].counts.succeeded == 1_000 for f in ads)
+    for key, line in world.store.budget_lines.items():
+        if key.startswith("ads#day#"):
+            assert line.spent <= limit and abs(line.reserved) < 1e-9, key
+
+
+def test_a_job_reserved_once_is_never_reserved_again_and_settles_once() -> None:
+    estimate = one_files_estimate()
+    teams = Teams(daily_budget_usd=estimate * 10)
+    world = World(config=replace(WHOLE, teams=teams))
+    world.clock = ManualClock(DAY)
+    world.upload("to-process/a.jsonl", jsonl(1_000))
+    run(world)
+    (job,) = world.store.jobs.values()
+    assert job.budget_at == DAY + timedelta(seconds=0) or job.budget_at is not None
+    stack = world.store.budget_lines["stack#day#2026-03-14"]
+    assert abs(stack.reserved - estimate) < 1e-9 and stack.spent == 0
+    assert job.job_arn
+    world.batch.end(job.job_arn, JobStatus.COMPLETED)
+    run(world)
+    run(world)
+    stack = world.store.budget_lines["stack#day#2026-03-14"]
+    # The fake's answers use 10 input and 2 output tokens a record: the actual cost replaces the estimate.
+    actual = PRICES.cost(CLAUDE, 10_000, 2_000) or 0
+    assert abs(stack.reserved) < 1e-9 and abs(stack.spent - actual) < 1e-9
+    assert world.store.tokens[CLAUDE] == (10_000, 2_000)
