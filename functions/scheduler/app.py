@@ -71,6 +71,12 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     # The longest wait over the models: what an alarm on a queue that does not move watches.
     longest = max(report.oldest_waiting.values(), default=0.0)
     metrics.add_metric(name="OldestWaitingSeconds", unit=MetricUnit.Seconds, value=longest)
+    # The fullest budget line (committed over its limit), whichever team or the stack: what the budget alarms watch.
+    fullest = max(report.budgets_used.values(), default=0.0)
+    metrics.add_metric(name="BudgetUsedPercent", unit=MetricUnit.Percent, value=round(100 * fullest, 2))
+    metrics.add_metric(name="TeamsWaitingForBudget", unit=MetricUnit.Count, value=len(report.held_by_budget))
+    for team, line in report.held_by_budget.items():
+        logger.warning("a team's work waits for budget", team=team, budget=line)
     for model, why in report.paused.items():
         logger.error("model paused: its jobs wait until Bedrock accepts it", model_id=model, what_to_do=why)
     for status, count in report.finished.items():
@@ -105,4 +111,6 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         "finished": dict(report.finished),
         "paused": report.paused,
         "errors": report.errors,
+        "heldByBudget": report.held_by_budget,
+        "budgetsUsed": report.budgets_used,
     }

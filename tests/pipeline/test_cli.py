@@ -69,7 +69,8 @@ def test_submit_status_results_cost_and_quota(
     assert [json.loads(r)["recordId"] for r in results] == [claude_record(i)["recordId"] for i in range(120)]
     code, cost = bbq(capsys, "cost", *stack)
     assert code == 0 and cost["total"]["files"] == 2 and cost["total"]["costUsd"] > 0
-    assert cost["models"][0]["records"] == 270
+    assert [(r["team"], r["records"]) for r in cost["ended"]] == [("team", 270)], "the folder names the team"
+    assert cost["budgets"] == [], "no budget set, and no spend recorded against one"
     code, quotas = bbq(capsys, "quota", *stack)
     assert code == 0 and quotas[0]["limit"] == 2 and quotas[0]["slotsInUse"] == 0
     concurrent = "Sum of in-progress and submitted batch inference jobs using a base model for Claude 3 Haiku"

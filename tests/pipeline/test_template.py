@@ -96,6 +96,8 @@ def test_files_that_end_are_told_on_the_topic_and_alarms_watch_what_goes_wrong(r
         "ModelsPausedAlarm",
         "JoinDeadLetterAlarm",
         "UnreadableUploadsAlarm",
+        "BudgetNearlySpentAlarm",
+        "BudgetSpentAlarm",
     }
     assert all(a["Properties"]["AlarmActions"] == [{"Ref": "NotificationTopic"}] for a in alarms.values())
     watched = json.dumps(alarms)

@@ -1,4 +1,5 @@
-"""`bbq cost`: tokens and US dollars of the uploads that ended, per model, and in all."""
+"""`bbq cost`: what the stack spends per team and model (the uploads that ended), each budget's spend, reservations
+and room today and this month, and with ``--forecast`` what the queued work will cost (``bbq_sdk.costs``)."""
 
 import argparse
 from typing import Any
@@ -7,58 +8,81 @@ from bbq_local.commands.stack import EXIT_OK, add_stack_arguments, find, print_j
 
 
 def add_parser(commands: Any) -> None:
-    parser = commands.add_parser("cost", help="tokens and cost of the uploads that ended, per model")
+    parser = commands.add_parser(
+        "cost", help="spend per team and model, budgets (spent, reserved, left) and, with --forecast, queued work"
+    )
     add_stack_arguments(parser)
+    parser.add_argument("--forecast", action="store_true", help="also what the work still queued will cost")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from bbq_sdk import costs
+
+    stack = find(args)
+    query = status_query(stack)
+    files = list(query.files())
+    teams_config = costs.stack_teams(stack)
+    now = datetime.now(UTC)
+    teams = sorted({f.team for f in files} | set(teams_config.policies) | {"default"})
+    report: dict[str, Any] = {
+        "ended": costs.ended_costs(files),
+        "budgets": costs.budget_lines(teams, teams_config, query, now),
+    }
+    report["total"] = {
+        "costUsd": round(sum(r["costUsd"] for r in report["ended"]), 6),
+        "files": sum(r["files"] for r in report["ended"]),
+    }
+    if args.forecast:
+        models = sorted({f.model_id for f in files if f.model_id} | set(stack.models()))
+        report["forecast"] = costs.forecast(models, query, costs.stack_prices(stack))
+    if args.json:
+        print_json(report)
+        return EXIT_OK
+    _print(stack.name, report)
+    return EXIT_OK
+
+
+def _print(name: str, report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    stack = find(args)
-    per_model: dict[str, dict[str, Any]] = {}
-    for file in status_query(stack).files():
-        if not file.results_uri:
-            continue
-        row = per_model.setdefault(
-            file.model_id,
-            {
-                "model": file.model_id,
-                "files": 0,
-                "records": 0,
-                "inputTokens": 0,
-                "outputTokens": 0,
-                "costUsd": 0.0,
-                "unpriced": 0,
-            },
-        )
-        row["files"] += 1
-        row["records"] += file.counts.succeeded
-        row["inputTokens"] += file.input_tokens
-        row["outputTokens"] += file.output_tokens
-        if file.cost_usd is not None:
-            row["costUsd"] += file.cost_usd
-        else:
-            row["unpriced"] += 1
-    rows = sorted(per_model.values(), key=lambda r: r["model"])
-    total = {"costUsd": round(sum(r["costUsd"] for r in rows), 6), "files": sum(r["files"] for r in rows)}
-    if args.json:
-        print_json({"models": rows, "total": total})
-        return EXIT_OK
-    table = Table(title=f"bbq stack {stack.name}: cost of the uploads that ended (US dollars)")
-    for column in ("model", "files", "records", "input tokens", "output tokens", "cost $"):
-        table.add_column(column, justify="right" if column != "model" else "left")
-    for row in rows:
+    console = Console()
+    ended = Table(title=f"bbq stack {name}: cost of the uploads that ended (US dollars)")
+    for column in ("team", "model", "files", "records", "input tokens", "output tokens", "cost $"):
+        ended.add_column(column, justify="left" if column in {"team", "model"} else "right", overflow="fold")
+    for row in report["ended"]:
         cost = f"{row['costUsd']:.4f}" + (f" (+{row['unpriced']} files with no price)" if row["unpriced"] else "")
-        table.add_row(
-            row["model"],
-            str(row["files"]),
-            f"{row['records']:,}",
-            f"{row['inputTokens']:,}",
-            f"{row['outputTokens']:,}",
-            cost,
+        ended.add_row(row["team"], row["model"], str(row["files"]), f"{row['records']:,}",
+                      f"{row['inputTokens']:,}", f"{row['outputTokens']:,}", cost)  # fmt: skip
+    ended.add_row(
+        "all", "", str(sum(r["files"] for r in report["ended"])), "", "", "", f"{report['total']['costUsd']:.4f}"
+    )
+    console.print(ended)
+    if report["budgets"]:
+        table = Table(title="budgets (reserved: jobs submitted or waiting to be, at their estimate)")
+        for column in ("budget", "spent $", "reserved $", "budget $", "left $", "used", "resets (UTC)"):
+            table.add_column(column, justify="left" if column == "budget" else "right")
+        for row in report["budgets"]:
+            who = "stack" if row["owner"] == "stack" else f"team {row['owner']}"
+            table.add_row(
+                f"{who}, {'today' if row['period'] == 'day' else 'this month'}",
+                f"{row['spentUsd']:.4f}",
+                f"{row['reservedUsd']:.4f}",
+                "-" if row["budgetUsd"] is None else f"{row['budgetUsd']:.2f}",
+                "-" if row["remainingUsd"] is None else f"{row['remainingUsd']:.4f}",
+                "-" if row["usedPercent"] is None else f"{row['usedPercent']}%",
+                row["resetsAt"][:16].replace("T", " "),
+            )
+        console.print(table)
+    if "forecast" in report:
+        table = Table(
+            title="queued work, at the batch price (estimate: staged bytes / 4 tokens, observed output ratio)"
         )
-    table.add_row("all", str(total["files"]), "", "", "", f"{total['costUsd']:.4f}")
-    Console().print(table)
-    return EXIT_OK
+        for column in ("team", "model", "records", "estimated $"):
+            table.add_column(column, justify="left" if column in {"team", "model"} else "right", overflow="fold")
+        for row in report["forecast"]:
+            table.add_row(row["team"], row["model"], f"{row['records']:,}", f"{row['estimatedUsd']:.4f}")
+        console.print(table)

@@ -2,11 +2,12 @@
 file's jobs (its parts, then their jobs, by key), a model's queues (QueueIndex), and every file or slot ledger (a
 Scan: people's views, never the pipeline's)."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from bbq.adapters.dynamodb.items import FILE, KEY_INDEX, LEDGER, STATUS_INDEX, file_from
 from bbq.adapters.dynamodb.store import DynamoStore
+from bbq.core.model.budgets import Spend
 from bbq.core.model.files import FileStatus, InputFile, InvocationType, Part, newest_upload
 from bbq.core.model.jobs import Job
 from bbq.core.model.ports import ModelSlots
@@ -42,6 +43,15 @@ class DynamoStatus:
 
     def file(self, file_id: str) -> InputFile | None:
         return self._store.get_file(file_id)
+
+    def spends(self, keys: Sequence[str]) -> dict[str, Spend]:
+        return self._store.spends(keys)
+
+    def model_tokens(self, model_id: str) -> tuple[int, int]:
+        return self._store.model_tokens(model_id)
+
+    def teams(self, model_id: str) -> list[str]:
+        return self._store.teams(model_id)
 
     def uploads(self, key: str) -> list[InputFile]:
         pages = self._ddb.get_paginator("query").paginate(

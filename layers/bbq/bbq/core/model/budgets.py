@@ -109,7 +109,8 @@ def charges(per_team: Mapping[str, float], teams: Teams, at: datetime) -> dict[B
     for team, dollars in per_team.items():
         for line in lines_for(team, teams, at):
             charged[line] = charged.get(line, 0.0) + dollars
-    return charged
+    # To the microdollar, as the table keeps them: a reservation taken back is exactly what was added.
+    return {line: round(dollars, 6) for line, dollars in charged.items()}
 
 
 def waiting_message(line: BudgetLine, spend: Spend, needed: float) -> str:

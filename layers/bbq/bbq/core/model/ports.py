@@ -208,7 +208,16 @@ class StatusQuery(Protocol):
         """Per model (its quota holder), the slots bbq's jobs hold and the limit."""
 
     def waiting_parts(self, model_id: str) -> list[Part]:
-        """The model's parts waiting for a job, both invocation types."""
+        """The model's parts waiting for a job, both invocation types, every team's."""
+
+    def spends(self, keys: Sequence[str]) -> dict[str, Spend]:
+        """Budget lines' spent and reserved dollars (``Budgets.spends``)."""
+
+    def model_tokens(self, model_id: str) -> tuple[int, int]:
+        """The model's settled input and output tokens (``Budgets.model_tokens``)."""
+
+    def teams(self, model_id: str) -> list[str]:
+        """The teams with a queue for the model (``Queues.teams``)."""
 
     def jobs_in_flight(self, model_id: str) -> list[Job]:
         """The model's jobs not settled yet (``Queues.jobs_in_flight``)."""

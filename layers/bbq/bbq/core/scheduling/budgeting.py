@@ -98,8 +98,20 @@ def allowance(
     return Allowance(own, stack, price, spends, lines)
 
 
+def used(teams: Iterable[str], spends: Mapping[str, Spend], config: PipelineConfig, now: datetime) -> dict[str, float]:
+    """Each limited line's committed dollars over its limit (1.0 and more: spent; a zero budget is spent)."""
+    shares = {}
+    for team in teams:
+        for line in budgets.lines_for(team, config.teams, now):
+            if line.limit_usd is not None:
+                committed = spends.get(line.key, Spend()).committed
+                shares[line.key] = committed / line.limit_usd if line.limit_usd else 1.0
+    return shares
+
+
 def estimated(job: Job, parts: Iterable[Part], price: PartPrice) -> Job:
-    return job.with_changes(estimated_cost_usd=sum(price(part) for part in parts))
+    # To the microdollar, as the table keeps it: the reservation and its settling split the same number.
+    return job.with_changes(estimated_cost_usd=round(sum(price(part) for part in parts), 6))
 
 
 def reserve(store: Budgets, config: PipelineConfig, clock: Clock, job: Job, price: PartPrice) -> tuple[Job, str]:
@@ -109,7 +121,7 @@ def reserve(store: Budgets, config: PipelineConfig, clock: Clock, job: Job, pric
         return job, ""
     now = clock.now()
     if job.estimated_cost_usd is None:  # planned before budgets were set: priced from its size
-        job = job.with_changes(estimated_cost_usd=price.of_bytes(job.size_bytes))
+        job = job.with_changes(estimated_cost_usd=round(price.of_bytes(job.size_bytes), 6))
     estimate = job.estimated_cost_usd or 0.0
     charges = budgets.charges(budgets.split_by_team(estimate, _teams_of(job)), config.teams, now)
     match store.reserve_budget(job, charges, now):

@@ -31,7 +31,7 @@ from bbq.core.model.ports import (
     Store,
 )
 from bbq.core.model.states import JobStatus
-from bbq.core.scheduling import decisions
+from bbq.core.scheduling import budgeting, decisions
 from bbq.core.scheduling.budgeting import PartPrice
 from bbq.core.scheduling.fair_share import records_in_flight
 from bbq.core.scheduling.planning import store_plans
@@ -81,6 +81,9 @@ def run_model(run: Run, model: str, limits: ModelLimits) -> None:
     busy = decisions.busy_records(active, pending.ready) + decisions.shared_slots(snapshot)
     in_flight = records_in_flight([*active, *pending.ready])
     plans = decisions.plan(snapshot, busy, run.config, run.on_demand is not None, in_flight)
+    if run.config.teams.budgeted:
+        teams = {team for queues in snapshot.waiting.values() for team in queues}
+        run.report.budgets_used.update(budgeting.used(teams, snapshot.spends, run.config, snapshot.now))
     price = PartPrice(run.config, model, snapshot.output_ratio)
     planned, on_demand = store_plans(run, model, plans, limits, ledger, price)
     tell_held(run, plans)
@@ -117,7 +120,8 @@ def measure_wait(run: Run, model: str) -> None:
         part
         for invocation_type in InvocationType
         for team in run.store.teams(model)
-        if (part := next(run.store.waiting_parts(model, invocation_type, page_size=1, team=team), None)) is not None
+        if team not in run.report.held_by_budget  # waiting for its budget, as it should: not stuck
+        and (part := next(run.store.waiting_parts(model, invocation_type, page_size=1, team=team), None)) is not None
     ]
     if not oldest:
         return
