@@ -32,6 +32,9 @@ RECORD_ERROR_STATUS: dict[str, int] = {
     for shape in RUNTIME.operation_model(name).error_shapes
 }
 
+# bedrock-runtime's ServiceTierType: the tiers InvokeModel (a header) and Converse (serviceTier.type) take.
+SERVICE_TIERS: tuple[str, ...] = tuple(getattr(RUNTIME.shape_for("ServiceTierType"), "enum", ()))
+
 
 class ApiError(Exception):
     """An error the service answers with; ``code`` is the botocore error shape name."""

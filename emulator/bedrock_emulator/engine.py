@@ -134,13 +134,21 @@ class BedrockEmulator:
 
     # ---- bedrock-runtime: one record on demand ------------------------------------------------------------
 
-    def invoke_model(self, model_id: str, body: Any) -> models.Invocation:
+    def invoke_model(self, model_id: str, body: Any, service_tier: str | None = None) -> models.Invocation:
         """InvokeModel: the model's native request body in, its response body out."""
-        return self._on_demand("InvokeModel", model_id, models.INVOKE_MODEL, body)
+        return self._on_demand("InvokeModel", model_id, models.INVOKE_MODEL, body, service_tier)
 
     def converse(self, model_id: str, body: Any) -> models.Invocation:
-        """Converse: a Converse request (messages, system, inferenceConfig) in, a Converse response out."""
-        return self._on_demand("Converse", model_id, models.CONVERSE, body)
+        """Converse: a Converse request (messages, system, inferenceConfig, serviceTier) in, a Converse response
+        out (with the service tier that served it, when one was asked for)."""
+        body = dict(body) if isinstance(body, dict) else body
+        tier = body.pop("serviceTier", None) if isinstance(body, dict) else None
+        if tier is not None and (not isinstance(tier, dict) or "type" not in tier):
+            raise ApiError("ValidationException", "1 validation error detected: Value null at 'serviceTier.type'")
+        invocation = self._on_demand("Converse", model_id, models.CONVERSE, body, tier["type"] if tier else None)
+        if tier is not None:
+            invocation.output["serviceTier"] = {"type": tier["type"]}
+        return invocation
 
     def count_tokens(self, model_id: str, request: Any) -> dict[str, int]:
         """CountTokens: the input tokens the same InvokeModel body or Converse messages would be charged for."""
@@ -161,8 +169,19 @@ class BedrockEmulator:
                 counted = models.invoke(model_id, models.CONVERSE, body)
             return {"inputTokens": counted.input_tokens}
 
-    def _on_demand(self, operation: str, model_id: str, invocation_type: str, body: Any) -> models.Invocation:
+    def _on_demand(
+        self, operation: str, model_id: str, invocation_type: str, body: Any, service_tier: str | None = None
+    ) -> models.Invocation:
         with self._call(operation):
+            # botocore's model: ServiceTierType is priority, default, flex or reserved.
+            if service_tier is not None and service_tier not in api.SERVICE_TIERS:
+                raise ApiError(
+                    "ValidationException",
+                    f"1 validation error detected: Value '{service_tier}' at 'serviceTier' failed to satisfy "
+                    f"constraint: Member must satisfy enum value set: [{', '.join(api.SERVICE_TIERS)}]",
+                )
+            if service_tier == "flex" and models.base_model(model_id) in self.faults.flex_refused_models:
+                raise ApiError("ValidationException", "The flex service tier is not supported for this model.")
             refusal = self.faults.denied_models.get(models.base_model(model_id))
             if refusal is not None:
                 code, message = models.ACCESS_REFUSALS[refusal]

@@ -39,6 +39,9 @@ class Faults:
     denied_models: dict[str, str] = field(default_factory=dict)
     # Service Quotas refuses ListServiceQuotas and ListAWSDefaultServiceQuotas (a role without the permissions).
     service_quotas_denied: bool = False
+    # Models (base model ids) that refuse a request for the flex service tier. AWS lists the models that offer each
+    # tier but does not document the answer for one that does not: a ValidationException is the plausible one.
+    flex_refused_models: list[str] = field(default_factory=list)
     # What a "GB" in a size quota's name is (undocumented): 10**9 or 2**30 bytes.
     quota_gb_bytes: int = 10**9
 

@@ -117,14 +117,15 @@ class EmulatorApp:
         if operation == "converse":
             invocation = self.emulator.converse(model_id, body)
             return _respond(invocation.output)
-        invocation = self.emulator.invoke_model(model_id, body)
-        return _respond(
-            invocation.output,
-            headers={
-                "X-Amzn-Bedrock-Input-Token-Count": str(invocation.input_tokens),
-                "X-Amzn-Bedrock-Output-Token-Count": str(invocation.output_tokens),
-            },
-        )
+        tier = request.headers.get("X-Amzn-Bedrock-Service-Tier")  # InvokeModel's serviceTier (a header)
+        invocation = self.emulator.invoke_model(model_id, body, tier)
+        headers = {
+            "X-Amzn-Bedrock-Input-Token-Count": str(invocation.input_tokens),
+            "X-Amzn-Bedrock-Output-Token-Count": str(invocation.output_tokens),
+        }
+        if tier:
+            headers["X-Amzn-Bedrock-Service-Tier"] = tier
+        return _respond(invocation.output, headers=headers)
 
     def _service_quotas(self, operation: str, request: Request) -> Response:
         if operation not in {"ListServiceQuotas", "ListAWSDefaultServiceQuotas"}:

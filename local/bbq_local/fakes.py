@@ -43,6 +43,8 @@ class InMemoryStore:
         self.cursors: dict[str, str | None] = {}
         self.joins: dict[str, JoinCheckpoint] = {}
         self.budget_lines: dict[str, Spend] = {}
+        self.deadline_files: dict[str, dict[str, datetime]] = {}
+        self.throughput: dict[str, tuple[int, float]] = {}
         self.tokens: dict[str, tuple[int, int]] = {}
         self._lock = threading.RLock()
 
@@ -54,6 +56,8 @@ class InMemoryStore:
 
     def create_file(self, file: InputFile, parts: Sequence[Part]) -> bool:
         with self._lock:
+            if parts and file.deadline is not None:
+                self.deadline_files.setdefault(file.model_id, {})[file.file_id] = file.deadline
             for part in parts:
                 self.parts.setdefault(part.part_id, part)
             if file.file_id in self.files:
@@ -107,6 +111,19 @@ class InMemoryStore:
         for part in waiting:
             self.parts_read += 1
             yield part
+
+    def deadlines(self, model_id: str) -> dict[str, datetime]:
+        return dict(self.deadline_files.get(model_id, {}))
+
+    def forget_deadline(self, model_id: str, file_id: str) -> None:
+        self.deadline_files.get(model_id, {}).pop(file_id, None)
+
+    def job_times(self, model_id: str) -> tuple[int, float]:
+        return self.throughput.get(model_id, (0, 0.0))
+
+    def add_job_time(self, model_id: str, records: int, minutes: float) -> None:
+        seen = self.throughput.get(model_id, (0, 0.0))
+        self.throughput[model_id] = (seen[0] + records, seen[1] + minutes)
 
     def teams(self, model_id: str) -> list[str]:
         named = sorted({p.team for p in self.parts.values() if p.model_id == model_id} - {DEFAULT_TEAM})
@@ -322,9 +339,13 @@ class FakeOnDemand:
 
     errors: dict[str, Exception] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    tiers: list[str | None] = field(default_factory=list)  # the service tier each call asked for
 
-    def invoke(self, model_id: str, invocation_type: str, model_input: Mapping[str, object]) -> OnDemandResult:
+    def invoke(
+        self, model_id: str, invocation_type: str, model_input: Mapping[str, object], service_tier: str | None = None
+    ) -> OnDemandResult:
         text = json.dumps(model_input)
+        self.tiers.append(service_tier)
         for needle, error in self.errors.items():
             if needle in text:
                 raise error

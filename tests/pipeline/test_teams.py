@@ -62,3 +62,30 @@ def test_a_team_out_of_budget_waits_while_the_other_runs_and_resumes_after_midni
     for key, row in days.items():
         if key.startswith("budget#ads#day#"):
             assert float(row["Spent"]) <= ADS_BUDGET and abs(float(row["Reserved"])) < 1e-9, (key, row)
+
+
+def test_a_deadline_batch_would_miss_sends_part_of_the_file_on_demand_on_the_flex_tier(make_pipeline: Any) -> None:
+    from tests.conftest import CLAUDE
+
+    pipeline: LocalPipeline = make_pipeline(
+        quota=1, parameters={"OnDemandRecordsPerMinute": "20", "FlexModels": CLAUDE}
+    )
+    for i in range(2):  # a backlog ahead of it on the model's one slot
+        pipeline.upload(f"to-process/b{i}.jsonl", jsonl([claude_record(n) for n in range(400)]))
+    pipeline.deliver_uploads()  # queued a minute before it
+    pipeline.clock.advance(60)
+    deadline = pipeline.clock.now() + timedelta(minutes=30)
+    pipeline.upload(
+        "to-process/urgent.jsonl", jsonl([claude_record(n) for n in range(400)]), {"bbq-deadline": deadline.isoformat()}
+    )
+    items = pipeline.run_until_done(step_seconds=120)
+    urgent = next(i for i in items if i["SourceKey"] == "to-process/urgent.jsonl")
+    assert urgent["Status"] == "Completed" and urgent["RecordsSucceeded"] == 400, "nothing lost"
+    assert urgent["Deadline"].startswith(f"{deadline:%Y-%m-%dT%H:%M}")
+    parts = [p for p in pipeline.items("part") if p["FileId"] == urgent["FileId"]]
+    assert len(parts) == 2, "a deadline upload is cut into parts a run takes on demand (10 minutes at 20 a minute)"
+    jobs = {j["JobId"]: j for j in pipeline.items("job")}
+    sent = [p for p in parts if jobs[p["JobId"]].get("OnDemand")]
+    assert sent and all("on the flex service tier" in p["Message"] and "deadline" in p["Message"] for p in sent)
+    assert pipeline.emulator.on_demand_calls >= sum(int(p["RecordCount"]) for p in sent)
+    assert any(not jobs[p["JobId"]].get("OnDemand") for p in parts) or len(sent) == len(parts)

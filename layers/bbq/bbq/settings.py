@@ -78,6 +78,9 @@ class Settings:
     teams: str = _setting("TEAMS", "", check=parse_teams)
     daily_budget_usd: str = _setting("DAILY_BUDGET_USD", "", check=_budget)
     monthly_budget_usd: str = _setting("MONTHLY_BUDGET_USD", "", check=_budget)
+    # Deadlines: on-demand records a run gets through per minute, and the models to send them on the flex tier.
+    on_demand_records_per_minute: int = _setting("ON_DEMAND_RECORDS_PER_MINUTE", 60, ge=1, le=100_000)
+    flex_models: str = _setting("FLEX_MODELS", "")
     # KmsKeyArn: Bedrock's output is encrypted with it (the bucket, table and queues are set by the template).
     kms_key_arn: str = _setting("KMS_KEY_ARN", "", pattern=r"^$|^arn:aws[a-z\-]*:kms:[a-z0-9\-]+:\d{12}:key/.+$")
 
@@ -130,6 +133,8 @@ class Settings:
             stuck_after=timedelta(hours=self.stuck_after_hours),
             prices=PriceTable.with_overrides(self.model_prices),
             teams=Teams(parse_teams(self.teams), _budget(self.daily_budget_usd), _budget(self.monthly_budget_usd)),
+            on_demand_records_per_minute=self.on_demand_records_per_minute,
+            flex_models=tuple(m.strip() for m in self.flex_models.split(",") if m.strip()),
         )
 
 

@@ -24,12 +24,17 @@ class BedrockRuntime:
         self._runtime = client
 
     def invoke(
-        self, model_id: str, invocation_type: InvocationType, model_input: Mapping[str, object]
+        self,
+        model_id: str,
+        invocation_type: InvocationType,
+        model_input: Mapping[str, object],
+        service_tier: str | None = None,
     ) -> OnDemandResult:
         try:
             if invocation_type == InvocationType.CONVERSE:
                 # The user's Converse body as it is: Bedrock (or botocore's validation) judges it.
-                conversed = self._runtime.converse(modelId=model_id, **cast(dict[str, Any], model_input))
+                tier: dict[str, Any] = {"serviceTier": {"type": service_tier}} if service_tier else {}
+                conversed = self._runtime.converse(modelId=model_id, **cast(dict[str, Any], model_input), **tier)
                 usage = conversed.get("usage", {})
                 body = {k: v for k, v in conversed.items() if k != "ResponseMetadata"}
                 return OnDemandResult(body, int(usage.get("inputTokens", 0)), int(usage.get("outputTokens", 0)))
@@ -38,6 +43,7 @@ class BedrockRuntime:
                 body=json.dumps(model_input),
                 contentType="application/json",
                 accept="application/json",
+                **({"serviceTier": service_tier} if service_tier else {}),  # type: ignore[arg-type]
             )
         except ClientError as exc:
             raise _translate(exc) from exc

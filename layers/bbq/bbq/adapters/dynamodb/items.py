@@ -25,7 +25,7 @@ QUEUE_INDEX = "QueueIndex"
 STATUS_INDEX = "StatusIndex"
 KEY_INDEX = "KeyIndex"
 FILE, PART, JOB, LEDGER, SWEEP, JOIN = "file#", "part#", "job#", "slots#", "sweep#", "join#"
-TEAMS, BUDGET = "teams#", "budget#"
+TEAMS, BUDGET, DEADLINES, STATS = "teams#", "budget#", "deadlines#", "stats#"
 
 _COUNTERS = {
     "total": "TotalRecordCount",
@@ -92,6 +92,7 @@ def file_item(file: InputFile) -> dict[str, Any]:
             "ETag": file.etag or None,
             "Team": _team(file.team),
             "Priority": _priority(file.priority),
+            "Deadline": iso(file.deadline) if file.deadline else None,
         }
     )
 
@@ -144,6 +145,7 @@ def file_from(item: dict[str, Any]) -> InputFile:
         etag=plain.get("ETag", ""),
         team=plain.get("Team", DEFAULT_TEAM),
         priority=Priority(plain.get("Priority", Priority.NORMAL)),
+        deadline=moment(plain, "Deadline"),
     )
 
 
@@ -203,6 +205,7 @@ def part_item(part: Part) -> dict[str, Any]:
             "Priority": _priority(part.priority),
             "InputTokenCount": part.input_tokens or None,
             "OutputTokenCount": part.output_tokens or None,
+            "Deadline": iso(part.deadline) if part.deadline else None,
             # In its team's queue for the model only while it waits.
             "Queue": waiting_queue(part.model_id, part.invocation_type, part.team) if waiting else None,
             "QueueOrder": f"{_PRIORITY_MARK[part.priority]}{queued_at}#{part.part_id}" if waiting else None,
@@ -239,6 +242,7 @@ def part_from(item: dict[str, Any]) -> Part:
         priority=Priority(plain.get("Priority", Priority.NORMAL)),
         input_tokens=int(plain.get("InputTokenCount", 0)),
         output_tokens=int(plain.get("OutputTokenCount", 0)),
+        deadline=moment(plain, "Deadline"),
     )
 
 
@@ -269,6 +273,7 @@ def job_item(job: Job) -> dict[str, Any]:
         "RetryAt": iso(job.retry_at) if job.retry_at else None,
         "QueuedAt": iso(job.queued_at) if job.queued_at else None,
         "OnDemand": job.on_demand or None,
+        "OnDemandReason": job.on_demand_reason or None,
         "PreviousJobArns": list(job.previous_arns) or None,
         "InputTokenCount": job.input_tokens,
         "OutputTokenCount": job.output_tokens,
@@ -316,6 +321,7 @@ def job_from(item: dict[str, Any]) -> Job:
         retry_at=moment(plain, "RetryAt"),
         queued_at=moment(plain, "QueuedAt"),
         on_demand=bool(plain.get("OnDemand", False)),
+        on_demand_reason=plain.get("OnDemandReason", ""),
         previous_arns=tuple(plain.get("PreviousJobArns", ())),
         input_tokens=number("InputTokenCount"),
         output_tokens=number("OutputTokenCount"),

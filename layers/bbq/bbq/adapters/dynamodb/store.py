@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from bbq.adapters.dynamodb.budgets import DynamoBudgets
 from bbq.adapters.dynamodb.items import (
+    DEADLINES,
     FILE,
     JOB,
     JOIN,
@@ -24,6 +25,7 @@ from bbq.adapters.dynamodb.items import (
     LEDGER,
     PART,
     QUEUE_INDEX,
+    STATS,
     SWEEP,
     file_from,
     file_item,
@@ -69,6 +71,20 @@ class DynamoStore(DynamoBudgets):
         return file_from(item) if item else None
 
     def create_file(self, file: InputFile, parts: Sequence[Part]) -> bool:
+        if parts and file.deadline is not None:  # runs look at the deadlines of the files named here
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"Id": {"S": DEADLINES + file.model_id}},
+                UpdateExpression="SET Kind = :kind, Files = if_not_exists(Files, :none)",
+                ExpressionAttributeValues={":kind": {"S": "deadlines"}, ":none": {"M": {}}},
+            )
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"Id": {"S": DEADLINES + file.model_id}},
+                UpdateExpression="SET Files.#file = :deadline",
+                ExpressionAttributeNames={"#file": file.file_id},
+                ExpressionAttributeValues={":deadline": {"S": iso(file.deadline)}},
+            )
         if parts and file.team != DEFAULT_TEAM:  # before its parts: a run reads the queues of the teams named here
             self._ddb.update_item(
                 TableName=self._table,
@@ -137,6 +153,36 @@ class DynamoStore(DynamoBudgets):
     ) -> Iterator[Part]:
         for item in self._queue(waiting_queue(model_id, invocation_type, team), page_size):
             yield part_from(item)
+
+    def deadlines(self, model_id: str) -> dict[str, datetime]:
+        item = self._get(DEADLINES + model_id)
+        files = to_plain(item).get("Files", {}) if item else {}
+        return {file_id: datetime.fromisoformat(when) for file_id, when in files.items()}
+
+    def forget_deadline(self, model_id: str, file_id: str) -> None:
+        self._ddb.update_item(
+            TableName=self._table,
+            Key={"Id": {"S": DEADLINES + model_id}},
+            UpdateExpression="REMOVE Files.#file",
+            ExpressionAttributeNames={"#file": file_id},
+        )
+
+    def job_times(self, model_id: str) -> tuple[int, float]:
+        item = self._get(STATS + model_id)
+        plain = to_plain(item) if item else {}
+        return int(plain.get("JobRecords", 0)), float(plain.get("JobMinutes", 0))
+
+    def add_job_time(self, model_id: str, records: int, minutes: float) -> None:
+        self._ddb.update_item(
+            TableName=self._table,
+            Key={"Id": {"S": STATS + model_id}},
+            UpdateExpression="ADD JobRecords :records, JobMinutes :minutes SET Kind = :kind",
+            ExpressionAttributeValues={
+                ":records": {"N": str(records)},
+                ":minutes": {"N": str(round(minutes, 3))},
+                ":kind": {"S": "stats"},
+            },
+        )
 
     def teams(self, model_id: str) -> list[str]:
         item = self._get(teams_item_id(model_id))

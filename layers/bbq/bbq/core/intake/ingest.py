@@ -116,6 +116,8 @@ def _ingest(
         target = table.route
         model_limits = limits.limits(target.model_id)
         records, size = config.split.part_limits(model_limits)
+        if target.deadline is not None:  # parts one run can take on demand, should the deadline need it
+            records = min(records, config.deadline_part_records)
         with table.rows_writer() as rows_out:
             staged, report = stage_lines(
                 ref,
@@ -216,6 +218,7 @@ def _file(
         waiting_for=waiting_for,
         team=target.team,
         priority=target.priority,
+        deadline=target.deadline,
     )
 
 
@@ -247,6 +250,7 @@ def _parts(file: InputFile, staged: StagingResult) -> list[Part]:
             queued_at=file.created_at,
             team=file.team,
             priority=file.priority,
+            deadline=file.deadline,
         )
         for part in staged.parts
     ]

@@ -7,17 +7,27 @@ The convention (README, "Choosing the model"):
 - a ``converse/`` folder (right under ``to-process/``, the model folder or the team folder) makes it a Converse
   job;
 - object metadata ``bbq-model``, ``bbq-team`` and ``bbq-invocation-type`` (``x-amz-meta-...``) override them;
-  ``bbq-priority`` (high, normal, low) orders it among its team's uploads.
+  ``bbq-priority`` (high, normal, low) orders it among its team's uploads; ``bbq-deadline`` (ISO 8601) is when
+  it must be done by (``scheduling.deadlines``).
 A model outside the stack's ``AllowedModels``, or a team name bbq cannot use, is refused with a message saying so.
 """
 
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from bbq.core.model.files import InvocationType
 from bbq.core.model.naming import INPUT_PREFIX
-from bbq.core.model.teams import DEFAULT_TEAM, NAME_RULE, TEAM_METADATA, TEAM_NAME, Priority, priority_of
+from bbq.core.model.teams import (
+    DEFAULT_TEAM,
+    NAME_RULE,
+    TEAM_METADATA,
+    TEAM_NAME,
+    Priority,
+    deadline_of,
+    priority_of,
+)
 
 MODEL_METADATA = "bbq-model"
 INVOCATION_METADATA = "bbq-invocation-type"
@@ -38,6 +48,7 @@ class Route:
     invocation_type: InvocationType
     team: str = DEFAULT_TEAM
     priority: Priority = Priority.NORMAL
+    deadline: datetime | None = None
 
 
 class RouteRefused(ValueError):
@@ -64,10 +75,11 @@ def route(key: str, metadata: Mapping[str, str], allowed: Sequence[str], default
         team = team or team_of_folder(folders[0])
         folders = folders[1:]
     try:
-        priority = priority_of(metadata)
+        priority, deadline = priority_of(metadata), deadline_of(metadata)
     except ValueError as exc:
         raise RouteRefused(str(exc)) from None
-    return Route(model, _invocation_type(metadata.get(INVOCATION_METADATA), folders), team or DEFAULT_TEAM, priority)
+    kind = _invocation_type(metadata.get(INVOCATION_METADATA), folders)
+    return Route(model, kind, team or DEFAULT_TEAM, priority, deadline)
 
 
 def team_of_folder(folder: str) -> str:

@@ -26,6 +26,10 @@ class SmallWork(StrEnum):
     ON_DEMAND = "on-demand"  # run them one by one through InvokeModel or Converse, at the on-demand price
 
 
+# Of the scheduler's 15 minutes, what a run spends on on-demand records at most (planning and submitting the rest).
+ON_DEMAND_MINUTES_PER_RUN = 10
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     default_model_id: str
@@ -41,6 +45,15 @@ class PipelineConfig:
     stuck_after: timedelta = timedelta(hours=24)  # work waiting longer is surfaced (log, metric, file message)
     prices: PriceTable = DEFAULT_PRICES
     teams: Teams = field(default_factory=Teams)  # weights and budgets (the Teams, *BudgetUsd parameters)
+    # Deadlines: records a scheduler run gets through on demand per minute (one at a time, the model's on-demand
+    # latency), and the models whose on-demand work goes on Bedrock's flex service tier.
+    on_demand_records_per_minute: int = 60
+    flex_models: tuple[str, ...] = ()
+
+    @property
+    def deadline_part_records(self) -> int:
+        """A deadline upload is cut into parts one run can take on demand, should its deadline need it."""
+        return max(1, self.on_demand_records_per_minute * ON_DEMAND_MINUTES_PER_RUN)
 
     @property
     def models(self) -> tuple[str, ...]:

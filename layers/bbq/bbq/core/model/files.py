@@ -127,6 +127,7 @@ class InputFile:
     etag: str = ""  # the upload's S3 ETag: a second upload of the same bytes is told apart (intake.repeats)
     team: str = DEFAULT_TEAM  # whose it is: its share of the model's slots and the budget it spends (model.teams)
     priority: Priority = Priority.NORMAL
+    deadline: datetime | None = None  # when it must be done by: work that batch would finish later runs on demand
 
     def with_changes(self, **changes: object) -> Self:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -161,6 +162,7 @@ class Part:
     failures_key: str | None = None  # the records that failed for good, one JSON line each, with the last error
     team: str = DEFAULT_TEAM  # its file's: the team's queue it waits in
     priority: Priority = Priority.NORMAL
+    deadline: datetime | None = None  # its file's
     # Once its job's output was read: the tokens its records used (what its team's budget is charged).
     input_tokens: int = 0
     output_tokens: int = 0

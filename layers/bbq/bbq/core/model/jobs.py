@@ -62,6 +62,7 @@ class Job:
     # Run by bbq record by record through InvokeModel or Converse (SmallWork on-demand), not by a Bedrock batch job,
     # at the on-demand price; with the tokens it used.
     on_demand: bool = False
+    on_demand_reason: str = ""  # why it runs on demand ("" : the small-work policy), said on each of its parts
     # The Bedrock jobs of earlier attempts that failed or expired (their partial output is not this job's).
     previous_arns: tuple[str, ...] = ()
     input_tokens: int | None = None

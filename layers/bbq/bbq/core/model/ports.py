@@ -102,6 +102,18 @@ class Queues(Protocol):
         """The teams whose queues for the model a run reads: the default team and every team that ever queued
         work for it."""
 
+    def deadlines(self, model_id: str) -> dict[str, datetime]:
+        """The model's files with a deadline that may still have work waiting (file id: deadline)."""
+
+    def forget_deadline(self, model_id: str, file_id: str) -> None:
+        """The file has no work waiting any more: no run needs to look at its deadline again."""
+
+    def job_times(self, model_id: str) -> tuple[int, float]:
+        """Records processed and minutes taken (submission to end) by the model's batch jobs that ended: its
+        measured batch throughput per slot."""
+
+    def add_job_time(self, model_id: str, records: int, minutes: float) -> None: ...
+
     def get_job(self, job_id: str) -> Job | None: ...
 
     def jobs_in_flight(self, model_id: str) -> list[Job]:
@@ -288,9 +300,14 @@ class OnDemandService(Protocol):
     """bedrock-runtime: one record at a time, at the on-demand price."""
 
     def invoke(
-        self, model_id: str, invocation_type: InvocationType, model_input: Mapping[str, object]
+        self,
+        model_id: str,
+        invocation_type: InvocationType,
+        model_input: Mapping[str, object],
+        service_tier: str | None = None,
     ) -> OnDemandResult:
-        """Raises RecordRejected (this record's input), ModelUnavailable or ServiceBusy."""
+        """Raises RecordRejected (this record's input), ModelUnavailable or ServiceBusy. ``service_tier``: Bedrock's
+        serviceTier (``flex`` for deadline work on models that offer it; None: the standard tier)."""
 
 
 class ObjectWriter(Protocol):

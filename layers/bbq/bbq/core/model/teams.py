@@ -11,11 +11,13 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 
 DEFAULT_TEAM = "default"
 TEAM_METADATA = "bbq-team"
 PRIORITY_METADATA = "bbq-priority"
+DEADLINE_METADATA = "bbq-deadline"
 # A team names a queue in the table's key and a CloudWatch dimension: short, printable, no separator bbq uses.
 TEAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -111,3 +113,17 @@ def priority_of(metadata: Mapping[str, str]) -> Priority:
         return Priority(raw.strip().lower())
     except ValueError:
         raise ValueError(f"{PRIORITY_METADATA} metadata is {raw!r}; use high, normal or low") from None
+
+
+def deadline_of(metadata: Mapping[str, str]) -> datetime | None:
+    """``bbq-deadline`` metadata: an ISO 8601 time (``2026-12-05T09:00:00Z``; one without an offset is UTC)."""
+    raw = metadata.get(DEADLINE_METADATA)
+    if raw is None or not raw.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.strip().replace("z", "Z"))
+    except ValueError:
+        raise ValueError(
+            f"{DEADLINE_METADATA} metadata is {raw!r}; use an ISO 8601 time such as 2026-12-05T09:00:00Z"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

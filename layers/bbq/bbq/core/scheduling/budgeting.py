@@ -15,6 +15,7 @@ from bbq.core.model.config import PipelineConfig
 from bbq.core.model.files import Part
 from bbq.core.model.jobs import Job, JobNote
 from bbq.core.model.ports import BudgetReservation, Budgets
+from bbq.core.model.prices import BATCH_DISCOUNT
 from bbq.core.model.teams import DEFAULT_TEAM
 
 log = logging.getLogger(__name__)
@@ -110,8 +111,10 @@ def used(teams: Iterable[str], spends: Mapping[str, Spend], config: PipelineConf
 
 
 def estimated(job: Job, parts: Iterable[Part], price: PartPrice) -> Job:
-    # To the microdollar, as the table keeps it: the reservation and its settling split the same number.
-    return job.with_changes(estimated_cost_usd=round(sum(price(part) for part in parts), 6))
+    # To the microdollar, as the table keeps it: the reservation and its settling split the same number. A job run
+    # on demand pays the full price: twice the batch price.
+    factor = 1 / BATCH_DISCOUNT if job.on_demand else 1.0
+    return job.with_changes(estimated_cost_usd=round(factor * sum(price(part) for part in parts), 6))
 
 
 def reserve(store: Budgets, config: PipelineConfig, clock: Clock, job: Job, price: PartPrice) -> tuple[Job, str]:
@@ -121,7 +124,8 @@ def reserve(store: Budgets, config: PipelineConfig, clock: Clock, job: Job, pric
         return job, ""
     now = clock.now()
     if job.estimated_cost_usd is None:  # planned before budgets were set: priced from its size
-        job = job.with_changes(estimated_cost_usd=round(price.of_bytes(job.size_bytes), 6))
+        factor = 1 / BATCH_DISCOUNT if job.on_demand else 1.0
+        job = job.with_changes(estimated_cost_usd=round(factor * price.of_bytes(job.size_bytes), 6))
     estimate = job.estimated_cost_usd or 0.0
     charges = budgets.charges(budgets.split_by_team(estimate, _teams_of(job)), config.teams, now)
     match store.reserve_budget(job, charges, now):

@@ -34,9 +34,20 @@ def output_uri(batch_output_uri: str) -> str:
     return f"{batch_output_uri}{ON_DEMAND_FOLDER}"
 
 
-def run_job(job: Job, *, store: Store, objects: ObjectStore, service: OnDemandService, max_line_bytes: int) -> Job:
+def run_job(
+    job: Job,
+    *,
+    store: Store,
+    objects: ObjectStore,
+    service: OnDemandService,
+    max_line_bytes: int,
+    service_tier: str | None = None,
+) -> Job:
     """Runs every record of the job's parts; the job with its counts and tokens (its output is read back like a
-    batch job's when it is settled)."""
+    batch job's when it is settled). Why it runs on demand is the job's ``on_demand_reason`` (a deadline), or
+    the small-work policy."""
+    why = job.on_demand_reason or "SmallWork on-demand"
+    tier = f" on the {service_tier} service tier" if service_tier else ""
     tally = OnDemandTally()
     for part in store.get_parts(job.part_ids):
         bucket, key = naming.split_uri(part.staged_uri)
@@ -44,7 +55,7 @@ def run_job(job: Job, *, store: Store, objects: ObjectStore, service: OnDemandSe
         with objects.writer(out_bucket, out_key) as out:
             for line in split_lines(objects.read_key(bucket, key), max_line_bytes):
                 if line.data:
-                    out.write(_run_record(job, line.data, service, tally) + b"\n")
+                    out.write(_run_record(job, line.data, service, tally, service_tier) + b"\n")
     counts = RecordCounts(tally.records, tally.records, tally.succeeded, tally.failed)
     log.info(
         "ran on demand",
@@ -55,19 +66,21 @@ def run_job(job: Job, *, store: Store, objects: ObjectStore, service: OnDemandSe
         input_tokens=tally.input_tokens,
         output_tokens=tally.output_tokens,
         message=(
-            f"Ran on demand through {job.invocation_type.value} at the on-demand price (SmallWork on-demand): "
+            f"Ran on demand through {job.invocation_type.value}{tier} at the on-demand price ({why}): "
             f"{tally.succeeded} of {tally.records} records succeeded, {tally.input_tokens} input and "
             f"{tally.output_tokens} output tokens"
         ),
     )
 
 
-def _run_record(job: Job, data: bytes, service: OnDemandService, tally: OnDemandTally) -> bytes:
+def _run_record(
+    job: Job, data: bytes, service: OnDemandService, tally: OnDemandTally, service_tier: str | None
+) -> bytes:
     record = orjson.loads(data)  # a staged line: bbq wrote it, it parses
     tally.records += 1
     line: dict[str, object] = {"recordId": record["recordId"], "modelInput": record["modelInput"]}
     try:
-        result = service.invoke(job.model_id, job.invocation_type, record["modelInput"])
+        result = service.invoke(job.model_id, job.invocation_type, record["modelInput"], service_tier)
     except RecordRejected as exc:
         tally.failed += 1
         line["error"] = {"errorCode": 400, "errorMessage": str(exc)}

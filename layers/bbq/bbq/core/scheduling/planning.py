@@ -58,11 +58,12 @@ def store_job(
     on_demand: bool = False,
     ledger: str = "",
     price: PartPrice | None = None,
+    reason: str = "",
 ) -> Job | None:
     """Stores the planned job with its parts claimed and their files' statuses updated; None if another run
     took any of its parts first."""
     job, parts = job_for(planned, model, invocation_type, now, on_demand)
-    job = job.with_changes(ledger="" if on_demand or ledger == model else ledger)
+    job = job.with_changes(ledger="" if on_demand or ledger == model else ledger, on_demand_reason=reason)
     if price is not None and run.config.teams.budgeted:
         job = budgeting.estimated(job, parts, price)
     if not run.store.create_job(job, parts):

@@ -48,6 +48,8 @@ class RunReport:
     waiting_too_long: dict[str, float] = field(default_factory=dict)
     held_by_budget: dict[str, str] = field(default_factory=dict)  # team -> the budget line that holds its work
     budgets_used: dict[str, float] = field(default_factory=dict)  # limited line -> committed / limit
+    deadlines_missed: int = 0  # files whose deadline cannot be met even on demand (each says so)
+    deadline_records_on_demand: int = 0  # records sent on demand this run to meet deadlines
 
 
 @dataclass(frozen=True)
@@ -76,3 +78,6 @@ def settle(run: Run, job: Job) -> None:
     job = settle_spend(run.store, run.config, run.clock, job, parts)
     if run.store.save_job(job.with_changes(settled=True), expected=job.status):
         run.report.settled += 1
+        minutes = (job.ended_at - job.submitted_at).total_seconds() / 60 if job.ended_at and job.submitted_at else 0
+        if not job.on_demand and job.counts.processed and minutes > 0:  # the model's batch throughput per slot
+            run.store.add_job_time(job.model_id, job.counts.processed, minutes)

@@ -34,6 +34,7 @@ from bbq.core.model.states import JobStatus
 from bbq.core.scheduling import budgeting, decisions
 from bbq.core.scheduling.budgeting import PartPrice
 from bbq.core.scheduling.fair_share import records_in_flight
+from bbq.core.scheduling.meeting_deadlines import claim_for_deadlines
 from bbq.core.scheduling.planning import store_plans
 from bbq.core.scheduling.reconciling import reconcile, repair_ledger
 from bbq.core.scheduling.run import Run, RunReport
@@ -80,17 +81,21 @@ def run_model(run: Run, model: str, limits: ModelLimits) -> None:
     run.report.set_aside += pending.set_aside
     busy = decisions.busy_records(active, pending.ready) + decisions.shared_slots(snapshot)
     in_flight = records_in_flight([*active, *pending.ready])
+    price = PartPrice(run.config, model, snapshot.output_ratio)
+    # Before planning reads the queues: the parts a deadline sends on demand leave them first.
+    for_deadlines = claim_for_deadlines(run, model, limits, [*active, *pending.ready], price)
     plans = decisions.plan(snapshot, busy, run.config, run.on_demand is not None, in_flight)
     if run.config.teams.budgeted:
         teams = {team for queues in snapshot.waiting.values() for team in queues}
         run.report.budgets_used.update(budgeting.used(teams, snapshot.spends, run.config, snapshot.now))
-    price = PartPrice(run.config, model, snapshot.output_ratio)
     planned, on_demand = store_plans(run, model, plans, limits, ledger, price)
     tell_held(run, plans)
     for job in [*pending.on_demand, *on_demand]:
-        run_on_demand(run, job)
+        run_on_demand(run, job, price)
     ready = decisions.submission_order([*pending.ready, *planned])
     submitted = fill(run, model, ledger, ready, limits.concurrent_jobs, price)
+    for job in for_deadlines:  # after the batch jobs went out: records one by one take minutes
+        run_on_demand(run, job, price)
     measure_wait(run, model)
     run.report.active_per_model[model] = len(active) + submitted
     run.report.pending_left += len(ready) - submitted

@@ -76,8 +76,18 @@ def fill(run: Run, model: str, ledger: str, queue: list[Job], quota: int, price:
     return submitted
 
 
-def run_on_demand(run: Run, job: Job) -> None:
+def run_on_demand(run: Run, job: Job, price: PartPrice | None = None) -> None:
+    """Runs the job's records on demand, after reserving its cost against its budgets (when any is set)."""
     assert run.on_demand is not None
+    job, held = budgeting.reserve(
+        run.store, run.config, run.clock, job, price or PartPrice(run.config, job.model_id, None)
+    )
+    if held:
+        if held != "taken" and run.store.save_job(job, expected=JobStatus.PENDING):
+            tell_files(run.store, run.clock, job, held, WaitReason.BUDGET)
+            run.report.held_by_budget.update({team: "job" for team in job.team_records})
+        return
+    flex = job.model_id in run.config.flex_models and bool(job.on_demand_reason)  # deadline work only
     try:
         ran = on_demand_run.run_job(
             job,
@@ -85,6 +95,7 @@ def run_on_demand(run: Run, job: Job) -> None:
             objects=run.objects,
             service=run.on_demand,
             max_line_bytes=run.config.split.max_line_bytes,
+            service_tier="flex" if flex else None,
         )
     except ModelUnavailable as exc:
         pause(run, job.model_id, [job], exc)

@@ -299,4 +299,5 @@ class _Sorter:
             attempt=self.part.attempt + 1,
             team=self.part.team,
             priority=self.part.priority,
+            deadline=self.part.deadline,
         )
