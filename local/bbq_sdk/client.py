@@ -7,13 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bbq.core.intake.repeats import FORCE_METADATA
 from bbq.core.intake.tables import TEMPLATE_METADATA, TEMPLATES_PREFIX
 from bbq.core.intake.templates import PromptTemplate
 from bbq.core.model import naming
 from bbq_sdk import inputs
 from bbq_sdk.runs import Run
-from bbq_sdk.stacks import StackInfo, StackNotFound, find_stack, upload_key
+from bbq_sdk.stacks import StackInfo, StackNotFound, find_stack, upload_key, upload_metadata
 
 _NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -87,6 +86,9 @@ class Client:
         name: str | None = None,
         prefix: str = "",
         force: bool = False,
+        team: str | None = None,
+        priority: str | None = None,
+        deadline: datetime | str | None = None,
         **options: Any,
     ) -> Run:
         """Uploads ``data`` (a DataFrame, a path, or rows) for bbq to run; the Run that watches it.
@@ -95,10 +97,11 @@ class Client:
         (``options``: system, max_tokens, temperature, dimensions, normalize, input_type override the
         template's); without one, ``data`` must be a ``.jsonl`` path already in Bedrock's input format. The same
         bytes under the same key as an upload that ran are skipped and the Run follows that upload, unless
-        ``force``."""
+        ``force``. ``team`` (its share of the slots and the budget it spends), ``priority`` (high, normal, low
+        within the team) and ``deadline`` (a datetime, or ISO 8601) go with it as its metadata."""
         model_id = self._model(model)
         key = self.key_for(name or _default_name(data), model, converse, prefix)
-        metadata: dict[str, str] = {FORCE_METADATA: "true"} if force else {}
+        metadata = upload_metadata(force=force, team=team, priority=priority, deadline=deadline)
         if template is None:
             if not isinstance(data, str | Path) or Path(data).suffix.lower() != ".jsonl":
                 raise ValueError("without a template, submit takes a .jsonl path in Bedrock's input format")

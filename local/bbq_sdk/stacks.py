@@ -1,7 +1,10 @@
 """A bbq stack found from its CloudFormation outputs and parameters (light: the CLI's --help imports it)."""
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 class StackNotFound(LookupError):
@@ -62,3 +65,40 @@ def find_stack(cloudformation: Any, name: str) -> StackInfo:
     if "JobsTableName" not in outputs:
         raise StackNotFound(f"stack {name!r} has no JobsTableName output: is it a bbq stack?")
     return StackInfo(name, outputs, parameters)
+
+
+def upload_metadata(
+    *,
+    force: bool = False,
+    team: str | None = None,
+    priority: str | None = None,
+    deadline: "datetime | str | None" = None,
+) -> dict[str, str]:
+    """An upload's object metadata: bbq-force, bbq-team, bbq-priority, bbq-deadline (README, "Teams, budgets and
+    deadlines"); a ValueError saying what to change for a team name, priority or deadline bbq would refuse."""
+    from datetime import UTC, datetime
+
+    from bbq.core.intake.repeats import FORCE_METADATA
+    from bbq.core.model.teams import (
+        DEADLINE_METADATA,
+        NAME_RULE,
+        PRIORITY_METADATA,
+        TEAM_METADATA,
+        TEAM_NAME,
+        deadline_of,
+        priority_of,
+    )
+
+    metadata = {FORCE_METADATA: "true"} if force else {}
+    if team is not None:
+        if not TEAM_NAME.match(team):
+            raise ValueError(f"team {team!r}: {NAME_RULE}")
+        metadata[TEAM_METADATA] = team
+    if priority is not None:
+        metadata[PRIORITY_METADATA] = priority_of({PRIORITY_METADATA: priority}).value
+    if deadline is not None:
+        when = deadline if isinstance(deadline, datetime) else deadline_of({DEADLINE_METADATA: deadline})
+        assert when is not None
+        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        metadata[DEADLINE_METADATA] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return metadata

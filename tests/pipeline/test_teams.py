@@ -89,3 +89,19 @@ def test_a_deadline_batch_would_miss_sends_part_of_the_file_on_demand_on_the_fle
     assert sent and all("on the flex service tier" in p["Message"] and "deadline" in p["Message"] for p in sent)
     assert pipeline.emulator.on_demand_calls >= sum(int(p["RecordCount"]) for p in sent)
     assert any(not jobs[p["JobId"]].get("OnDemand") for p in parts) or len(sent) == len(parts)
+
+
+def test_bbq_submit_names_the_team_priority_and_deadline(
+    make_pipeline: Any, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    pipeline: LocalPipeline = make_pipeline(quota=2)
+    path = tmp_path / "calls.jsonl"
+    path.write_bytes(jsonl([claude_record(n) for n in range(120)]))
+    stack = ["--stack", pipeline.stack.name]
+    assert cli.main(["submit", *stack, str(path), "--team", "team a", "--json"]) == 1, "not a team name"
+    assert "1 to 64 letters" in capsys.readouterr().err
+    args = ["submit", *stack, str(path), "--team", "ads", "--priority", "high", "--deadline", "2026-12-31T09:00"]
+    assert cli.main([*args, "--json"]) == 0
+    pipeline.step(30)
+    (item,) = pipeline.items()
+    assert (item["Team"], item["Priority"], item["Deadline"]) == ("ads", "high", "2026-12-31T09:00:00.000000Z")

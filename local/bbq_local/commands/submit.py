@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bbq_sdk.stacks import upload_key
+from bbq_sdk.stacks import upload_key, upload_metadata
 
 from bbq.core.model import naming
 from bbq_local.commands.stack import EXIT_OK, CommandError, Stack, add_stack_arguments, find, print_json
@@ -27,6 +27,10 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--force", action="store_true", help="run it even if the same bytes ran under the same key already"
     )
+    parser.add_argument("--team", help="the team it belongs to (its share of the slots and the budget it spends)")
+    parser.add_argument("--priority", choices=["high", "normal", "low"], help="its place within its team's queue")
+    parser.add_argument("--deadline", help="when it must be done by, ISO 8601 (2026-12-05T09:00:00Z): bbq runs "
+                        "on demand what batch would finish later")  # fmt: skip
     parser.set_defaults(func=run)
     estimate = commands.add_parser("estimate", help="what running a file would cost, before it runs")
     add_stack_arguments(estimate)
@@ -34,7 +38,7 @@ def add_parser(commands: Any) -> None:
     estimate.add_argument("--model", help="a model or inference profile in the stack's AllowedModels")
     estimate.add_argument("--converse", action="store_true", help="render Converse request bodies")
     add_template_arguments(estimate)
-    estimate.set_defaults(func=run, dry_run=True, prefix="", force=False)
+    estimate.set_defaults(func=run, dry_run=True, prefix="", force=False, team=None, priority=None, deadline=None)
 
 
 def add_template_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +53,12 @@ def checked(args: argparse.Namespace, stack: Stack) -> list[str]:
             stack.model_for(args.model)
         except ValueError as exc:
             raise CommandError(f"--model {exc}") from None
+    try:
+        args.metadata = upload_metadata(
+            force=args.force, team=args.team, priority=args.priority, deadline=args.deadline
+        )
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     missing = [str(p) for p in [*args.files, *([args.template] if args.template else [])] if not p.is_file()]
     if missing:
         raise CommandError(f"no such file: {', '.join(missing)}")
@@ -120,7 +130,8 @@ def _rendered(args: argparse.Namespace, stack: Stack, keys: list[str]) -> int:
         try:
             submitted = client.submit(
                 path, model=args.model, template=args.template, id_column=args.id_column, converse=args.converse,
-                name=Path(key).name, prefix=args.prefix, force=args.force,
+                name=Path(key).name, prefix=args.prefix, force=args.force, team=args.team, priority=args.priority,
+                deadline=args.deadline,
             )  # fmt: skip
         except (TemplateProblem, TableRefused, ValueError) as exc:
             raise CommandError(f"{path}: {exc}") from None
@@ -134,10 +145,8 @@ def _raw(args: argparse.Namespace, stack: Stack, keys: list[str]) -> int:
     import boto3
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-    from bbq.core.intake.repeats import FORCE_METADATA
-
     s3 = boto3.client("s3")
-    extra = {"Metadata": {FORCE_METADATA: "true"}} if args.force else None
+    extra = {"Metadata": args.metadata} if args.metadata else None
     uploaded = []
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, disable=args.json) as progress:
