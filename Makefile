@@ -93,6 +93,7 @@ bench: $(STAMP)  ## benchmarks that print figures
 	$(BIN)/python bench/scheduler_reads_bench.py
 	$(BIN)/python bench/scheduler_reads_bench.py --waiting 10000 --finished 10000 --file-records 10
 	$(BIN)/python bench/planning_sim.py
+	$(BIN)/python bench/teams_sim.py
 	$(BIN)/python bench/settle_bench.py
 	$(BIN)/python bench/join_bench.py
 	$(BIN)/python bench/join_bench.py --records 500000 --budget 5 --real-writer
@@ -106,6 +107,7 @@ bench-smoke: $(STAMP)  ## every benchmark, small, in about a minute: CI runs the
 	$(BIN)/python bench/scheduler_reads_bench.py --waiting 200 --finished 200
 	$(BIN)/python bench/scheduler_reads_bench.py --waiting 500 --finished 100 --file-records 10
 	$(BIN)/python bench/planning_sim.py --files 40
+	$(BIN)/python bench/teams_sim.py --fair-files 4 --budget-files 40 --deadline-files 4
 	$(BIN)/python bench/settle_bench.py --records 2000
 	$(BIN)/python bench/join_bench.py --records 20000 --part-records 1000 --budget 0.01
 	$(BIN)/python bench/join_bench.py --records 20000 --part-records 1000 --budget 0.01 --real-writer

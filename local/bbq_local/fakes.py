@@ -45,7 +45,7 @@ class InMemoryStore:
         self.budget_lines: dict[str, Spend] = {}
         self.deadline_files: dict[str, dict[str, datetime]] = {}
         self.throughput: dict[str, tuple[int, float]] = {}
-        self.tokens: dict[str, tuple[int, int]] = {}
+        self.tokens: dict[str, tuple[int, int, int]] = {}
         self._lock = threading.RLock()
 
     def get_file(self, file_id: str) -> InputFile | None:
@@ -179,8 +179,8 @@ class InMemoryStore:
     def spends(self, keys: Sequence[str]) -> dict[str, Spend]:
         return {key: self.budget_lines[key] for key in keys if key in self.budget_lines}
 
-    def model_tokens(self, model_id: str) -> tuple[int, int]:
-        return self.tokens.get(model_id, (0, 0))
+    def model_tokens(self, model_id: str) -> tuple[int, int, int]:
+        return self.tokens.get(model_id, (0, 0, 0))
 
     def reserve_budget(self, job: Job, charges: Mapping[BudgetLine, float], at: datetime) -> BudgetReservation:
         with self._lock:
@@ -204,7 +204,7 @@ class InMemoryStore:
         job: Job,
         reserved: Mapping[BudgetLine, float],
         actual: Mapping[BudgetLine, float],
-        tokens: tuple[int, int],
+        tokens: tuple[int, int, int],
     ) -> bool:
         with self._lock:
             stored = self.jobs.get(job.job_id)
@@ -215,8 +215,8 @@ class InMemoryStore:
                 self.budget_lines[line.key] = Spend(
                     spend.spent + actual.get(line, 0.0), spend.reserved - reserved.get(line, 0.0)
                 )
-            seen = self.tokens.get(job.model_id, (0, 0))
-            self.tokens[job.model_id] = (seen[0] + tokens[0], seen[1] + tokens[1])
+            seen = self.tokens.get(job.model_id, (0, 0, 0))
+            self.tokens[job.model_id] = (seen[0] + tokens[0], seen[1] + tokens[1], seen[2] + tokens[2])
             self.jobs[job.job_id] = stored.with_changes(budget_settled=True)
             return True
 

@@ -80,19 +80,16 @@ def budget_lines(teams: Iterable[str], config: Teams, query: Any, now: datetime)
 
 def forecast(models: Iterable[str], query: Any, prices: PriceTable) -> list[dict[str, Any]]:
     """Per team and model, what the work still queued will cost at the batch price: waiting parts and planned
-    jobs not yet reserved, priced as the scheduler reserves them (staged bytes, the model's observed ratio)."""
+    jobs not yet reserved, priced as the scheduler reserves them (staged bytes, the model's tokens per byte)."""
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for model in models:
-        ratio = budgets.output_ratio(*query.model_tokens(model))
+        per_byte = budgets.calibration(*query.model_tokens(model))
 
-        def add(team: str, records: int, size_bytes: int, model: str = model, ratio: float | None = ratio) -> None:
-            row = rows.setdefault(
-                (team, model), {"team": team, "model": model, "records": 0, "estimatedUsd": 0.0, "outputRatio": ratio}
-            )
+        def add(team: str, records: int, size_bytes: int, model: str = model, per_byte: Any = per_byte) -> None:
+            row = rows.setdefault((team, model), {"team": team, "model": model, "records": 0, "estimatedUsd": 0.0})
             row["records"] += records
-            row["estimatedUsd"] = round(
-                row["estimatedUsd"] + budgets.estimate_cost(model, size_bytes, prices, ratio), 6
-            )
+            cost = budgets.estimate_cost(model, size_bytes, prices, per_byte)
+            row["estimatedUsd"] = round(row["estimatedUsd"] + cost, 6)
 
         for part in query.waiting_parts(model):
             add(part.team, part.record_count, part.size_bytes)

@@ -74,7 +74,7 @@ def one_files_estimate() -> float:
     world = World(config=WHOLE)
     world.upload("to-process/x.jsonl", jsonl(1_000))
     (part,) = world.store.parts.values()
-    return budgets.estimate_cost(CLAUDE, part.size_bytes, PRICES, None)
+    return budgets.estimate_cost(CLAUDE, part.size_bytes, PRICES, budgets.Calibration())
 
 
 def test_a_team_over_its_daily_budget_waits_the_others_run_on_and_it_resumes_after_midnight() -> None:
@@ -139,4 +139,5 @@ def test_a_job_reserved_once_is_never_reserved_again_and_settles_once() -> None:
     # The fake's answers use 10 input and 2 output tokens a record: the actual cost replaces the estimate.
     actual = PRICES.cost(CLAUDE, 10_000, 2_000) or 0
     assert abs(stack.reserved) < 1e-9 and abs(stack.spent - actual) < 1e-6
-    assert world.store.tokens[CLAUDE] == (10_000, 2_000)
+    (part,) = world.store.parts.values()
+    assert world.store.tokens[CLAUDE] == (10_000, 2_000, part.size_bytes), "and the staged bytes they came from"

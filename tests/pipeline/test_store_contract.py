@@ -219,9 +219,9 @@ def test_a_budget_reservation_holds_every_limited_line_and_settles_once(store: S
     assert reserved is not None and reserved.budget_at == MOMENT and reserved.estimated_cost_usd == 6.0
     assert store.get_job("j2").budget_at is None  # type: ignore[union-attr]
     actual = {team: 2.5, stack: 2.5}
-    assert store.settle_budget(reserved, charges, actual, (1_000, 200))
-    assert not store.settle_budget(reserved, charges, actual, (1_000, 200)), "settled once"
+    assert store.settle_budget(reserved, charges, actual, (1_000, 200, 5_000))
+    assert not store.settle_budget(reserved, charges, actual, (1_000, 200, 5_000)), "settled once"
     assert store.spends([team.key]) == {team.key: Spend(2.5, 0.0)}
-    assert store.model_tokens(reserved.model_id) == (1_000, 200) and store.model_tokens("other") == (0, 0)
+    assert store.model_tokens(reserved.model_id) == (1_000, 200, 5_000) and store.model_tokens("other") == (0, 0, 0)
     assert store.get_job("j1").budget_settled  # type: ignore[union-attr]
     assert store.reserve_budget(jobs[1], charges, MOMENT) == BudgetReservation.RESERVED, "2.5 + 6 <= 10"

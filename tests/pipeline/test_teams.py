@@ -14,7 +14,8 @@ from bbq_local.pipeline import LocalPipeline
 from tests.conftest import claude_record, jsonl
 
 # A 120-record upload costs the emulator's answers about $0.0032; bbq's estimate from its staged bytes is higher
-# (about $0.0094 before any job settled, $0.0075 after). A budget of $0.012 runs one or two such files a day.
+# before any job of the model settled ($0.0094), then calibrated on what settled. A budget of $0.012 runs one to
+# three such files a day.
 ADS_BUDGET = 0.012
 
 
@@ -26,7 +27,7 @@ def test_a_team_out_of_budget_waits_while_the_other_runs_and_resumes_after_midni
     pipeline: LocalPipeline = make_pipeline(
         quota=2, clock=ManualClock(morning), parameters={"Teams": json.dumps(teams)}
     )
-    for i in range(4):
+    for i in range(5):
         pipeline.upload(f"to-process/ads/a{i}.jsonl", jsonl([claude_record(n) for n in range(120)]))
     for i in range(3):
         pipeline.upload(f"to-process/search/s{i}.jsonl", jsonl([claude_record(n) for n in range(120)]))
@@ -35,10 +36,10 @@ def test_a_team_out_of_budget_waits_while_the_other_runs_and_resumes_after_midni
     files = {f.key.rsplit("/", 1)[1]: f for f in pipeline.status.files()}
     assert {f.team for name, f in files.items() if name.startswith("a")} == {"ads"}
     assert all(files[f"s{i}.jsonl"].status.value == "Completed" for i in range(3)), "search ran on"
-    ads = [files[f"a{i}.jsonl"] for i in range(4)]
+    ads = [files[f"a{i}.jsonl"] for i in range(5)]
     done = [f for f in ads if f.status.value == "Completed"]
     held = [f for f in ads if f.status.value != "Completed"]
-    assert 1 <= len(done) <= 2 and held, "the budget ran out mid-day"
+    assert 1 <= len(done) <= 3 and held, "the budget ran out mid-day"
     assert any("Waiting for budget: team ads today" in f.message for f in held), [f.message for f in held]
     spent_today = sum(f.cost_usd or 0 for f in done)
     assert spent_today <= ADS_BUDGET, "spend never passes the budget"
@@ -56,8 +57,8 @@ def test_a_team_out_of_budget_waits_while_the_other_runs_and_resumes_after_midni
 
     items = pipeline.run_until_done(step_seconds=1800)  # past midnight: the day's budget resets
     by_key = {item["SourceKey"]: item for item in items}
-    assert all(by_key[f"to-process/ads/a{i}.jsonl"]["Status"] == "Completed" for i in range(4)), "nothing lost"
-    assert all(by_key[f"to-process/ads/a{i}.jsonl"]["RecordsSucceeded"] == 120 for i in range(4))
+    assert all(by_key[f"to-process/ads/a{i}.jsonl"]["Status"] == "Completed" for i in range(5)), "nothing lost"
+    assert all(by_key[f"to-process/ads/a{i}.jsonl"]["RecordsSucceeded"] == 120 for i in range(5))
     days = {row["SK"] if "SK" in row else row["Id"]: row for row in pipeline.items("budget")}
     for key, row in days.items():
         if key.startswith("budget#ads#day#"):

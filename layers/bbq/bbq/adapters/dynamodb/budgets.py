@@ -54,10 +54,10 @@ class DynamoBudgets:
                 request = response.get("UnprocessedKeys") or {}
         return found
 
-    def model_tokens(self, model_id: str) -> tuple[int, int]:
+    def model_tokens(self, model_id: str) -> tuple[int, int, int]:
         response = self._ddb.get_item(TableName=self._table, Key={"Id": {"S": BUDGET + TOKENS + model_id}})
         plain = to_plain(response.get("Item", {}))
-        return int(plain.get("InputTokens", 0)), int(plain.get("OutputTokens", 0))
+        return int(plain.get("InputTokens", 0)), int(plain.get("OutputTokens", 0)), int(plain.get("StagedBytes", 0))
 
     def reserve_budget(self, job: Job, charges: Mapping[BudgetLine, float], at: datetime) -> BudgetReservation:
         actions: list[TransactWriteItemTypeDef] = []
@@ -114,7 +114,7 @@ class DynamoBudgets:
         job: Job,
         reserved: Mapping[BudgetLine, float],
         actual: Mapping[BudgetLine, float],
-        tokens: tuple[int, int],
+        tokens: tuple[int, int, int],
     ) -> bool:
         actions: list[TransactWriteItemTypeDef] = []
         for line in {**reserved, **actual}:
@@ -145,10 +145,12 @@ class DynamoBudgets:
                     "Update": {
                         "TableName": self._table,
                         "Key": {"Id": {"S": BUDGET + TOKENS + job.model_id}},
-                        "UpdateExpression": "ADD InputTokens :in, OutputTokens :out SET Kind = :kind",
+                        "UpdateExpression": "ADD InputTokens :in, OutputTokens :out, StagedBytes :bytes "
+                        "SET Kind = :kind",
                         "ExpressionAttributeValues": {
                             ":in": {"N": str(tokens[0])},
                             ":out": {"N": str(tokens[1])},
+                            ":bytes": {"N": str(tokens[2])},
                             ":kind": {"S": "budget"},
                         },
                     }

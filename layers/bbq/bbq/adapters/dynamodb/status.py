@@ -47,7 +47,7 @@ class DynamoStatus:
     def spends(self, keys: Sequence[str]) -> dict[str, Spend]:
         return self._store.spends(keys)
 
-    def model_tokens(self, model_id: str) -> tuple[int, int]:
+    def model_tokens(self, model_id: str) -> tuple[int, int, int]:
         return self._store.model_tokens(model_id)
 
     def teams(self, model_id: str) -> list[str]:

@@ -5,9 +5,9 @@ one conditional transaction per job (``ports.Budgets``).
 A job's cost is reserved before it is submitted, split between its teams by their records, against each team's
 daily and monthly line and the stack's; when the job settles the reservation is replaced by what its records
 actually cost. So spend passes a budget only by the error of the estimates still reserved, never by a job that
-was not reserved. The estimate (README, "Teams, budgets and deadlines"): input tokens are the staged bytes over
-``BYTES_PER_TOKEN``; output tokens are input tokens times the model's observed output/input ratio (from every
-settled job's usage), or ``DEFAULT_OUTPUT_RATIO`` before the model has settled one."""
+was not reserved. The estimate (README, "Teams, budgets and deadlines") is calibrated per model: its settled jobs'
+input and output tokens per staged byte, times the job's staged bytes; before the model settled one, the staged
+bytes over ``BYTES_PER_TOKEN`` as input tokens and ``DEFAULT_OUTPUT_RATIO`` times as many output tokens."""
 
 import math
 from collections.abc import Iterable, Mapping
@@ -87,12 +87,27 @@ def room(lines: Iterable[BudgetLine], spends: Mapping[str, Spend]) -> float:
     return max(0.0, min(left)) if left else math.inf
 
 
-def estimate_cost(model_id: str, size_bytes: int, prices: PriceTable, output_ratio: float | None) -> float:
+@dataclass(frozen=True)
+class Calibration:
+    """A model's tokens per staged byte, from its settled jobs (input and output)."""
+
+    input_per_byte: float = 1 / BYTES_PER_TOKEN
+    output_per_byte: float = DEFAULT_OUTPUT_RATIO / BYTES_PER_TOKEN
+
+
+def calibration(input_tokens: int, output_tokens: int, staged_bytes: int) -> Calibration:
+    """From the model's settled jobs' totals; the default before any (staged bytes / 4 in, as many out)."""
+    if staged_bytes <= 0 or input_tokens <= 0:
+        return Calibration()
+    return Calibration(input_tokens / staged_bytes, output_tokens / staged_bytes)
+
+
+def estimate_cost(model_id: str, size_bytes: int, prices: PriceTable, tokens_per_byte: Calibration) -> float:
     """A job's (or a part's) expected batch cost in US dollars from its staged bytes; 0 for a model bbq has no
     price for (its work is counted but never held back: ModelPrices gives it one)."""
-    input_tokens = size_bytes // BYTES_PER_TOKEN
-    ratio = DEFAULT_OUTPUT_RATIO if output_ratio is None else output_ratio
-    return prices.cost(model_id, input_tokens, round(input_tokens * ratio)) or 0.0
+    used_in = round(size_bytes * tokens_per_byte.input_per_byte)
+    used_out = round(size_bytes * tokens_per_byte.output_per_byte)
+    return prices.cost(model_id, used_in, used_out) or 0.0
 
 
 def split_by_team(total: float, team_records: Mapping[str, int]) -> dict[str, float]:
@@ -122,8 +137,3 @@ def waiting_message(line: BudgetLine, spend: Spend, needed: float) -> str:
         f"${needed:,.2f}. It resumes at {resets} or when the budget is raised (Teams, DailyBudgetUsd, "
         "MonthlyBudgetUsd). Nothing is lost."
     )
-
-
-def output_ratio(input_tokens: int, output_tokens: int) -> float | None:
-    """The model's observed output/input ratio, once it has settled tokens to go by."""
-    return output_tokens / input_tokens if input_tokens > 0 else None

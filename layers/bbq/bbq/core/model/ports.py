@@ -174,8 +174,8 @@ class Budgets(Protocol):
     def spends(self, keys: Sequence[str]) -> dict[str, Spend]:
         """The lines asked for that have any spend (a line never charged is absent)."""
 
-    def model_tokens(self, model_id: str) -> tuple[int, int]:
-        """Input and output tokens of every settled job of the model (its observed output/input ratio)."""
+    def model_tokens(self, model_id: str) -> tuple[int, int, int]:
+        """Input and output tokens of the model's settled jobs, and their staged bytes (its calibration)."""
 
     def reserve_budget(self, job: Job, charges: Mapping[BudgetLine, float], at: datetime) -> BudgetReservation:
         """Adds each line's charge to its reserved dollars and marks the job reserved at ``at`` (with its
@@ -187,10 +187,11 @@ class Budgets(Protocol):
         job: Job,
         reserved: Mapping[BudgetLine, float],
         actual: Mapping[BudgetLine, float],
-        tokens: tuple[int, int],
+        tokens: tuple[int, int, int],
     ) -> bool:
-        """Replaces the job's reservation on each line with what it actually cost, adds its tokens to its model's
-        and marks it settled, all or nothing; False when it was settled already."""
+        """Replaces the job's reservation on each line with what it actually cost, adds its tokens (input, output,
+        and the staged bytes they came from) to its model's and marks it settled, all or nothing; False when it was
+        settled already."""
 
 
 class Store(Files, Queues, SlotLedger, Sweep, JoinCheckpoints, Budgets, Protocol):
@@ -225,8 +226,8 @@ class StatusQuery(Protocol):
     def spends(self, keys: Sequence[str]) -> dict[str, Spend]:
         """Budget lines' spent and reserved dollars (``Budgets.spends``)."""
 
-    def model_tokens(self, model_id: str) -> tuple[int, int]:
-        """The model's settled input and output tokens (``Budgets.model_tokens``)."""
+    def model_tokens(self, model_id: str) -> tuple[int, int, int]:
+        """The model's settled tokens and staged bytes (``Budgets.model_tokens``)."""
 
     def teams(self, model_id: str) -> list[str]:
         """The teams with a queue for the model (``Queues.teams``)."""

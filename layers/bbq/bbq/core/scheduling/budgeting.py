@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bbq.core.model import budgets
-from bbq.core.model.budgets import BudgetLine, Spend
+from bbq.core.model.budgets import BudgetLine, Calibration, Spend
 from bbq.core.model.clock import Clock
 from bbq.core.model.config import PipelineConfig
 from bbq.core.model.files import Part
@@ -74,14 +74,14 @@ class PartPrice:
     """A part's expected batch cost: the same sum a job's reservation uses, so a plan within its allowance is
     one the reservation takes."""
 
-    def __init__(self, config: PipelineConfig, model_id: str, output_ratio: float | None) -> None:
-        self._config, self._model, self._ratio = config, model_id, output_ratio
+    def __init__(self, config: PipelineConfig, model_id: str, calibration: Calibration | None = None) -> None:
+        self._config, self._model, self._calibration = config, model_id, calibration or Calibration()
 
     def __call__(self, part: Part) -> float:
         return self.of_bytes(part.size_bytes)
 
     def of_bytes(self, size_bytes: int) -> float:
-        return budgets.estimate_cost(self._model, size_bytes, self._config.prices, self._ratio)
+        return budgets.estimate_cost(self._model, size_bytes, self._config.prices, self._calibration)
 
 
 def budget_keys(teams: Iterable[str], config: PipelineConfig, now: datetime) -> list[str]:
@@ -165,7 +165,9 @@ def settle_spend(store: Budgets, config: PipelineConfig, clock: Clock, job: Job,
         for team, used in tokens.items()
     }
     actual = budgets.charges(cost, config.teams, at)
-    total = (sum(t[0] for t in tokens.values()), sum(t[1] for t in tokens.values()))
+    # The staged bytes its tokens came from: its parts' in this job (what the model's calibration divides by).
+    staged = job.size_bytes if job.on_demand else sum(p.size_bytes for p in parts if p.job_id == job.job_id)
+    total = (sum(t[0] for t in tokens.values()), sum(t[1] for t in tokens.values()), staged)
     if store.settle_budget(job, reserved, actual, total):
         log.info(
             "job's spend settled",

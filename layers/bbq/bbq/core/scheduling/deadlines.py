@@ -22,6 +22,9 @@ from bbq.core.model.files import Part
 from bbq.core.model.limits import ModelLimits
 
 ASSUMED_JOB_HOURS = 24  # before the model's first job ended: a job of the largest size takes a day
+# On demand starts no later than this before the last moment it could still finish: two runs of the default
+# 15-minute schedule.
+LATEST_START_MARGIN = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -68,12 +71,19 @@ def decide(
         must_leave = math.ceil(risk.ahead + own - batch_per_minute * max(minutes_left, 0.0))
         on_demand_room = math.floor(on_demand_per_minute * max(minutes_left, 0.0)) - committed
         wanted = min(own, must_leave)
+        spare = minutes_left - (committed + wanted) / on_demand_per_minute
+        if spare > LATEST_START_MARGIN.total_seconds() / 60:
+            # On demand costs twice batch: it starts as late as it safely can, so batch (whose pace the prediction
+            # may underrate) does what it can meanwhile; a later run decides again.
+            start = risk.deadline - timedelta(minutes=(committed + wanted) / on_demand_per_minute) - LATEST_START_MARGIN
+            plan.messages[risk.file_id] = _at_risk(risk, batch_end, batch_per_minute, own, wanted, start)
+            continue
         chosen: list[Part] = []
         taken = deferred = 0
         for part in reversed(risk.waiting):  # its last lines first: its first ones are the nearest in batch
             if taken >= wanted:
                 break
-            if committed + part.record_count > on_demand_room:
+            if taken + part.record_count > on_demand_room:
                 continue  # would finish on demand after the deadline: a smaller part may still
             if committed + part.record_count > capacity:
                 deferred += part.record_count  # not this run: the next run decides again with what is left
@@ -103,6 +113,15 @@ def _message(
         return f"Deadline {when} cannot be met even on demand: {predicted}; {sent} now, the rest in batch"
     later = f"; {wanted - taken:,} more follow on demand in the next runs" if taken < wanted else ""
     return f"Deadline {when}: {predicted}, so {sent}, the rest in batch{later}"
+
+
+def _at_risk(risk: AtRisk, batch_end: datetime, rate: float, own: int, wanted: int, start: datetime) -> str:
+    return (
+        f"Deadline {risk.deadline:%Y-%m-%d %H:%M} UTC at risk: batch alone would finish about "
+        f"{batch_end:%Y-%m-%d %H:%M} UTC ({risk.ahead:,} records ahead and {own:,} of its own waiting, at "
+        f"{rate:,.0f} records a minute); unless batch gets further, {wanted:,} of its records go on demand from "
+        f"about {start:%H:%M} UTC"
+    )
 
 
 def ahead_of(files: Mapping[str, Sequence[Part]], order: Iterable[Part], in_flight: int, look: int) -> dict[str, int]:

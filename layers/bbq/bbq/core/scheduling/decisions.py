@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bbq.core.model import retry
-from bbq.core.model.budgets import Spend
+from bbq.core.model.budgets import Calibration, Spend
 from bbq.core.model.config import PipelineConfig, SmallWork
 from bbq.core.model.files import InvocationType, Part
 from bbq.core.model.jobs import Job, JobNote, JobSnapshot, RecordCounts
@@ -39,7 +39,7 @@ class ModelSnapshot:
     holders: Mapping[str, Job | None] = field(default_factory=dict)  # holders not active when read (consistent)
     waiting: Mapping[InvocationType, Mapping[str, Iterable[Part]]] = field(default_factory=dict)
     spends: Mapping[str, Spend] = field(default_factory=dict)  # the budget lines of the teams with queues
-    output_ratio: float | None = None  # the model's observed output/input tokens (None: none settled yet)
+    calibration: Calibration = field(default_factory=Calibration)  # the model's tokens per staged byte
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ def plan(
     (``fair_share``), counting ``in_flight``: each team's records in the model's jobs holding or awaiting a slot."""
     busy = list(busy)
     in_flight = dict(in_flight or {})
-    price = PartPrice(config, snapshot.model, snapshot.output_ratio)
+    price = PartPrice(config, snapshot.model, snapshot.calibration)
     teams = {team for queues in snapshot.waiting.values() for team in queues}
     allowed = allowance(teams, snapshot.spends, config, snapshot.now, price) if config.teams.budgeted else None
     plans = []

@@ -81,7 +81,7 @@ def run_model(run: Run, model: str, limits: ModelLimits) -> None:
     run.report.set_aside += pending.set_aside
     busy = decisions.busy_records(active, pending.ready) + decisions.shared_slots(snapshot)
     in_flight = records_in_flight([*active, *pending.ready])
-    price = PartPrice(run.config, model, snapshot.output_ratio)
+    price = PartPrice(run.config, model, snapshot.calibration)
     # Before planning reads the queues: the parts a deadline sends on demand leave them first.
     for_deadlines = claim_for_deadlines(run, model, limits, [*active, *pending.ready], price)
     plans = decisions.plan(snapshot, busy, run.config, run.on_demand is not None, in_flight)

@@ -43,10 +43,10 @@ def read_snapshot(run: Run, model: str, limits: ModelLimits, ledger: str) -> Mod
     holders = {job_id: run.store.get_job(job_id) for job_id in held.keys() - active}
     teams = run.store.teams(model)
     now = run.clock.now()
-    spends, ratio = {}, None
-    if run.config.teams.budgeted:  # the lines of every team with a queue, and the model's output/input so far
+    spends, calibration = {}, budgets.Calibration()
+    if run.config.teams.budgeted:  # the lines of every team with a queue, and the model's tokens per byte so far
         spends = run.store.spends(budget_keys(teams, run.config, now))
-        ratio = budgets.output_ratio(*run.store.model_tokens(model))
+        calibration = budgets.calibration(*run.store.model_tokens(model))
     return ModelSnapshot(
         model=model,
         limits=limits,
@@ -60,7 +60,7 @@ def read_snapshot(run: Run, model: str, limits: ModelLimits, ledger: str) -> Mod
             kind: {team: run.store.waiting_parts(model, kind, team=team) for team in teams} for kind in InvocationType
         },
         spends=spends,
-        output_ratio=ratio,
+        calibration=calibration,
     )
 
 

@@ -30,7 +30,7 @@ def fill(run: Run, model: str, ledger: str, queue: list[Job], quota: int, price:
     first reserved against its budgets (when any is set); how many went out."""
     submitted = 0
     transient_left = retry.TRANSIENT_FAILURES_PER_RUN
-    price = price or PartPrice(run.config, model, None)
+    price = price or PartPrice(run.config, model)
     for job in queue:
         job, held = budgeting.reserve(run.store, run.config, run.clock, job, price)
         if held:
@@ -79,9 +79,7 @@ def fill(run: Run, model: str, ledger: str, queue: list[Job], quota: int, price:
 def run_on_demand(run: Run, job: Job, price: PartPrice | None = None) -> None:
     """Runs the job's records on demand, after reserving its cost against its budgets (when any is set)."""
     assert run.on_demand is not None
-    job, held = budgeting.reserve(
-        run.store, run.config, run.clock, job, price or PartPrice(run.config, job.model_id, None)
-    )
+    job, held = budgeting.reserve(run.store, run.config, run.clock, job, price or PartPrice(run.config, job.model_id))
     if held:
         if held != "taken" and run.store.save_job(job, expected=JobStatus.PENDING):
             tell_files(run.store, run.clock, job, held, WaitReason.BUDGET)
