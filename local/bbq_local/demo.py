@@ -6,6 +6,7 @@ import os
 import shutil
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,8 @@ from moto import mock_aws
 from bbq_local import AWS_VARIABLES_TO_CLEAR, transcripts
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from bbq.core.model.files import InputFile
     from bbq.core.model.jobs import Job
 
@@ -21,6 +24,10 @@ STATUS_ORDER = ["Queued", "Running", "Completed", "PartiallyCompleted", "Failed"
 NOVA = "amazon.nova-lite-v1:0"
 PART_RECORDS = 200
 MAX_JOB_RECORDS = 1_000
+# A team with a daily budget that runs out mid-tour (its first files cost about $0.007 each in the emulator), and
+# the on-demand pace deadlines plan with.
+MARKETING_BUDGET_USD = 0.03
+ON_DEMAND_PER_MINUTE = 30
 
 
 def _fake_credentials() -> None:
@@ -112,6 +119,22 @@ def _upload_tour(pipeline: Any, files: int, records: int) -> None:
     print(f"  - {NOVA}/nova-calls.jsonl: routed to Amazon Nova Lite by its folder (AllowedModels)")
     pipeline.upload("to-process/anthropic.claude-v2/old-model.jsonl", transcripts.jsonl_file(90, 120))
     print("  - anthropic.claude-v2/old-model.jsonl: a model this stack does not run: refused with a report")
+    for number in range(1, 6):
+        pipeline.upload(f"to-process/marketing/campaign-{number}.jsonl", transcripts.jsonl_file(100 + number, 200))
+    print(
+        f"  - marketing/campaign-{{1..5}}.jsonl: team marketing, whose daily budget (Teams) is "
+        f"${MARKETING_BUDGET_USD}: what does not fit today waits for tomorrow"
+    )
+    deadline = pipeline.clock.now() + timedelta(minutes=45)
+    pipeline.upload(
+        "to-process/support/escalations.jsonl",
+        transcripts.jsonl_file(120, 600),
+        {"bbq-deadline": deadline.strftime("%Y-%m-%dT%H:%M:%SZ")},
+    )
+    print(
+        f"  - support/escalations.jsonl: 600 records due in 45 minutes (bbq-deadline {deadline:%H:%M} UTC), behind "
+        "everything above: bbq runs on demand what batch would finish too late"
+    )
     pipeline.emulator.faults.update({"record_errors": {"ThrottlingException": 0.01}, "missing_record_rate": 0.005})
     print(
         "  - and Bedrock throttles 1% of records and leaves 0.5% out of its output: they go again, packed with "
@@ -148,6 +171,8 @@ def run_demo(*, files: int, records: int, quota: int, output_dir: str) -> int:
                 "AllowedModels": NOVA,
                 "PartRecords": str(PART_RECORDS),
                 "CompanionWaitMinutes": "10",
+                "Teams": json.dumps({"marketing": {"dailyBudgetUsd": MARKETING_BUDGET_USD}}),
+                "OnDemandRecordsPerMinute": str(ON_DEMAND_PER_MINUTE),
             },
             log_dir=out / "logs",  # the functions' logs and metrics (EMF), as CloudWatch Logs would hold them
         )
@@ -171,7 +196,13 @@ def run_demo(*, files: int, records: int, quota: int, output_dir: str) -> int:
                     print(line)
                     last = line.split("]", 1)[1]
 
-            pipeline.run_until_done(step_seconds=30, on_step=show)
+            _run_until_only_budget_waits(pipeline, show)
+            first_day = pipeline.clock.now()
+            _show_teams(pipeline)
+            pipeline.run_until_done(step_seconds=1800, on_step=show)
+            days = (pipeline.clock.now() - first_day).days + 1
+            print("\nAt each 00:00 UTC marketing's budget reset, and what waited ran within it:")
+            print(_budget_table(pipeline, *(first_day + timedelta(days=n) for n in range(days + 1))))
             done = list(pipeline.status.files())  # the read side people use (StatusQuery), not raw items
             jobs_of = {file.file_id: pipeline.status.jobs_of(file) for file in done}
             print("\nEvery file is done:\n")
@@ -196,6 +227,69 @@ def run_demo(*, files: int, records: int, quota: int, output_dir: str) -> int:
         finally:
             pipeline.close()
     return 0
+
+
+def _run_until_only_budget_waits(pipeline: Any, show: Any) -> None:
+    """Steps until every file has ended but those a budget holds back (they wait for 00:00 UTC)."""
+    from bbq.core.model.files import FILE_FINAL
+
+    for _ in range(2_000):
+        runs = pipeline.step(30)
+        show(pipeline, runs)
+        held = {team for run in runs for team in run.get("heldByBudget", {})}  # what the scheduler said
+        files = list(pipeline.status.files())
+        if held and all(f.team in held for f in files if f.status not in FILE_FINAL):
+            return
+    raise RuntimeError("files neither ended nor waited for budget")
+
+
+def _show_teams(pipeline: Any) -> None:
+    from bbq.core.model.files import FILE_FINAL
+
+    files = {f.key.removeprefix("to-process/"): f for f in pipeline.status.files()}
+    held = sorted(key for key, f in files.items() if f.status not in FILE_FINAL)
+    print(f"\nEvery file has ended but {len(held)} of team marketing, held back by its budget:")
+    for key in held:
+        print(f"  {key}: {files[key].status.value}" + (f", {files[key].message}" if files[key].message else ""))
+    print(_budget_table(pipeline, pipeline.clock.now()))
+    urgent = files["support/escalations.jsonl"]
+    parts = pipeline.status.parts_of(urgent)
+    jobs = {job.job_id: job for job in pipeline.status.jobs_of(urgent, parts)}
+    on_demand = sum(p.record_count for p in parts if p.job_id and jobs[p.job_id].on_demand)
+    ended = max((job.ended_at for job in jobs.values() if job.ended_at), default=None)
+    met = "met" if ended and urgent.deadline and ended <= urgent.deadline else "MISSED"
+    print(
+        f"\nsupport/escalations.jsonl, due {urgent.deadline:%H:%M} UTC: {urgent.status.value}, its last records ended "
+        f"{ended:%H:%M} UTC (deadline {met}); {on_demand} of its {urgent.record_count} records ran on demand, the "
+        f"rest in batch. Its on-demand records say:\n  {_first_deadline_note(pipeline, urgent)}"
+    )
+    print("\nJumping to the next day, 00:00 UTC ...")
+    tomorrow = (pipeline.clock.now() + timedelta(days=1)).replace(hour=0, minute=5, second=0, microsecond=0)
+    pipeline.clock.advance((tomorrow - pipeline.clock.now()).total_seconds())
+
+
+def _first_deadline_note(pipeline: Any, file: Any) -> str:
+    """The deadline decision as the scheduler logged it on the file (its message moved on since)."""
+    for part in pipeline.status.parts_of(file):
+        if "deadline" in part.message:
+            return part.message
+    return file.message
+
+
+def _budget_table(pipeline: Any, *days: "datetime") -> str:
+    """Marketing's daily line on each day given, as `bbq cost` shows it (bbq_sdk.costs)."""
+    from bbq_sdk import costs
+    from bbq_sdk.stacks import StackInfo
+
+    teams = costs.stack_teams(StackInfo(pipeline.stack.name, pipeline.stack.outputs, pipeline.stack.parameters))
+    rows: list[tuple[str, ...]] = [("budget", "spent $", "reserved $", "budget $", "left $")]
+    for day in days:
+        for line in costs.budget_lines(["marketing"], teams, pipeline.status, day):
+            if line["owner"] == "marketing" and line["period"] == "day" and line["spentUsd"] + line["reservedUsd"]:
+                when = line["line"].rsplit("#", 1)[1]
+                rows.append((f"team marketing, {when}", f"{line['spentUsd']:.4f}", f"{line['reservedUsd']:.4f}",
+                             f"{line['budgetUsd']:.2f}", f"{line['remainingUsd']:.4f}"))  # fmt: skip
+    return _rows(rows)
 
 
 SDK_TEMPLATE = """---

@@ -132,8 +132,13 @@ def waiting_message(line: BudgetLine, spend: Spend, needed: float) -> str:
     limit = line.limit_usd or 0.0
     resets = "00:00 UTC" if line.period == Period.DAY else f"{line.resets_at:%Y-%m-%d} 00:00 UTC"
     return (
-        f"Waiting for budget: {line.describe()} has committed ${spend.committed:,.2f} of ${limit:,.2f} "
-        f"(${spend.spent:,.2f} spent, ${spend.reserved:,.2f} reserved for jobs running); the next job needs about "
-        f"${needed:,.2f}. It resumes at {resets} or when the budget is raised (Teams, DailyBudgetUsd, "
+        f"Waiting for budget: {line.describe()} has committed {usd(spend.committed)} of {usd(limit)} "
+        f"({usd(spend.spent)} spent, {usd(spend.reserved)} reserved for jobs running); the next job needs about "
+        f"{usd(needed)}. It resumes at {resets} or when the budget is raised (Teams, DailyBudgetUsd, "
         "MonthlyBudgetUsd). Nothing is lost."
     )
+
+
+def usd(dollars: float) -> str:
+    """Cents, or to the hundredth of a cent under a dollar (a small budget's figures must add up on the page)."""
+    return f"${dollars:,.2f}" if abs(dollars) >= 1 or dollars == 0 else f"${dollars:.4f}"

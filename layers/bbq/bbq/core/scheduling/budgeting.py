@@ -46,7 +46,9 @@ class Allowance:
             self.taken[part.team] = team_total
             return True
         line = self._tightest(part.team, team_total, all_total)
-        message = budgets.waiting_message(line, self.spends.get(line.key, Spend()), dollars)
+        spend = self.spends.get(line.key, Spend())
+        taken = (team_total if line.owner == part.team else all_total) - dollars  # this run's jobs, reserved next
+        message = budgets.waiting_message(line, Spend(spend.spent, spend.reserved + taken), dollars)
         self.held[part.team] = Held(line, message, part)
         return False
 

@@ -20,6 +20,7 @@ from bbq.core.scheduling.budgeting import PartPrice
 from bbq.core.scheduling.decisions import TypePlan
 from bbq.core.scheduling.planner import PlannedJob
 from bbq.core.scheduling.run import Run, files_changed
+from bbq.core.scheduling.submitting import reserve_or_hold
 from bbq.core.settling.settle import fail_whole_part
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,9 @@ def store_plans(
         made = [
             job for plan in planned.batch if (job := store_job(run, plan, model, kind, now, ledger=ledger, price=price))
         ]
+        if price is not None and run.config.teams.budgeted:
+            # Reserved as soon as planned: what the next plan may take counts every job waiting for a slot.
+            made = [reserved for job in made if (reserved := reserve_or_hold(run, job, price)) is not None]
         run.report.planned += len(made)
         batch += made
         if planned.fail:

@@ -111,7 +111,7 @@ def tell_held(run: Run, plans: list[decisions.TypePlan]) -> None:
             message = held.message
 
             def waiting(file: InputFile, message: str = message) -> InputFile | None:
-                if file.waiting_for in {WaitReason.MODEL_ACCESS, WaitReason.BUDGET} or file.stop_requested:
+                if file.waiting_for == WaitReason.MODEL_ACCESS or file.stop_requested or file.message == message:
                     return None
                 return file.with_changes(message=message, waiting_for=WaitReason.BUDGET, updated_at=run.clock.now())
 

@@ -32,12 +32,10 @@ def fill(run: Run, model: str, ledger: str, queue: list[Job], quota: int, price:
     transient_left = retry.TRANSIENT_FAILURES_PER_RUN
     price = price or PartPrice(run.config, model)
     for job in queue:
-        job, held = budgeting.reserve(run.store, run.config, run.clock, job, price)
-        if held:
-            if held != "taken" and run.store.save_job(job, expected=JobStatus.PENDING):
-                tell_files(run.store, run.clock, job, held, WaitReason.BUDGET)
-                run.report.held_by_budget.update({team: "job" for team in job.team_records})
+        reserved = reserve_or_hold(run, job, price)  # planned before a budget was set, or refused at planning
+        if reserved is None:
             continue
+        job = reserved
         reservation = run.store.reserve_slot(ledger, job.job_id, quota, run.clock.now())
         if reservation is Reservation.FULL:
             break
@@ -76,15 +74,25 @@ def fill(run: Run, model: str, ledger: str, queue: list[Job], quota: int, price:
     return submitted
 
 
+def reserve_or_hold(run: Run, job: Job, price: PartPrice) -> Job | None:
+    """The job reserved against its budgets (as it was when none is set, or it was reserved before); None when it
+    may not go now: another run reserved it, or a budget has no room (then it waits, and its files say why)."""
+    job, held = budgeting.reserve(run.store, run.config, run.clock, job, price)
+    if not held:
+        return job
+    if held != "taken" and run.store.save_job(job, expected=JobStatus.PENDING):
+        tell_files(run.store, run.clock, job, held, WaitReason.BUDGET)
+        run.report.held_by_budget.update({team: "job" for team in job.team_records})
+    return None
+
+
 def run_on_demand(run: Run, job: Job, price: PartPrice | None = None) -> None:
     """Runs the job's records on demand, after reserving its cost against its budgets (when any is set)."""
     assert run.on_demand is not None
-    job, held = budgeting.reserve(run.store, run.config, run.clock, job, price or PartPrice(run.config, job.model_id))
-    if held:
-        if held != "taken" and run.store.save_job(job, expected=JobStatus.PENDING):
-            tell_files(run.store, run.clock, job, held, WaitReason.BUDGET)
-            run.report.held_by_budget.update({team: "job" for team in job.team_records})
+    reserved = reserve_or_hold(run, job, price or PartPrice(run.config, job.model_id))
+    if reserved is None:
         return
+    job = reserved
     flex = job.model_id in run.config.flex_models and bool(job.on_demand_reason)  # deadline work only
     try:
         ran = on_demand_run.run_job(
