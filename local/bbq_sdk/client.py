@@ -191,6 +191,13 @@ class Client:
         progresses = model_progresses(self.info.models(), self.status_query(), datetime.now(UTC))
         return [model_view(progress) for progress in progresses.values()]
 
+    def costs(self, forecast: bool = False) -> dict[str, Any]:
+        """What the stack spends (``bbq cost --json``): the uploads that ended per team and model, each budget line
+        of today and this month (spent, reserved, budget, left, reset), and with ``forecast`` the queued work."""
+        from bbq_sdk.costs import report
+
+        return report(self.info, self.status_query(), datetime.now(UTC), with_forecast=forecast)
+
     def run(self, key: str) -> Run:
         """The newest upload of a key (the prefix to-process/ may be left out)."""
         key = key if key.startswith(naming.INPUT_PREFIX) else naming.INPUT_PREFIX + key

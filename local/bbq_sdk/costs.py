@@ -17,6 +17,24 @@ from bbq.core.model.teams import Teams, parse_teams
 from bbq_sdk.stacks import StackInfo
 
 
+def report(info: StackInfo, query: Any, now: datetime, with_forecast: bool = False) -> dict[str, Any]:
+    """``bbq cost --json`` and ``Client.costs()``: ``ended`` per team and model, ``budgets`` (today's and this
+    month's lines), ``total``, and with ``with_forecast`` the queued work's ``forecast``."""
+    files = list(query.files())
+    teams_config = stack_teams(info)
+    teams = sorted({f.team for f in files} | set(teams_config.policies) | {"default"})
+    ended = ended_costs(files)
+    result: dict[str, Any] = {
+        "ended": ended,
+        "budgets": budget_lines(teams, teams_config, query, now),
+        "total": {"costUsd": round(sum(r["costUsd"] for r in ended), 6), "files": sum(r["files"] for r in ended)},
+    }
+    if with_forecast:
+        models = sorted({f.model_id for f in files if f.model_id} | set(info.models()))
+        result["forecast"] = forecast(models, query, stack_prices(info))
+    return result
+
+
 def stack_teams(info: StackInfo) -> Teams:
     """The stack's Teams, DailyBudgetUsd and MonthlyBudgetUsd parameters as the scheduler reads them."""
     p = info.parameters

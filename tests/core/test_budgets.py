@@ -141,3 +141,38 @@ def test_a_job_reserved_once_is_never_reserved_again_and_settles_once() -> None:
     assert abs(stack.reserved) < 1e-9 and abs(stack.spent - actual) < 1e-6
     (part,) = world.store.parts.values()
     assert world.store.tokens[CLAUDE] == (10_000, 2_000, part.size_bytes), "and the staged bytes they came from"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["a", "b"]), st.integers(1, 5_000)), max_size=40),
+    st.floats(0, 2),
+    st.floats(0, 3),
+    st.floats(0, 1),
+)
+def test_a_plan_never_takes_more_than_a_budget_has_room_for(
+    parts: list[tuple[str, int]], team_budget: float, stack_budget: float, spent: float
+) -> None:
+    """The planner's allowance: what it admits for a team fits under the team's room, what it admits in all under
+    the stack's, and a team it refuses once takes nothing more this run (its queue stops there)."""
+    from bbq.core.model.config import PipelineConfig
+    from bbq.core.model.files import InvocationType, Part
+    from bbq.core.scheduling.budgeting import PartPrice, allowance
+
+    teams = Teams({"a": TeamPolicy(daily_budget_usd=team_budget)}, daily_budget_usd=stack_budget)
+    config = PipelineConfig(CLAUDE, "arn:aws:iam::123456789012:role/r", "bbq", teams=teams)
+    spends = {"a#day#2026-03-14": Spend(spent=spent), "stack#day#2026-03-14": Spend(spent=spent)}
+    price = PartPrice(config, CLAUDE)
+    allowed = allowance(["a", "b"], spends, config, DAY, price)
+    taken: dict[str, float] = {"a": 0.0, "b": 0.0}
+    for n, (team, size) in enumerate(parts):
+        part = Part(f"f{n}", 1, CLAUDE, InvocationType.INVOKE_MODEL, "s3://b/k", 1, "s3://b/o/", 1, 1, 1, size * 40,
+                    DAY, team=team)  # fmt: skip
+        if team in allowed.held:
+            continue  # fair_order stops reading a held team's queue
+        if allowed.admit(part):
+            taken[team] += price(part)
+        else:
+            assert team in allowed.held and "Waiting for budget" in allowed.held[team].message
+    assert taken["a"] <= max(0.0, team_budget - spent) + 1e-9
+    assert taken["a"] + taken["b"] <= max(0.0, stack_budget - spent) + 1e-9

@@ -16,7 +16,8 @@ tickets = pd.DataFrame(
         "text": [f"The router of customer {i} blinked red. We replaced it and it works again." for i in range(ROWS)],
     }
 ).set_index("ticket")
-run = client.submit(tickets, template="Summarize the ticket of {{ customer }}: {{ text }}", max_tokens=60)
+template = "Summarize the ticket of {{ customer }}: {{ text }}"
+run = client.submit(tickets, template=template, max_tokens=60, team="support", priority="high")
 final = run.wait(progress=True, poll_seconds=1, timeout_seconds=150)
 results = run.results()
 assert final.status == "Completed", final
@@ -28,4 +29,7 @@ print(results[["recordId", "customer", "text"]].head(3).to_string(), file=sys.st
 queues = client.models()
 assert {q["model"] for q in queues} >= set(client.info.models()) and all(q["waitingRecords"] == 0 for q in queues)
 print(f"models: {', '.join(client.info.models())}; slots in use {[q['slotsInUse'] for q in queues]}")
+spent = client.costs(forecast=True)
+assert ("support", 1) in [(row["team"], row["files"]) for row in spent["ended"]], spent["ended"]
+assert spent["total"]["costUsd"] > 0 and spent["forecast"] == [], "nothing left queued"
 print(f"sdk round trip: {len(results)} rows, status {final.status}, cost ${final.cost_usd}")

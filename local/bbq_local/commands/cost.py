@@ -22,22 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from bbq_sdk import costs
 
     stack = find(args)
-    query = status_query(stack)
-    files = list(query.files())
-    teams_config = costs.stack_teams(stack)
-    now = datetime.now(UTC)
-    teams = sorted({f.team for f in files} | set(teams_config.policies) | {"default"})
-    report: dict[str, Any] = {
-        "ended": costs.ended_costs(files),
-        "budgets": costs.budget_lines(teams, teams_config, query, now),
-    }
-    report["total"] = {
-        "costUsd": round(sum(r["costUsd"] for r in report["ended"]), 6),
-        "files": sum(r["files"] for r in report["ended"]),
-    }
-    if args.forecast:
-        models = sorted({f.model_id for f in files if f.model_id} | set(stack.models()))
-        report["forecast"] = costs.forecast(models, query, costs.stack_prices(stack))
+    report = costs.report(stack, status_query(stack), datetime.now(UTC), with_forecast=args.forecast)
     if args.json:
         print_json(report)
         return EXIT_OK
