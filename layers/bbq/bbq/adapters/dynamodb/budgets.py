@@ -7,7 +7,7 @@ never reserves twice). DynamoDB's conditions cannot add two attributes, so each 
 reserved) beside the two, and the condition compares it with the limit less the charge. Settling is one
 transaction too: the reservation taken back, the actual cost added, the job marked settled."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 TOKENS = "tokens#"
-_BATCH_GET = 100
 
 
 def dollars(value: float) -> dict[str, Any]:
@@ -35,23 +34,21 @@ def dollars(value: float) -> dict[str, Any]:
 
 
 class DynamoBudgets:
+    """Mixed into DynamoStore: its client, table and consistent batch reads."""
+
     _ddb: "DynamoDBClient"
     _table: str
 
+    def _batch_get(self, prefix: str, ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+        raise NotImplementedError  # DynamoStore's: consistent BatchGetItem, 100 keys a call
+
     def spends(self, keys: Sequence[str]) -> dict[str, Spend]:
-        found: dict[str, Spend] = {}
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), _BATCH_GET):
-            ids = [{"Id": {"S": BUDGET + key}} for key in unique[start : start + _BATCH_GET]]
-            request: dict[str, Any] = {self._table: {"Keys": ids, "ConsistentRead": True}}
-            while request:
-                response = self._ddb.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self._table, []):
-                    plain = to_plain(item)
-                    found[plain["Id"].removeprefix(BUDGET)] = Spend(
-                        float(plain.get("Spent", 0)), float(plain.get("Reserved", 0))
-                    )
-                request = response.get("UnprocessedKeys") or {}
+        found = {}
+        for item in self._batch_get(BUDGET, keys):
+            plain = to_plain(item)
+            found[plain["Id"].removeprefix(BUDGET)] = Spend(
+                float(plain.get("Spent", 0)), float(plain.get("Reserved", 0))
+            )
         return found
 
     def model_tokens(self, model_id: str) -> tuple[int, int, int]:
@@ -65,16 +62,12 @@ class DynamoBudgets:
             update: dict[str, Any] = {
                 "TableName": self._table,
                 "Key": {"Id": {"S": BUDGET + line.key}},
-                "UpdateExpression": "ADD Reserved :c, Committed :c SET Kind = :kind, #owner = :owner, #period = "
-                ":period, Starts = :starts, LimitUsd = :limit",
-                "ExpressionAttributeNames": {"#owner": "Owner", "#period": "Period"},
+                "UpdateExpression": f"ADD Reserved :c, Committed :c SET {_LINE_SET}, LimitUsd = :limit",
+                "ExpressionAttributeNames": _LINE_NAMES,
                 "ExpressionAttributeValues": {
                     ":c": dollars(charge),
-                    ":kind": {"S": "budget"},
-                    ":owner": {"S": line.owner},
-                    ":period": {"S": line.period.value},
-                    ":starts": {"S": iso(line.starts)},
                     ":limit": dollars(line.limit_usd) if line.limit_usd is not None else {"S": "none"},
+                    **_line_values(line),
                 },
             }
             if line.limit_usd is not None:
@@ -124,17 +117,13 @@ class DynamoBudgets:
                     "Update": {
                         "TableName": self._table,
                         "Key": {"Id": {"S": BUDGET + line.key}},
-                        "UpdateExpression": "ADD Reserved :held, Spent :cost, Committed :delta SET Kind = :kind, "
-                        "#owner = :owner, #period = :period, Starts = :starts",
-                        "ExpressionAttributeNames": {"#owner": "Owner", "#period": "Period"},
+                        "UpdateExpression": f"ADD Reserved :held, Spent :cost, Committed :delta SET {_LINE_SET}",
+                        "ExpressionAttributeNames": _LINE_NAMES,
                         "ExpressionAttributeValues": {
                             ":held": dollars(-held),
                             ":cost": dollars(cost),
                             ":delta": dollars(cost - held),
-                            ":kind": {"S": "budget"},
-                            ":owner": {"S": line.owner},
-                            ":period": {"S": line.period.value},
-                            ":starts": {"S": iso(line.starts)},
+                            **_line_values(line),
                         },
                     }
                 }
@@ -174,6 +163,20 @@ class DynamoBudgets:
                 raise
             return False
         return True
+
+
+# What a line item says of itself (for people and `bbq cost`), set by every write to it.
+_LINE_SET = "Kind = :kind, #owner = :owner, #period = :period, Starts = :starts"
+_LINE_NAMES = {"#owner": "Owner", "#period": "Period"}
+
+
+def _line_values(line: BudgetLine) -> dict[str, Any]:
+    return {
+        ":kind": {"S": "budget"},
+        ":owner": {"S": line.owner},
+        ":period": {"S": line.period.value},
+        ":starts": {"S": iso(line.starts)},
+    }
 
 
 def _cancellation_codes(exc: ClientError) -> list[str] | None:
