@@ -31,11 +31,12 @@ def fill(run: Run, model: str, ledger: str, queue: list[Job], quota: int, price:
     submitted = 0
     transient_left = retry.TRANSIENT_FAILURES_PER_RUN
     price = price or PartPrice(run.config, model)
-    for job in queue:
+    queue = list(queue)
+    for index, job in enumerate(queue):
         reserved = reserve_or_hold(run, job, price)  # planned before a budget was set, or refused at planning
         if reserved is None:
             continue
-        job = reserved
+        job = queue[index] = reserved  # every later write of it (a pause of the queue too) carries the reservation
         reservation = run.store.reserve_slot(ledger, job.job_id, quota, run.clock.now())
         if reservation is Reservation.FULL:
             break
@@ -145,6 +146,7 @@ def unpack(run: Run, job: Job, gone: list[Part]) -> None:
     """A packed job some of whose parts lost their staged input never goes out: those parts fail (saying which key
     is gone), the others go back to the queue to be packed again without them, and the job ends unsubmitted."""
     now = run.clock.now()
+    job = budgeting.settle_spend(run.store, run.config, run.clock, job, [])  # it never ran: its reservation goes
     ended = job.with_changes(
         status=JobStatus.FAILED,
         message=f"Not submitted: the staged input of {len(gone)} of its parts is gone; its other parts went back "
