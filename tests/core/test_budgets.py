@@ -176,3 +176,34 @@ def test_a_plan_never_takes_more_than_a_budget_has_room_for(
             assert team in allowed.held and "Waiting for budget" in allowed.held[team].message
     assert taken["a"] <= max(0.0, team_budget - spent) + 1e-9
     assert taken["a"] + taken["b"] <= max(0.0, stack_budget - spent) + 1e-9
+
+
+def test_a_job_planned_before_budgets_is_reserved_once_and_keeps_it_through_a_paused_model() -> None:
+    """Jobs planned before a budget was set are reserved when they are about to go; a queue paused by Bedrock
+    (model access) saves those jobs again, and must save the reserved job, never a copy without its reservation."""
+    from bbq.core.model.errors import ModelUnavailable
+    from bbq.core.model.jobs import JobNote
+
+    world = World(config=WHOLE)
+    world.clock = ManualClock(DAY)
+    from bbq.core.model.errors import SlotUnavailable
+
+    for i in range(2):
+        world.upload(f"to-process/p{i}.jsonl", jsonl(1_000))
+    world.batch.submit_errors["staged/"] = SlotUnavailable("ServiceQuotaExceededException: busy")
+    run(world, quota=2)  # planned without budgets; Bedrock has no room: both wait, Pending
+    waiting = [j for j in world.store.jobs.values() if j.status == JobStatus.PENDING]
+    assert len(waiting) == 2 and all(j.budget_at is None for j in waiting)
+    world.config = replace(WHOLE, teams=Teams(daily_budget_usd=10.0))
+    world.batch.submit_errors["staged/"] = ModelUnavailable(ModelUnavailable.ACCESS, "AccessDeniedException: no")
+    world.clock.advance(600)
+    run(world, quota=2)  # the first job is reserved, then Bedrock refuses the model: the queue pauses
+    reserved = [j for j in world.store.jobs.values() if j.budget_at is not None]
+    assert len(reserved) == 1 and reserved[0].note == JobNote.MODEL_ACCESS, "the paused job kept its reservation"
+    line = world.store.budget_lines["stack#day#2026-03-14"]
+    assert abs(line.reserved - (reserved[0].estimated_cost_usd or 0)) < 1e-9
+    del world.batch.submit_errors["staged/"]
+    world.clock.advance(600)
+    run(world, quota=2)
+    held = sum(j.estimated_cost_usd or 0 for j in world.store.jobs.values() if j.budget_at and not j.budget_settled)
+    assert abs(world.store.budget_lines["stack#day#2026-03-14"].reserved - held) < 1e-9, "never reserved twice"
