@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 TOKENS = "tokens#"
+# DynamoDB cancels a transaction that conflicts with another in progress on one of its items (reason
+# TransactionConflict, "Transactions and concurrency" in the DynamoDB developer guide); botocore does not retry it.
+_CONFLICT_TRIES = 5
 
 
 def dollars(value: float) -> dict[str, Any]:
@@ -93,14 +96,12 @@ class DynamoBudgets:
                 }
             }
         )
-        try:
-            self._ddb.transact_write_items(TransactItems=actions)
-        except ClientError as exc:
-            reasons = _cancellation_codes(exc)
-            if reasons is None:
-                raise
-            return BudgetReservation.TAKEN if reasons[-1] == "ConditionalCheckFailed" else BudgetReservation.REFUSED
-        return BudgetReservation.RESERVED
+        reasons = self._transact(actions)
+        if reasons is None:
+            return BudgetReservation.RESERVED
+        if reasons[-1] == "ConditionalCheckFailed" or "TransactionConflict" in reasons:
+            return BudgetReservation.TAKEN  # reserved already, or other runs kept writing its lines: a later run
+        return BudgetReservation.REFUSED
 
     def settle_budget(
         self,
@@ -156,13 +157,26 @@ class DynamoBudgets:
                 }
             }
         )
-        try:
-            self._ddb.transact_write_items(TransactItems=actions)
-        except ClientError as exc:
-            if _cancellation_codes(exc) is None:
-                raise
-            return False
-        return True
+        reasons = self._transact(actions)
+        if reasons is not None and reasons[-1] != "ConditionalCheckFailed":
+            raise RuntimeError(f"settling job {job.job_id}'s spend was cancelled: {reasons}")  # the next run again
+        return reasons is None
+
+    def _transact(self, actions: list["TransactWriteItemTypeDef"]) -> list[str] | None:
+        """None when written; else each action's cancellation reason. A transaction that met another one on the same
+        budget line (TransactionConflict: overlapping runs settle and reserve at once) is tried again."""
+        reasons: list[str] | None = None
+        for _ in range(_CONFLICT_TRIES):
+            try:
+                self._ddb.transact_write_items(TransactItems=actions)
+                return None
+            except ClientError as exc:
+                reasons = _cancellation_codes(exc)
+                if reasons is None:
+                    raise
+                if "TransactionConflict" not in reasons:
+                    break
+        return reasons
 
 
 # What a line item says of itself (for people and `bbq cost`), set by every write to it.
