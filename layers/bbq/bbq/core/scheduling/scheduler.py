@@ -96,7 +96,7 @@ def run_model(run: Run, model: str, limits: ModelLimits) -> None:
     submitted = fill(run, model, ledger, ready, limits.concurrent_jobs, price)
     for job in for_deadlines:  # after the batch jobs went out: records one by one take minutes
         run_on_demand(run, job, price)
-    measure_wait(run, model)
+    measure_wait(run, model, list(snapshot.waiting.get(InvocationType.INVOKE_MODEL, {})))
     run.report.active_per_model[model] = len(active) + submitted
     run.report.pending_left += len(ready) - submitted
 
@@ -118,13 +118,13 @@ def tell_held(run: Run, plans: list[decisions.TypePlan]) -> None:
             update_file(run.store, held.part.file_id, waiting)
 
 
-def measure_wait(run: Run, model: str) -> None:
+def measure_wait(run: Run, model: str, teams: list[str]) -> None:
     """How long the model's oldest waiting part has waited (one item of each of its queues); past StuckAfterHours,
     its file says so."""
     oldest = [
         part
         for invocation_type in InvocationType
-        for team in run.store.teams(model)
+        for team in teams
         if team not in run.report.held_by_budget  # waiting for its budget, as it should: not stuck
         and (part := next(run.store.waiting_parts(model, invocation_type, page_size=1, team=team), None)) is not None
     ]
