@@ -65,6 +65,9 @@ def file_view(
         "fileId": file.file_id,
         "version": file.version,
         "model": file.model_id,
+        "team": file.team,
+        "priority": file.priority.value,
+        "deadline": file.deadline.isoformat() if file.deadline else None,
         "status": file.status.value,
         "records": file.record_count,
         "done": progress.records_done,
@@ -89,6 +92,7 @@ def file_view(
                 "records": job.record_count,
                 "processed": job.counts.processed,
                 "onDemand": job.on_demand,
+                "onDemandReason": job.on_demand_reason or None,
                 "jobArn": job.job_arn,
                 "message": job.message,
             }

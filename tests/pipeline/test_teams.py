@@ -106,3 +106,8 @@ def test_bbq_submit_names_the_team_priority_and_deadline(
     pipeline.step(30)
     (item,) = pipeline.items()
     assert (item["Team"], item["Priority"], item["Deadline"]) == ("ads", "high", "2026-12-31T09:00:00.000000Z")
+    capsys.readouterr()
+    assert cli.main(["status", *stack, "--json"]) == 0
+    out = "\n".join(line for line in capsys.readouterr().out.splitlines() if not line.startswith('{"level"'))
+    (file,) = json.loads(out)["files"]
+    assert (file["team"], file["priority"], file["deadline"]) == ("ads", "high", "2026-12-31T09:00:00+00:00")
