@@ -73,6 +73,7 @@ def store_job(
     if not run.store.create_job(job, parts):
         log.info("parts taken by another run; planning again next run", extra={"model_id": model})
         return None
+    run.claimed[job.job_id] = parts
     files_changed(run, parts)
     log.info(
         "job planned",

@@ -63,6 +63,8 @@ class Run:
     on_demand: OnDemandService | None
     joins: JoinRequests
     quotas: QuotaHolders = field(default_factory=OwnQuotas)
+    # The parts each job this run planned claimed, as written: its staging copies them without reading them again.
+    claimed: dict[str, list[Part]] = field(default_factory=dict)
 
 
 def files_changed(run: Run, parts: list[Part]) -> None:

@@ -134,7 +134,7 @@ def stage_input(run: Run, job: Job) -> list[Part]:
     if prefix != naming.packed_input_prefix(job.job_id):
         return []
     gone = []
-    for part in run.store.get_parts(job.part_ids):
+    for part in run.claimed.get(job.job_id) or run.store.get_parts(job.part_ids):
         try:
             run.objects.copy(bucket, naming.split_uri(part.staged_uri)[1], prefix + (part.input_name or ""))
         except ObjectMissing:
