@@ -207,3 +207,22 @@ def test_a_job_planned_before_budgets_is_reserved_once_and_keeps_it_through_a_pa
     run(world, quota=2)
     held = sum(j.estimated_cost_usd or 0 for j in world.store.jobs.values() if j.budget_at and not j.budget_settled)
     assert abs(world.store.budget_lines["stack#day#2026-03-14"].reserved - held) < 1e-9, "never reserved twice"
+
+
+def test_an_estimate_never_expects_more_output_than_the_requests_allow() -> None:
+    """Before a model settled anything the estimate assumes as many output tokens as input; a part whose every
+    record sets max_tokens (or maxTokens, max_gen_len ...) is capped at their sum, so short answers reserve less."""
+    import json
+
+    world = World(config=WHOLE)
+    lines = [{"recordId": f"r{i}", "modelInput": {"messages": [{"role": "user", "content": "x" * 400}],
+                                                  "max_tokens": 20}} for i in range(200)]  # fmt: skip
+    world.upload("to-process/short.jsonl", b"".join(json.dumps(line).encode() + b"\n" for line in lines))
+    world.upload("to-process/open.jsonl", jsonl(200))  # no record says: no cap
+    capped, open_ended = sorted(world.store.parts.values(), key=lambda p: p.max_output_tokens, reverse=True)
+    assert (capped.max_output_tokens, open_ended.max_output_tokens) == (4_000, 0)
+    default = budgets.Calibration()
+    uncapped = budgets.estimate_cost(CLAUDE, capped.size_bytes, PRICES, default)
+    estimate = budgets.estimate_cost(CLAUDE, capped.size_bytes, PRICES, default, capped.max_output_tokens)
+    used_in = round(capped.size_bytes * default.input_per_byte)
+    assert estimate == PRICES.cost(CLAUDE, used_in, 4_000) and estimate < uncapped

@@ -206,6 +206,7 @@ def part_item(part: Part) -> dict[str, Any]:
             "InputTokenCount": part.input_tokens or None,
             "OutputTokenCount": part.output_tokens or None,
             "Deadline": iso(part.deadline) if part.deadline else None,
+            "MaxOutputTokens": part.max_output_tokens or None,
             # In its team's queue for the model only while it waits.
             "Queue": waiting_queue(part.model_id, part.invocation_type, part.team) if waiting else None,
             "QueueOrder": f"{_PRIORITY_MARK[part.priority]}{queued_at}#{part.part_id}" if waiting else None,
@@ -243,6 +244,7 @@ def part_from(item: dict[str, Any]) -> Part:
         input_tokens=int(plain.get("InputTokenCount", 0)),
         output_tokens=int(plain.get("OutputTokenCount", 0)),
         deadline=moment(plain, "Deadline"),
+        max_output_tokens=int(plain.get("MaxOutputTokens", 0)),
     )
 
 

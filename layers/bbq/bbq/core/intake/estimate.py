@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bbq.core.intake.validation import MAX_TOKEN_KEYS, max_output_tokens
 from bbq.core.model.files import InvocationType
 from bbq.core.model.ports import TokenCounter
 from bbq.core.model.prices import PriceTable
@@ -22,7 +23,7 @@ _RULE = f"input: characters of the text the model reads / {CHARS_PER_TOKEN}"
 _BOUND = "output: each record's max tokens (a bound, not a guess)"
 # Keys whose values are settings, not text the model reads.
 _NOT_TEXT = frozenset({"anthropic_version", "schemaVersion", "role", "type", "input_type", "truncate", "model"})
-_MAX_TOKEN_KEYS = ("max_tokens", "maxTokens", "max_gen_len", "max_completion_tokens")
+_MAX_TOKEN_KEYS = MAX_TOKEN_KEYS
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def estimate(
         records += 1
         chars = _text_chars(model_input)
         input_chars += chars
-        max_output += _max_tokens(model_input)
+        max_output += max_output_tokens(model_input)
         if len(sample) < SAMPLE:
             sample.append((model_input, chars))
     tokens, method = -(-input_chars // CHARS_PER_TOKEN), f"{_RULE}; {_BOUND}"
@@ -105,15 +106,4 @@ def _text_chars(value: Any, key: str = "") -> int:
         return sum(_text_chars(v, k) for k, v in value.items() if k not in _MAX_TOKEN_KEYS)
     if isinstance(value, list):
         return sum(_text_chars(v, key) for v in value)
-    return 0
-
-
-def _max_tokens(model_input: Mapping[str, Any]) -> int:
-    config = model_input.get("inferenceConfig")
-    holders = [model_input, config] if isinstance(config, Mapping) else [model_input]
-    for holder in holders:
-        for key in _MAX_TOKEN_KEYS:
-            value = holder.get(key)
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
     return 0

@@ -251,6 +251,7 @@ def _parts(file: InputFile, staged: StagingResult) -> list[Part]:
             team=file.team,
             priority=file.priority,
             deadline=file.deadline,
+            max_output_tokens=part.max_output_tokens,
         )
         for part in staged.parts
     ]

@@ -24,6 +24,7 @@ class StagedPart:
     last_line: int
     record_count: int
     size_bytes: int
+    max_output_tokens: int = 0  # the sum of its records' bounds on output (0 when any record does not say)
 
 
 @dataclass
@@ -104,19 +105,23 @@ class _OpenPart:
         self.key, self.index = key, index
         self._context: AbstractContextManager[ObjectWriter] = objects.writer(bucket, key)
         self._writer = self._context.__enter__()
-        self.records = self.size = 0
+        self.records = self.size = self.max_output = 0
         self.first_line = self.last_line = 0
+        self.bounded = True  # every record so far says how long its answer may be
 
     def add(self, record: Record) -> None:
         self._writer.write(record.body)
         self.records += 1
         self.size += len(record.body)
+        self.max_output += record.max_output
+        self.bounded = self.bounded and record.max_output > 0
         self.first_line = self.first_line or record.line
         self.last_line = record.line
 
     def close(self) -> StagedPart:
         self._context.__exit__(None, None, None)
-        return StagedPart(self.index, self.key, self.first_line, self.last_line, self.records, self.size)
+        bound = self.max_output if self.bounded else 0
+        return StagedPart(self.index, self.key, self.first_line, self.last_line, self.records, self.size, bound)
 
     def abort(self, exc: BaseException) -> None:
         self._context.__exit__(type(exc), exc, exc.__traceback__)

@@ -9,6 +9,7 @@ checked and stays in the original upload.
 
 import re
 from array import array
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -33,6 +34,23 @@ class Record(NamedTuple):
     line: int
     body: bytes  # the staged line, newline included
     record_id: str | None  # the user's, when the line had one
+    max_output: int = 0  # the most output tokens its request allows (max_tokens and kin; 0: it does not say)
+
+
+# Where a request body bounds its answer: Anthropic, Mistral and OpenAI's max_tokens (max_completion_tokens), Llama's
+# max_gen_len, Nova's and Converse's inferenceConfig.maxTokens.
+MAX_TOKEN_KEYS = ("max_tokens", "maxTokens", "max_gen_len", "max_completion_tokens")
+
+
+def max_output_tokens(model_input: Mapping[str, object]) -> int:
+    """The output tokens a record's request allows at most; 0 when it does not say."""
+    config = model_input.get("inferenceConfig")
+    for holder in (model_input, config) if isinstance(config, Mapping) else (model_input,):
+        for key in MAX_TOKEN_KEYS:
+            value = holder.get(key)
+            if type(value) is int:
+                return value
+    return 0
 
 
 @dataclass(frozen=True)
@@ -117,7 +135,7 @@ class LineChecker:
             return Rejection(number, f"the JSON is nested more than {MAX_DEPTH} levels deep", record_id)
         except faithful.Unfaithful as exc:
             return Rejection(number, str(exc), record_id)
-        return Record(number, staged + b"\n", record_id)
+        return Record(number, staged + b"\n", record_id, max_output_tokens(model_input))
 
 
 def _json_problem(data: bytes, parser_message: str) -> str:

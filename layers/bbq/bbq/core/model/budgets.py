@@ -102,11 +102,16 @@ def calibration(input_tokens: int, output_tokens: int, staged_bytes: int) -> Cal
     return Calibration(input_tokens / staged_bytes, output_tokens / staged_bytes)
 
 
-def estimate_cost(model_id: str, size_bytes: int, prices: PriceTable, tokens_per_byte: Calibration) -> float:
-    """A job's (or a part's) expected batch cost in US dollars from its staged bytes; 0 for a model bbq has no
-    price for (its work is counted but never held back: ModelPrices gives it one)."""
+def estimate_cost(
+    model_id: str, size_bytes: int, prices: PriceTable, tokens_per_byte: Calibration, max_output_tokens: int = 0
+) -> float:
+    """A job's (or a part's) expected batch cost in US dollars from its staged bytes, its output capped by what its
+    requests allow (``max_output_tokens``, 0 when unknown); 0 for a model bbq has no price for (its work is counted
+    but never held back: ModelPrices gives it one)."""
     used_in = round(size_bytes * tokens_per_byte.input_per_byte)
     used_out = round(size_bytes * tokens_per_byte.output_per_byte)
+    if max_output_tokens > 0:
+        used_out = min(used_out, max_output_tokens)
     return prices.cost(model_id, used_in, used_out) or 0.0
 
 

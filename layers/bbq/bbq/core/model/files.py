@@ -163,6 +163,7 @@ class Part:
     team: str = DEFAULT_TEAM  # its file's: the team's queue it waits in
     priority: Priority = Priority.NORMAL
     deadline: datetime | None = None  # its file's
+    max_output_tokens: int = 0  # the output its records' requests allow in all (0: some do not say); caps estimates
     # Once its job's output was read: the tokens its records used (what its team's budget is charged).
     input_tokens: int = 0
     output_tokens: int = 0

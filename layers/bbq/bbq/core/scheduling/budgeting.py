@@ -80,10 +80,10 @@ class PartPrice:
         self._config, self._model, self._calibration = config, model_id, calibration or Calibration()
 
     def __call__(self, part: Part) -> float:
-        return self.of_bytes(part.size_bytes)
+        return self.of_bytes(part.size_bytes, part.max_output_tokens)
 
-    def of_bytes(self, size_bytes: int) -> float:
-        return budgets.estimate_cost(self._model, size_bytes, self._config.prices, self._calibration)
+    def of_bytes(self, size_bytes: int, max_output_tokens: int = 0) -> float:
+        return budgets.estimate_cost(self._model, size_bytes, self._config.prices, self._calibration, max_output_tokens)
 
 
 def budget_keys(teams: Iterable[str], config: PipelineConfig, now: datetime) -> list[str]:
