@@ -10,8 +10,9 @@ same run. Prints one JSON line.
 - Budgets: N files of several teams over days, each team with a daily budget and the stack with one; records whose
   answers use tokens drawn around what their bytes suggest. The largest overrun of any budget line (spent over its
   limit), and the estimate's error per job (actual cost over the reservation: median, 90th percentile, worst).
-- Deadlines: files with deadlines behind a backlog. The share of deadlines met and the cost paid above batch-only,
-  for bbq with deadlines, bbq without (batch only) and the seed's design (aws-samples "bedrock-batch-with-sla": a
+- Deadlines: files with deadlines behind a backlog (and a tight variant: bigger files, sooner deadlines). The share
+  of deadlines met and the cost paid above batch-only, for bbq with deadlines, bbq without (batch only) and the
+  seed's design (aws-samples "bedrock-batch-with-sla": a
   file still unfinished an hour before its deadline runs what is left on demand from then on).
 
 On-demand records take 1 / OnDemandRecordsPerMinute minutes each, one at a time per model, from the run that
@@ -337,20 +338,21 @@ def budget_holding(seed: int, files: int) -> dict[str, Any]:
 SEED_CUTOFF = timedelta(hours=1)
 
 
-def deadline_workload(seed: int, files: int) -> list[Upload]:
+def deadline_workload(seed: int, files: int, tight: bool = False) -> list[Upload]:
+    """A day of backlog on three slots, then files with deadlines: every 30 minutes, 600-2,400 records due in 2-8 h;
+    or ``tight``, every 20 minutes, 1,200-4,800 records due in 1.5-3 h (the on-demand line is the bottleneck)."""
     rng = random.Random(seed)
-    backlog = [Upload(T0, HAIKU, 20_000) for _ in range(6)]  # a day of work ahead on three slots
+    backlog = [Upload(T0, HAIKU, 20_000) for _ in range(6)]
+    every, sizes, hours = (20, [1_200, 2_400, 4_800], [1.5, 2, 3]) if tight else (30, [600, 1_200, 2_400], [2, 4, 8])
     due = []
     for i in range(files):
-        at = T0 + timedelta(minutes=30 * i)
-        due.append(
-            Upload(at, HAIKU, rng.choice([600, 1_200, 2_400]), deadline=at + timedelta(hours=rng.choice([2, 4, 8])))
-        )
+        at = T0 + timedelta(minutes=every * i)
+        due.append(Upload(at, HAIKU, rng.choice(sizes), deadline=at + timedelta(hours=rng.choice(hours))))
     return backlog + due
 
 
-def deadlines_met(seed: int, files: int) -> dict[str, Any]:
-    uploads = deadline_workload(seed, files)
+def deadlines_met(seed: int, files: int, tight: bool = False) -> dict[str, Any]:
+    uploads = deadline_workload(seed, files, tight)
     rate = 120  # on-demand records a minute
     with_deadlines = Sim(uploads, config(on_demand_records_per_minute=rate))
     with_deadlines.run()
@@ -414,6 +416,7 @@ def main() -> None:
                 "fair_share": fairness(args.seed, args.fair_files),
                 "budgets": budget_holding(args.seed, args.budget_files),
                 "deadlines": deadlines_met(args.seed, args.deadline_files),
+                "deadlines_tight": deadlines_met(args.seed, args.deadline_files, tight=True),
             }
         )
     )
