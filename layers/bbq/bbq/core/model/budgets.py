@@ -87,6 +87,13 @@ def room(lines: Iterable[BudgetLine], spends: Mapping[str, Spend]) -> float:
     return max(0.0, min(left)) if left else math.inf
 
 
+def holding_line(charges: Mapping[BudgetLine, float], spends: Mapping[str, Spend]) -> BudgetLine:
+    """Of the limited lines charged, the first these charges take past its limit (else the first limited one)."""
+    limited = [line for line in charges if line.limit_usd is not None]
+    over = (ln for ln in limited if spends.get(ln.key, Spend()).committed + charges[ln] > (ln.limit_usd or 0.0))
+    return next(over, limited[0])
+
+
 @dataclass(frozen=True)
 class Calibration:
     """A model's tokens per staged byte, from its settled jobs (input and output)."""

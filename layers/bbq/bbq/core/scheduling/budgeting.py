@@ -45,22 +45,14 @@ class Allowance:
         if team_total <= self.cost.get(part.team, math.inf) and all_total <= self.shared:
             self.taken[part.team] = team_total
             return True
-        line = self._tightest(part.team, team_total, all_total)
+        # What each of its lines would carry: the team's own this run's total, the stack's all teams'.
+        charges = {ln: team_total if ln.owner == part.team else all_total for ln in self.lines[part.team]}
+        line = budgets.holding_line(charges, self.spends)
         spend = self.spends.get(line.key, Spend())
-        taken = (team_total if line.owner == part.team else all_total) - dollars  # this run's jobs, reserved next
+        taken = charges[line] - dollars  # this run's jobs, reserved next
         message = budgets.waiting_message(line, Spend(spend.spent, spend.reserved + taken), dollars)
         self.held[part.team] = Held(line, message, part)
         return False
-
-    def _tightest(self, team: str, team_total: float, all_total: float) -> BudgetLine:
-        """The line the part would pass (the team's own first, else the stack's)."""
-        for line in self.lines[team]:
-            if line.limit_usd is None:
-                continue
-            total = team_total if line.owner == team else all_total
-            if self.spends.get(line.key, Spend()).committed + total > line.limit_usd:
-                return line
-        return next(line for line in self.lines[team] if line.limit_usd is not None)
 
 
 @dataclass(frozen=True)
@@ -113,41 +105,40 @@ def used(teams: Iterable[str], spends: Mapping[str, Spend], config: PipelineConf
 
 
 def estimated(job: Job, parts: Iterable[Part], price: PartPrice) -> Job:
-    # To the microdollar, as the table keeps it: the reservation and its settling split the same number. A job run
-    # on demand pays the full price: twice the batch price.
+    return _priced(job, sum(price(part) for part in parts))
+
+
+def _priced(job: Job, batch_dollars: float) -> Job:
+    """To the microdollar, as the table keeps it: the reservation and its settling split the same number. A job run
+    on demand pays the full price: twice the batch price."""
     factor = 1 / BATCH_DISCOUNT if job.on_demand else 1.0
-    return job.with_changes(estimated_cost_usd=round(factor * sum(price(part) for part in parts), 6))
+    return job.with_changes(estimated_cost_usd=round(factor * batch_dollars, 6))
 
 
-def reserve(store: Budgets, config: PipelineConfig, clock: Clock, job: Job, price: PartPrice) -> tuple[Job, str]:
-    """The job reserved against its lines (or as it was, when nothing is budgeted or it was reserved before), and
-    "" ; or the job set aside until RECHECK with a message saying which budget holds it, and that message."""
+def reserve(
+    store: Budgets, config: PipelineConfig, clock: Clock, job: Job, price: PartPrice
+) -> tuple[Job, BudgetReservation | None]:
+    """The job reserved against its lines, with RESERVED; as it was, with None, when nothing is budgeted or it was
+    reserved before, or with TAKEN when another run reserved it; or, REFUSED, set aside until RECHECK with a
+    message (its ``message``) saying which budget holds it."""
     if not config.teams.budgeted or job.budget_at is not None:
-        return job, ""
+        return job, None
     now = clock.now()
     if job.estimated_cost_usd is None:  # planned before budgets were set: priced from its size
-        factor = 1 / BATCH_DISCOUNT if job.on_demand else 1.0
-        job = job.with_changes(estimated_cost_usd=round(factor * price.of_bytes(job.size_bytes), 6))
+        job = _priced(job, price.of_bytes(job.size_bytes))
     estimate = job.estimated_cost_usd or 0.0
     charges = budgets.charges(budgets.split_by_team(estimate, _teams_of(job)), config.teams, now)
-    match store.reserve_budget(job, charges, now):
-        case BudgetReservation.RESERVED:
-            return job.with_changes(budget_at=now), ""
-        case BudgetReservation.TAKEN:
-            return job, "taken"
+    outcome = store.reserve_budget(job, charges, now)
+    if outcome == BudgetReservation.RESERVED:
+        return job.with_changes(budget_at=now), outcome
+    if outcome == BudgetReservation.TAKEN:
+        return job, outcome
     spends = store.spends([line.key for line in charges])
-    line = next(
-        (
-            ln
-            for ln, c in charges.items()
-            if ln.limit_usd is not None and spends.get(ln.key, Spend()).committed + c > ln.limit_usd
-        ),
-        next(ln for ln in charges if ln.limit_usd is not None),
-    )
+    line = budgets.holding_line(charges, spends)
     message = budgets.waiting_message(line, spends.get(line.key, Spend()), estimate)
     log.warning("job waits for budget", extra={"job_id": job.job_id, "budget": line.key, "estimate_usd": estimate})
     held = job.with_changes(note=JobNote.BUDGET, message=message, retry_at=now + RECHECK, updated_at=now)
-    return held, message
+    return held, outcome
 
 
 def settle_spend(store: Budgets, config: PipelineConfig, clock: Clock, job: Job, parts: Iterable[Part]) -> Job:

@@ -10,6 +10,7 @@ from bbq.core.model.errors import ModelUnavailable, ObjectMissing
 from bbq.core.model.files import Part, PartStatus, WaitReason
 from bbq.core.model.jobs import Job, JobNote
 from bbq.core.model.ports import (
+    BudgetReservation,
     Reservation,
     SubmitRequest,
 )
@@ -78,11 +79,11 @@ def fill(run: Run, model: str, ledger: str, queue: list[Job], quota: int, price:
 def reserve_or_hold(run: Run, job: Job, price: PartPrice) -> Job | None:
     """The job reserved against its budgets (as it was when none is set, or it was reserved before); None when it
     may not go now: another run reserved it, or a budget has no room (then it waits, and its files say why)."""
-    job, held = budgeting.reserve(run.store, run.config, run.clock, job, price)
-    if not held:
+    job, outcome = budgeting.reserve(run.store, run.config, run.clock, job, price)
+    if outcome in {None, BudgetReservation.RESERVED}:
         return job
-    if held != "taken" and run.store.save_job(job, expected=JobStatus.PENDING):
-        tell_files(run.store, run.clock, job, held, WaitReason.BUDGET)
+    if outcome == BudgetReservation.REFUSED and run.store.save_job(job, expected=JobStatus.PENDING):
+        tell_files(run.store, run.clock, job, job.message, WaitReason.BUDGET)
         run.report.held_by_budget.update({team: "job" for team in job.team_records})
     return None
 
