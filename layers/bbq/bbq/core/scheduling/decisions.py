@@ -41,6 +41,11 @@ class ModelSnapshot:
     spends: Mapping[str, Spend] = field(default_factory=dict)  # the budget lines of the teams with queues
     calibration: Calibration = field(default_factory=Calibration)  # the model's tokens per staged byte
 
+    @property
+    def teams(self) -> list[str]:
+        """The teams whose queues the run read (the default team first)."""
+        return list(dict.fromkeys(team for queues in self.waiting.values() for team in queues))
+
 
 @dataclass(frozen=True)
 class Refresh:
@@ -200,8 +205,7 @@ def plan(
     busy = list(busy)
     in_flight = dict(in_flight or {})
     price = PartPrice(config, snapshot.model, snapshot.calibration)
-    teams = {team for queues in snapshot.waiting.values() for team in queues}
-    allowed = allowance(teams, snapshot.spends, config, snapshot.now, price) if config.teams.budgeted else None
+    allowed = allowance(snapshot.teams, snapshot.spends, config, snapshot.now, price) if config.teams.budgeted else None
     plans = []
     for invocation_type in InvocationType:
         free = snapshot.limits.concurrent_jobs - len(busy)

@@ -3,15 +3,15 @@ parts, where the fair-share order has them, decide, claim what must go on demand
 them once its batch jobs went out), and tell each file at risk."""
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bbq.core.model.file_updates import update_file
 from bbq.core.model.files import FILE_DONE, InputFile, InvocationType, Part, PartStatus, every_attempt_of
 from bbq.core.model.jobs import Job
-from bbq.core.model.limits import ModelLimits
 from bbq.core.scheduling import deadlines
 from bbq.core.scheduling.budgeting import PartPrice
-from bbq.core.scheduling.fair_share import fair_order, records_in_flight
+from bbq.core.scheduling.decisions import ModelSnapshot
+from bbq.core.scheduling.fair_share import fair_order
 from bbq.core.scheduling.planner import PlannedJob
 from bbq.core.scheduling.planning import store_job
 from bbq.core.scheduling.run import Run
@@ -22,10 +22,11 @@ LOOK_AHEAD = 2_000  # parts read to place a deadline file in its queue (further 
 
 
 def claim_for_deadlines(
-    run: Run, model: str, limits: ModelLimits, in_flight: Sequence[Job], price: PartPrice
+    run: Run, snapshot: ModelSnapshot, in_flight: Sequence[Job], team_records: Mapping[str, int], price: PartPrice
 ) -> list[Job]:
     """The on-demand jobs made for deadlines; ``in_flight``: the model's running and ready jobs (what batch does
-    before anything waiting)."""
+    before anything waiting), ``team_records`` what each team has in them (``fair_share.records_in_flight``)."""
+    model, limits = snapshot.model, snapshot.limits
     due = run.store.deadlines(model)
     if not due:
         return []
@@ -47,8 +48,9 @@ def claim_for_deadlines(
         of_kind = {fid: parts for fid, parts in waiting.items() if files[fid].invocation_type == kind}
         if not of_kind:
             continue
-        queues = {team: run.store.waiting_parts(model, kind, team=team) for team in run.store.teams(model)}
-        order = fair_order(queues, run.config.teams.weight, records_in_flight(in_flight))
+        # Fresh reads of the queues the snapshot named: the planner consumes the snapshot's own after this step.
+        queues = {team: run.store.waiting_parts(model, kind, team=team) for team in snapshot.teams}
+        order = fair_order(queues, run.config.teams.weight, team_records)
         ahead = deadlines.ahead_of(of_kind, order, left_in_flight, LOOK_AHEAD)
         at_risk += [deadlines.AtRisk(fid, due[fid], parts, ahead[fid]) for fid, parts in of_kind.items()]
     rate = deadlines.batch_rate(limits, *run.store.job_times(model))

@@ -83,11 +83,10 @@ def run_model(run: Run, model: str, limits: ModelLimits) -> None:
     in_flight = records_in_flight([*active, *pending.ready])
     price = PartPrice(run.config, model, snapshot.calibration)
     # Before planning reads the queues: the parts a deadline sends on demand leave them first.
-    for_deadlines = claim_for_deadlines(run, model, limits, [*active, *pending.ready], price)
+    for_deadlines = claim_for_deadlines(run, snapshot, [*active, *pending.ready], in_flight, price)
     plans = decisions.plan(snapshot, busy, run.config, run.on_demand is not None, in_flight)
     if run.config.teams.budgeted:
-        teams = {team for queues in snapshot.waiting.values() for team in queues}
-        run.report.budgets_used.update(budgeting.used(teams, snapshot.spends, run.config, snapshot.now))
+        run.report.budgets_used.update(budgeting.used(snapshot.teams, snapshot.spends, run.config, snapshot.now))
     planned, on_demand = store_plans(run, model, plans, limits, ledger, price)
     tell_held(run, plans)
     for job in [*pending.on_demand, *on_demand]:
@@ -96,7 +95,7 @@ def run_model(run: Run, model: str, limits: ModelLimits) -> None:
     submitted = fill(run, model, ledger, ready, limits.concurrent_jobs, price)
     for job in for_deadlines:  # after the batch jobs went out: records one by one take minutes
         run_on_demand(run, job, price)
-    measure_wait(run, model, list(snapshot.waiting.get(InvocationType.INVOKE_MODEL, {})))
+    measure_wait(run, model, snapshot.teams)
     run.report.active_per_model[model] = len(active) + submitted
     run.report.pending_left += len(ready) - submitted
 
