@@ -1,5 +1,6 @@
 """The Budgets port on the jobs table: one item per budget line (``budget#<owner>#day|month#<date>``) holding its
-spent and reserved dollars, and one per model holding the tokens its settled jobs used (``budget#tokens#<model>``).
+spent and reserved dollars; the tokens a model's settled jobs used go on its statistics item (``stats#<model>``,
+beside its batch throughput).
 
 A reservation is one TransactWriteItems: each line's charge added under a condition that keeps every limited line
 within its limit, and the job item marked reserved under a condition that it was not (so a run that dies after it
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from bbq.adapters.dynamodb.items import BUDGET, JOB, to_plain
+from bbq.adapters.dynamodb.items import BUDGET, JOB, STATS, to_plain
 from bbq.core.model.budgets import BudgetLine, Spend
 from bbq.core.model.clock import iso
 from bbq.core.model.jobs import Job
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
-TOKENS = "tokens#"
 # DynamoDB cancels a transaction that conflicts with another in progress on one of its items (reason
 # TransactionConflict, "Transactions and concurrency" in the DynamoDB developer guide); botocore does not retry it.
 _CONFLICT_TRIES = 5
@@ -55,7 +55,7 @@ class DynamoBudgets:
         return found
 
     def model_tokens(self, model_id: str) -> tuple[int, int, int]:
-        response = self._ddb.get_item(TableName=self._table, Key={"Id": {"S": BUDGET + TOKENS + model_id}})
+        response = self._ddb.get_item(TableName=self._table, Key={"Id": {"S": STATS + model_id}})
         plain = to_plain(response.get("Item", {}))
         return int(plain.get("InputTokens", 0)), int(plain.get("OutputTokens", 0)), int(plain.get("StagedBytes", 0))
 
@@ -134,14 +134,14 @@ class DynamoBudgets:
                 {
                     "Update": {
                         "TableName": self._table,
-                        "Key": {"Id": {"S": BUDGET + TOKENS + job.model_id}},
+                        "Key": {"Id": {"S": STATS + job.model_id}},
                         "UpdateExpression": "ADD InputTokens :in, OutputTokens :out, StagedBytes :bytes "
                         "SET Kind = :kind",
                         "ExpressionAttributeValues": {
                             ":in": {"N": str(tokens[0])},
                             ":out": {"N": str(tokens[1])},
                             ":bytes": {"N": str(tokens[2])},
-                            ":kind": {"S": "budget"},
+                            ":kind": {"S": "stats"},
                         },
                     }
                 }

@@ -25,6 +25,8 @@ QUEUE_INDEX = "QueueIndex"
 STATUS_INDEX = "StatusIndex"
 KEY_INDEX = "KeyIndex"
 FILE, PART, JOB, LEDGER, SWEEP, JOIN = "file#", "part#", "job#", "slots#", "sweep#", "join#"
+# Per model: the teams that ever queued work for it (the queues a run reads), its files with deadlines and its
+# statistics (tokens and throughput of its settled jobs); and the budget lines.
 TEAMS, BUDGET, DEADLINES, STATS = "teams#", "budget#", "deadlines#", "stats#"
 
 _COUNTERS = {
@@ -165,11 +167,6 @@ def waiting_queue(model_id: str, invocation_type: InvocationType, team: str) -> 
 
 # Within a team's queue, high priority sorts before any time and low after every one (ISO times start with a digit).
 _PRIORITY_MARK = {Priority.HIGH: "!", Priority.NORMAL: "", Priority.LOW: "~"}
-
-
-def teams_item_id(model_id: str) -> str:
-    """The item naming every team that ever queued work for a model: the queues a run reads."""
-    return TEAMS + model_id
 
 
 def part_item(part: Part) -> dict[str, Any]:

@@ -27,13 +27,13 @@ from bbq.adapters.dynamodb.items import (
     QUEUE_INDEX,
     STATS,
     SWEEP,
+    TEAMS,
     file_from,
     file_item,
     job_from,
     job_item,
     part_from,
     part_item,
-    teams_item_id,
     to_plain,
     waiting_queue,
 )
@@ -88,7 +88,7 @@ class DynamoStore(DynamoBudgets):
         if parts and file.team != DEFAULT_TEAM:  # before its parts: a run reads the queues of the teams named here
             self._ddb.update_item(
                 TableName=self._table,
-                Key={"Id": {"S": teams_item_id(file.model_id)}},
+                Key={"Id": {"S": TEAMS + file.model_id}},
                 UpdateExpression="ADD Teams :team SET Kind = :kind",
                 ExpressionAttributeValues={":team": {"SS": [file.team]}, ":kind": {"S": "teams"}},
             )
@@ -185,7 +185,7 @@ class DynamoStore(DynamoBudgets):
         )
 
     def teams(self, model_id: str) -> list[str]:
-        item = self._get(teams_item_id(model_id))
+        item = self._get(TEAMS + model_id)
         named = sorted(to_plain(item).get("Teams", ())) if item else []
         return [DEFAULT_TEAM, *(team for team in named if team != DEFAULT_TEAM)]
 

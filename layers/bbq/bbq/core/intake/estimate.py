@@ -23,7 +23,6 @@ _RULE = f"input: characters of the text the model reads / {CHARS_PER_TOKEN}"
 _BOUND = "output: each record's max tokens (a bound, not a guess)"
 # Keys whose values are settings, not text the model reads.
 _NOT_TEXT = frozenset({"anthropic_version", "schemaVersion", "role", "type", "input_type", "truncate", "model"})
-_MAX_TOKEN_KEYS = MAX_TOKEN_KEYS
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,7 @@ def _text_chars(value: Any, key: str = "") -> int:
     if isinstance(value, str):
         return 0 if key in _NOT_TEXT else len(value)
     if isinstance(value, Mapping):
-        return sum(_text_chars(v, k) for k, v in value.items() if k not in _MAX_TOKEN_KEYS)
+        return sum(_text_chars(v, k) for k, v in value.items() if k not in MAX_TOKEN_KEYS)
     if isinstance(value, list):
         return sum(_text_chars(v, key) for v in value)
     return 0
