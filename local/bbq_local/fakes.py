@@ -188,10 +188,8 @@ class InMemoryStore:
             if stored is None or stored.status != JobStatus.PENDING or stored.budget_at is not None:
                 return BudgetReservation.TAKEN
             for line, charge in charges.items():
-                if (
-                    line.limit_usd is not None
-                    and self.spends([line.key]).get(line.key, Spend()).committed > line.limit_usd - charge
-                ):
+                committed = self.budget_lines.get(line.key, Spend()).committed
+                if line.limit_usd is not None and committed > line.limit_usd - charge:
                     return BudgetReservation.REFUSED
             for line, charge in charges.items():
                 spend = self.budget_lines.get(line.key, Spend())

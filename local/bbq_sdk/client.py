@@ -130,10 +130,10 @@ class Client:
         from bbq.adapters.bedrock_runtime import BedrockTokenCounter
         from bbq.core.intake.estimate import estimate
         from bbq.core.model.files import InvocationType
-        from bbq.core.model.prices import PriceTable
+        from bbq_sdk.costs import stack_prices
 
         model_id = self._model(model)
-        prices = PriceTable.with_overrides(self.info.parameters.get("ModelPrices", ""))
+        prices = stack_prices(self.info)
         counter = BedrockTokenCounter(self.client("bedrock-runtime"))
         kind = InvocationType.CONVERSE if converse else InvocationType.INVOKE_MODEL
         if template is None:

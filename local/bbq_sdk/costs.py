@@ -10,10 +10,9 @@ from typing import Any
 from bbq.core.model import budgets
 from bbq.core.model.budgets import Spend
 from bbq.core.model.files import InputFile
-from bbq.core.model.prices import DEFAULT as DEFAULT_PRICES
 from bbq.core.model.prices import PriceTable
 from bbq.core.model.states import JobStatus
-from bbq.core.model.teams import Teams, parse_teams
+from bbq.core.model.teams import Teams, parse_budget, parse_teams
 from bbq_sdk.stacks import StackInfo
 
 
@@ -38,15 +37,16 @@ def report(info: StackInfo, query: Any, now: datetime, with_forecast: bool = Fal
 def stack_teams(info: StackInfo) -> Teams:
     """The stack's Teams, DailyBudgetUsd and MonthlyBudgetUsd parameters as the scheduler reads them."""
     p = info.parameters
-
-    def dollars(name: str) -> float | None:
-        return float(p[name]) if p.get(name, "").strip() else None
-
-    return Teams(parse_teams(p.get("Teams", "")), dollars("DailyBudgetUsd"), dollars("MonthlyBudgetUsd"))
+    return Teams(
+        parse_teams(p.get("Teams", "")),
+        parse_budget(p.get("DailyBudgetUsd", "")),
+        parse_budget(p.get("MonthlyBudgetUsd", "")),
+    )
 
 
 def stack_prices(info: StackInfo) -> PriceTable:
-    return PriceTable.with_overrides(info.parameters.get("ModelPrices", "")) if info.parameters else DEFAULT_PRICES
+    """The stack's ModelPrices merged over bbq's table, as its functions price."""
+    return PriceTable.with_overrides(info.parameters.get("ModelPrices", ""))
 
 
 def ended_costs(files: Iterable[InputFile]) -> list[dict[str, Any]]:

@@ -14,22 +14,9 @@ from typing import Any
 from bbq.core.model.config import PipelineConfig, RejectedLines, SmallWork
 from bbq.core.model.limits import ModelLimits, SplitPolicy
 from bbq.core.model.prices import PriceTable
-from bbq.core.model.teams import Teams, parse_teams
+from bbq.core.model.teams import Teams, parse_budget, parse_teams
 
 _REQUIRED = object()
-
-
-def _budget(raw: str) -> float | None:
-    """A budget in US dollars, "" for none."""
-    if not raw.strip():
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError("not a number of US dollars (or empty for no budget)") from None
-    if not value >= 0 or value == float("inf"):
-        raise ValueError("a budget is 0 or more US dollars")
-    return value
 
 
 class SettingsError(ValueError):
@@ -76,8 +63,8 @@ class Settings:
     # Teams: {"<team>": {"weight": 2, "dailyBudgetUsd": 50, "monthlyBudgetUsd": 1000}} (bbq.core.model.teams);
     # the stack's own budgets in US dollars ("" for none) cap every team together.
     teams: str = _setting("TEAMS", "", check=parse_teams)
-    daily_budget_usd: str = _setting("DAILY_BUDGET_USD", "", check=_budget)
-    monthly_budget_usd: str = _setting("MONTHLY_BUDGET_USD", "", check=_budget)
+    daily_budget_usd: str = _setting("DAILY_BUDGET_USD", "", check=parse_budget)
+    monthly_budget_usd: str = _setting("MONTHLY_BUDGET_USD", "", check=parse_budget)
     # Deadlines: on-demand records a run gets through per minute, and the models to send them on the flex tier.
     on_demand_records_per_minute: int = _setting("ON_DEMAND_RECORDS_PER_MINUTE", 60, ge=1, le=100_000)
     flex_models: str = _setting("FLEX_MODELS", "")
@@ -132,7 +119,9 @@ class Settings:
             companion_wait=timedelta(minutes=self.companion_wait_minutes),
             stuck_after=timedelta(hours=self.stuck_after_hours),
             prices=PriceTable.with_overrides(self.model_prices),
-            teams=Teams(parse_teams(self.teams), _budget(self.daily_budget_usd), _budget(self.monthly_budget_usd)),
+            teams=Teams(
+                parse_teams(self.teams), parse_budget(self.daily_budget_usd), parse_budget(self.monthly_budget_usd)
+            ),
             on_demand_records_per_minute=self.on_demand_records_per_minute,
             flex_models=tuple(m.strip() for m in self.flex_models.split(",") if m.strip()),
         )

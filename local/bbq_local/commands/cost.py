@@ -42,9 +42,7 @@ def _print(name: str, report: dict[str, Any]) -> None:
         cost = f"{row['costUsd']:.4f}" + (f" (+{row['unpriced']} files with no price)" if row["unpriced"] else "")
         ended.add_row(row["team"], row["model"], str(row["files"]), f"{row['records']:,}",
                       f"{row['inputTokens']:,}", f"{row['outputTokens']:,}", cost)  # fmt: skip
-    ended.add_row(
-        "all", "", str(sum(r["files"] for r in report["ended"])), "", "", "", f"{report['total']['costUsd']:.4f}"
-    )
+    ended.add_row("all", "", str(report["total"]["files"]), "", "", "", f"{report['total']['costUsd']:.4f}")
     console.print(ended)
     if report["budgets"]:
         table = Table(title="budgets (reserved: jobs submitted or waiting to be, at their estimate)")
@@ -64,7 +62,7 @@ def _print(name: str, report: dict[str, Any]) -> None:
         console.print(table)
     if "forecast" in report:
         table = Table(
-            title="queued work, at the batch price (estimate: staged bytes / 4 tokens, observed output ratio)"
+            title="queued work, at the batch price (estimate: staged bytes x the model's settled tokens per byte)"
         )
         for column in ("team", "model", "records", "estimated $"):
             table.add_column(column, justify="left" if column in {"team", "model"} else "right", overflow="fold")

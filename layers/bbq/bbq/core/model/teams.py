@@ -104,6 +104,19 @@ def _number(team: str, name: str, value: object, *, positive: bool) -> float:
     return float(value)
 
 
+def parse_budget(raw: str) -> float | None:
+    """A stack-wide budget parameter (DailyBudgetUsd, MonthlyBudgetUsd) in US dollars; "" for none."""
+    if not raw.strip():
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("not a number of US dollars (or empty for no budget)") from None
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("a budget is 0 or more US dollars")
+    return value
+
+
 def priority_of(metadata: Mapping[str, str]) -> Priority:
     """``bbq-priority`` metadata (high, normal or low); ValueError naming the choices for anything else."""
     raw = metadata.get(PRIORITY_METADATA)
