@@ -101,10 +101,8 @@ class Sim:
     config: PipelineConfig
     clock: ManualClock = field(default_factory=lambda: ManualClock(T0))
     store: InMemoryStore = field(default_factory=InMemoryStore)
-    runs: int = 0
     on_demand_done: dict[str, datetime] = field(default_factory=dict)  # part id -> when its record ended
     on_demand_free: dict[str, datetime] = field(default_factory=dict)  # model -> when its on-demand line is free
-    samples: list[dict[str, int]] = field(default_factory=list)  # per run: records in flight per team
 
     def __post_init__(self) -> None:
         self.bedrock = TokenBedrock(self.clock, self.store, QUOTAS)
@@ -124,7 +122,6 @@ class Sim:
                 store=self.store, batch=self.bedrock, objects=self.bedrock.objects, limits=self.limits,
                 config=self.config, clock=self.clock, joins=FakeJoins(), on_demand=FakeOnDemand(),
             )  # fmt: skip
-            self.runs += 1
             self._time_on_demand(set(self.store.jobs) - seen)
             if on_sample:
                 on_sample(self)
